@@ -1,0 +1,1 @@
+"""encours: accounts-receivable outstanding, ageing and DSO, pushed onto the customer record."""

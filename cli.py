@@ -1,0 +1,456 @@
+"""The `encours` command: parse, call sync or metrics, print. Nothing here computes.
+
+Exit codes (also in the README):
+
+    0   everything done
+    2   the command line is wrong
+    3   done, but records wait in quarantine (`encours quarantine` lists them)
+    65  a source could not be read (bad file); the other sources were
+    70  internal error, or the store is damaged
+    73  another `encours sync` is running on this store
+    75  temporary failure (network, rate limit): run again later
+    78  configuration error: fix the config file or a secret
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from encours.errors import ConfigError, EncoursError
+from encours.metrics.dso import DsoMethod, WalkOrder, calc_dso, round_days
+from encours.metrics.outstanding import outstanding as outstanding_of
+from encours.sync import demo as demo_setup
+from encours.sync.config import Settings, load_settings
+from encours.sync.figures import Figures, compute_figures
+from encours.sync.init import InitAnswers, check_everything, write_config
+from encours.sync.report import amount, figures_json
+from encours.sync.run import RunSummary, run_sync
+from encours.sync.store import Store
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CENT = Decimal("0.01")
+
+
+class App:
+    """What every command shares: the config path (loaded on first use) and the clock."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The validated configuration (ConfigError if it is missing or wrong)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _fail(exc: EncoursError) -> NoReturn:
+    click.echo(f"encours: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's errors into a message and their exit code, in one place."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except EncoursError as exc:
+            _fail(exc)
+
+    wrapper.__name__ = command.__name__
+    wrapper.__doc__ = command.__doc__
+    return wrapper
+
+
+def _as_of(value: str | None) -> date:
+    """The as-of date given, else today: the only place that reads the clock for dates."""
+    if value is None:
+        return datetime.now(UTC).astimezone().date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-03-31") from None
+
+
+@click.group(context_settings=CONTEXT)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="config.toml",
+    envvar="ENCOURS_CONFIG",
+    show_default=True,
+    help="Configuration file (or set ENCOURS_CONFIG). Relative paths inside it are relative "
+    "to its folder.",
+)
+@click.version_option(package_name="encours")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path) -> None:
+    """Receivables outstanding (encours client), ageing and DSO from your accounting tools,
+    written back onto each customer's record.
+
+    \b
+    First time:   encours init
+    Every night:  encours sync          (from cron; exit codes in the README)
+    Any time:     encours status        (who owes what, worst first)
+    Try it:       encours demo          (no account, no network)
+    """
+    ctx.obj = App(config_path)
+
+
+@cli.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              default="encours-demo", show_default=True,
+              help="Folder for the demo's FEC, config and store.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@_handled
+def demo(folder: Path, as_json: bool) -> None:
+    """Run the whole job on a generated FEC of a small French company, offline.
+
+    Writes a realistic FEC (a few dozen customers, partial payments, advances, credit notes,
+    overdue items) and a config into FOLDER, runs `sync` into a SQLite store there, and
+    prints the status. Explore further with `encours --config FOLDER/config.toml status`.
+
+    \b
+    Example:
+        encours demo --dir /tmp/encours-demo
+    """
+    config_path, as_of = demo_setup.prepare(folder)
+    settings = load_settings(config_path)
+    click.echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
+    summary = run_sync(settings, as_of=as_of, now=datetime.now(UTC), progress=_progress())
+    _print_summary(summary)
+    assert summary.figures is not None  # noqa: S101 - a finished run always computed them
+    _print_status(summary.figures, as_json=as_json, only=None)
+    click.echo(f"\nNext: encours --config {config_path} status --customer C0001", err=True)
+
+
+@cli.command()
+@click.option("--as-of", "as_of_text", metavar="DATE", help="Compute as of this date (default today).")
+@click.option("--dry-run", is_flag=True, help="Do everything, keep nothing: print what would be pushed.")
+@click.option("--no-push", is_flag=True, help="Pull and compute, but write to no target.")
+@click.option("--source", "only_source", metavar="NAME", help="Pull only this source.")
+@click.option("--full-refresh", is_flag=True, help="Read every source whole, ignoring cursors.")
+@click.option("--quiet", is_flag=True, help="No progress, only the summary (the default under cron).")
+@pass_app
+@_handled
+def sync(app: App, as_of_text: str | None, dry_run: bool, no_push: bool,
+         only_source: str | None, full_refresh: bool, quiet: bool) -> None:
+    """Pull every source, reconcile, compute the indicators and push what changed.
+
+    The nightly job. Shows progress on a terminal; under cron it prints one summary line
+    per source and target, fit for a log. See the exit codes in `encours --help`'s README.
+
+    \b
+    Example (crontab, every night at 02:30):
+        30 2 * * *  ENCOURS_CONFIG=/etc/encours/config.toml encours sync
+    """
+    summary = run_sync(
+        app.settings,
+        as_of=_as_of(as_of_text),
+        now=datetime.now(UTC),
+        dry_run=dry_run,
+        push=not no_push,
+        only_source=only_source,
+        full_refresh=full_refresh,
+        progress=None if quiet else _progress(),
+    )
+    _print_summary(summary)
+    if dry_run:
+        click.echo(json.dumps(summary.planned, indent=1, sort_keys=True, ensure_ascii=False))
+    sys.exit(summary.exit_code)
+
+
+@cli.command()
+@click.option("--as-of", "as_of_text", metavar="DATE", help="As of this date (default today).")
+@click.option("--customer", "only", metavar="ID", help="Only this customer (its id in the source).")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output (schema in the README).")
+@pass_app
+@_handled
+def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) -> None:
+    """Each customer's outstanding, overdue, ageing and DSO, worst first, and the total.
+
+    Computed from the store, as of any date: items issued after it are out, settlements
+    dated after it do not count.
+
+    \b
+    Example:
+        encours status --as-of 2026-06-30 --json
+    """
+    settings = app.settings
+    store = Store.open(settings.store.path)
+    try:
+        figures = compute_figures(store, settings, _as_of(as_of_text))
+    finally:
+        store.close()
+    if only is not None and not any(c.customer_id == only for c in figures.customers):
+        raise ConfigError(f"no customer with id {only!r} in the store")
+    _print_status(figures, as_json=as_json, only=only)
+
+
+@cli.command()
+@click.option("--as-of", "as_of_text", metavar="DATE", help="As of this date (default today).")
+@pass_app
+@_handled
+def unmatched(app: App, as_of_text: str | None) -> None:
+    """Money received and matched to no invoice, per customer, for a person to check."""
+    settings = app.settings
+    store = Store.open(settings.store.path)
+    try:
+        rows = list(store.unmatched_credits(_as_of(as_of_text)))
+    finally:
+        store.close()
+    currency = settings.company.currency
+    for source, customer, kind, external_id, reference, left in rows:
+        click.echo(f"{source}:{customer}\t{kind}\t{reference or external_id}\t{amount(left, currency)}")
+    click.echo(f"{len(rows)} unmatched credit(s)", err=True)
+
+
+@cli.command()
+@pass_app
+@_handled
+def quarantine(app: App) -> None:
+    """Records that could not be taken in, with the reason; fix them at the source."""
+    store = Store.open(app.settings.store.path)
+    try:
+        rows = store.quarantine()
+    finally:
+        store.close()
+    for source, stream, external_id, reason in rows:
+        click.echo(f"{source}\t{stream}\t{external_id}\t{reason}")
+    click.echo(f"{len(rows)} record(s) in quarantine", err=True)
+
+
+@cli.command()
+@pass_app
+@_handled
+def check(app: App) -> None:
+    """Test every configured source and target, and say what is wrong in plain words."""
+    problems = 0
+    for name, error in check_everything(app.settings):
+        if error is None:
+            click.echo(f"ok      {name}")
+        else:
+            problems += 1
+            click.echo(f"FAILED  {name}: {error}")
+    sys.exit(78 if problems else 0)
+
+
+@cli.command()
+@click.option("--non-interactive", is_flag=True, help="Take every answer from the options below.")
+@click.option("--company-currency", default="EUR", show_default=True, help="ISO 4217 code.")
+@click.option("--store", "store_path", default="encours.sqlite", show_default=True,
+              help="SQLite store, relative to the config file's folder.")
+@click.option("--source-name", default="books", show_default=True)
+@click.option("--fec", "fec_path", help="Path of the FEC export to read.")
+@click.option("--payment-terms-days", default=30, show_default=True, type=int,
+              help="Terms used when a customer has none in the config.")
+@click.option("--target-file", default="indicators.json", show_default=True,
+              help="Where the indicators per customer are written (.json or .csv).")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_app
+@_handled
+def init(app: App, non_interactive: bool, company_currency: str, store_path: str,
+         source_name: str, fec_path: str | None, payment_terms_days: int, target_file: str,
+         force: bool) -> None:
+    """Write a configuration file, asking for what is needed, then test it.
+
+    \b
+    Interactive:      encours --config /etc/encours/config.toml init
+    For scripts:      encours init --non-interactive --fec books.fec --target-file out.csv
+    """
+    if app.config_path.exists() and not force:
+        if non_interactive or not click.confirm(f"{app.config_path} exists. Overwrite it?"):
+            raise ConfigError(f"{app.config_path} exists; pass --force to overwrite it")
+    if not non_interactive:
+        company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
+        store_path = click.prompt("Store (SQLite file)", default=store_path)
+        source_name = click.prompt("Name of the FEC source", default=source_name)
+        fec_path = click.prompt("Path of the FEC file", default=fec_path)
+        payment_terms_days = click.prompt("Default payment terms (days)", default=payment_terms_days, type=int)
+        target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
+    if not fec_path:
+        raise ConfigError("give the FEC file with --fec PATH")
+    answers = InitAnswers(
+        currency=company_currency.upper(), store=store_path, source_name=source_name,
+        fec_path=fec_path, payment_terms_days=payment_terms_days, target_file=target_file,
+    )
+    write_config(app.config_path, answers)
+    click.echo(f"Wrote {app.config_path}.")
+    failures = 0
+    for name, error in check_everything(load_settings(app.config_path)):
+        click.echo(f"ok      {name}" if error is None else f"FAILED  {name}: {error}")
+        failures += error is not None
+    if failures:
+        sys.exit(78)
+    click.echo(f"Next: encours --config {app.config_path} sync")
+
+
+@cli.group()
+def calc() -> None:
+    """The seeds' calculators: outstanding and DSO from figures you type, no config needed."""
+
+
+def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:
+    parsed = []
+    for value in values:
+        try:
+            number = Decimal(value.replace(" ", "").replace(",", "."))
+        except InvalidOperation:
+            raise click.BadParameter(f"{value!r} is not an amount like 1500.00", param_hint=option) from None
+        if not number.is_finite():
+            raise click.BadParameter(f"{value!r} is not an amount", param_hint=option)
+        parsed.append(number)
+    return parsed
+
+
+@calc.command("outstanding")
+@click.option("--invoice", "invoices", multiple=True, metavar="AMOUNT", help="An open invoice (repeat).")
+@click.option("--advance", "advances", multiple=True, metavar="AMOUNT", help="An advance or deposit received (repeat).")
+@click.option("--unbilled", multiple=True, metavar="AMOUNT", help="Revenue still to invoice (repeat).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"outstanding": "..."}.')
+def calc_outstanding(invoices: tuple[str, ...], advances: tuple[str, ...], unbilled: tuple[str, ...], as_json: bool) -> None:
+    """Outstanding = unbilled + open invoices − advances.
+
+    \b
+    Example:
+        encours calc outstanding --invoice 2000 --invoice 1500 --invoice 1500 --advance 1000
+        -> 4000.00
+    """
+    result = outstanding_of(
+        _amounts(invoices, "--invoice"), _amounts(advances, "--advance"), _amounts(unbilled, "--unbilled")
+    ).quantize(CENT)
+    click.echo(json.dumps({"outstanding": str(result)}) if as_json else str(result))
+
+
+@calc.command("dso")
+@click.option("--outstanding", "outstanding_text", required=True, metavar="AMOUNT")
+@click.option("--sales", "sales", multiple=True, required=True, metavar="YYYY-MM:AMOUNT",
+              help="One month's sales including VAT (repeat, consecutive months).")
+@click.option("--method", type=click.Choice([m.value for m in DsoMethod]), default="count-back", show_default=True)
+@click.option("--order", type=click.Choice([o.value for o in WalkOrder]), default="recent-first",
+              show_default=True, help="Count-back walk: recent-first is the standard; "
+              "oldest-first reproduces the seed's table.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"dso": "...", "method": "...", "order": "..."}.')
+def calc_dso_command(outstanding_text: str, sales: tuple[str, ...], method: str, order: str, as_json: bool) -> None:
+    """DSO from an outstanding and monthly sales (count-back or accounting method).
+
+    \b
+    Example (the seed's table, standard walk):
+        encours calc dso --outstanding 150000 --sales 2021-10:50000 \\
+            --sales 2021-11:80000 --sales 2021-12:90000
+        -> 53.50 days (count-back, recent-first)
+    """
+    monthly: dict[str, Decimal] = {}
+    for item in sales:
+        month, separator, value = item.partition(":")
+        if not separator:
+            raise click.BadParameter(f"{item!r}: write YYYY-MM:AMOUNT", param_hint="--sales")
+        if month.strip() in monthly:
+            raise click.BadParameter(f"month {month} given twice", param_hint="--sales")
+        monthly[month.strip()] = _amounts((value,), "--sales")[0]
+    try:
+        result = round_days(
+            calc_dso(_amounts((outstanding_text,), "--outstanding")[0], monthly,
+                     method=DsoMethod(method), order=WalkOrder(order))
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sales") from None
+    text = None if result is None else str(result)
+    if as_json:
+        click.echo(json.dumps({"dso": text, "method": method, "order": order}))
+    else:
+        click.echo(f"{text or 'n/a (no sales)'} days ({method}, {order})")
+
+
+def _progress() -> Callable[[str, str], None] | None:
+    """Progress on a terminal (stderr), nothing under cron."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stage: str, detail: str) -> None:
+        click.echo(f"  {stage:<9} {detail}", err=True)
+
+    return show
+
+
+def _print_summary(summary: RunSummary) -> None:
+    """One line per source and target: fit for a log."""
+    for outcome in summary.sources:
+        if outcome.status == "failed":
+            click.echo(f"source {outcome.name}: FAILED: {outcome.error}", err=True)
+        else:
+            click.echo(
+                f"source {outcome.name}: {outcome.status}, {outcome.written} written, "
+                f"{outcome.deleted} deleted, {outcome.quarantined} quarantined",
+                err=True,
+            )
+    click.echo(f"reconciled {summary.reconciled_customers} customer(s)", err=True)
+    for name, count in summary.pushes.items():
+        click.echo(f"target {name}: {count} customer(s) updated", err=True)
+    for name, error in summary.push_errors.items():
+        click.echo(f"target {name}: FAILED: {error}", err=True)
+    if summary.quarantined_waiting:
+        click.echo(f"{summary.quarantined_waiting} record(s) wait in quarantine: "
+                   "run `encours quarantine`", err=True)
+    click.echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
+
+
+def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
+    document = figures_json(figures)
+    if only is not None:
+        document["customers"] = [c for c in document["customers"] if c["id"] == only]
+    if as_json:
+        click.echo(json.dumps(document, indent=1, ensure_ascii=False))
+        return
+    currency = figures.currency
+    header = f"{'customer':<34} {'outstanding':>13} {'overdue':>12} {'not due':>12} " \
+             f"{'unbilled':>10} {'unapplied':>10} {'late':>5} {'DSO':>7}"
+    click.echo(f"Receivables as of {figures.as_of} ({currency}), worst first")
+    click.echo(header)
+    for row in document["customers"]:
+        name = f"{row['name'][:26]} ({row['id']})"
+        click.echo(
+            f"{name:<34} {row['outstanding']:>13} {row['overdue']:>12} {row['not_due']:>12} "
+            f"{row['unbilled']:>10} {row['unapplied']:>10} {row['oldest_overdue_days'] or '':>5} "
+            f"{row['dso'] or '-':>7}" + ("*" if row["due_dates_assumed"] else "")
+        )
+    total = document["total"]
+    click.echo(
+        f"{'TOTAL':<34} {total['outstanding']:>13} {total['overdue']:>12} {total['not_due']:>12} "
+        f"{total['unbilled']:>10} {total['unapplied']:>10} {total['oldest_overdue_days'] or '':>5} "
+        f"{total['dso'] or '-':>7}"
+    )
+    click.echo("Aging: " + ", ".join(f"{k} {v}" for k, v in total["aging"].items()))
+    click.echo(f"DSO method: {total['dso_method']}; best possible {total['best_possible_dso']}, "
+               f"average days delinquent {total['average_days_delinquent']}")
+    if any(row["due_dates_assumed"] for row in document["customers"]):
+        click.echo("* due dates from the default payment terms (the source has none for "
+                   "this customer): set them under [sources.NAME.payment_terms]")
+    if figures.unidentified:
+        click.echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
+    if figures.quarantined:
+        click.echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="encours")
+
+
+if __name__ == "__main__":
+    main()

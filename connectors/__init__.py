@@ -1,0 +1,1 @@
+"""Connectors: one module per external tool; they speak the common model and nothing else."""

@@ -1,0 +1,1 @@
+"""Metrics: pure functions of records and an as-of date; no I/O, no clock."""

@@ -1,0 +1,1 @@
+"""Sync: configuration, the store, reconciliation and the nightly run."""

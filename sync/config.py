@@ -1,0 +1,267 @@
+"""The configuration file (TOML) turned into validated settings.
+
+Relative paths resolve against the folder of the configuration file. Secrets never live here:
+a key that looks like one (token, password, secret, api key) is refused with a message saying
+where secrets go instead (`encours init`, keyring, or an environment variable).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from encours.errors import ConfigError
+from encours.model import CURRENCY_EXPONENTS, PaymentTerms, TermLine
+
+SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_?key|private_?key)", re.I)
+DEFAULT_AGING_EDGES = (30, 60, 90)
+
+
+class Section(BaseModel):
+    """A section of the file: unknown keys are refused, so a typo is caught, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompanySettings(Section):
+    """`[company]`: whose receivables these are."""
+
+    name: str | None = None
+    currency: str = "EUR"
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if value not in CURRENCY_EXPONENTS:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. EUR)")
+        return value
+
+
+class StoreSettings(Section):
+    """`[store]`: where the SQLite file lives."""
+
+    path: Path = Path("encours.sqlite")
+
+
+class ReconcileSettings(Section):
+    """`[reconcile]`: how far reconciliation may guess."""
+
+    oldest_first: bool = True
+
+
+class FecSourceSettings(Section):
+    """`[sources.NAME]` with `type = "fec"`: a FEC export file."""
+
+    type: Literal["fec"]
+    path: Path
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "iso-8859-15", "cp1252"] = "auto"
+    default_payment_terms_days: int = Field(default=30, ge=0, le=365)
+    default_end_of_month: bool = False
+    payment_terms: dict[str, int | str] = Field(default_factory=dict)
+
+    def terms_for(self) -> tuple[PaymentTerms, dict[str, PaymentTerms]]:
+        """The default terms and the per-customer terms, parsed."""
+        default = PaymentTerms.net(
+            self.default_payment_terms_days, end_of_month=self.default_end_of_month
+        )
+        per_customer = {code: parse_terms(value) for code, value in self.payment_terms.items()}
+        return default, per_customer
+
+    @field_validator("payment_terms")
+    @classmethod
+    def _terms_parse(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        for code, terms in value.items():
+            try:
+                parse_terms(terms)
+            except ValueError as exc:
+                raise ValueError(f"payment terms of customer {code!r}: {exc}") from None
+        return value
+
+
+class FileTargetSettings(Section):
+    """`[targets.NAME]` with `type = "file"`: indicators per customer to a JSON or CSV file."""
+
+    type: Literal["file"]
+    path: Path
+    format: Literal["json", "csv"] | None = None
+
+    @property
+    def resolved_format(self) -> Literal["json", "csv"]:
+        """The format given, else the one the file name says (`.csv` or JSON)."""
+        return self.format or ("csv" if self.path.suffix.lower() == ".csv" else "json")
+
+
+SourceSettings = Annotated[FecSourceSettings, Field(discriminator="type")]
+TargetSettings = Annotated[FileTargetSettings, Field(discriminator="type")]
+
+
+class MetricsSettings(Section):
+    """`[metrics]`: ageing buckets and the DSO method."""
+
+    aging_edges: tuple[int, ...] = DEFAULT_AGING_EDGES
+    dso_method: Literal["count-back", "accounting"] = "count-back"
+    dso_order: Literal["recent-first", "oldest-first"] = "recent-first"
+    dso_months: int = Field(default=24, ge=1, le=120)
+    dso_empty_month: Literal["count", "stop"] = "count"
+    accounting_period: Literal["month", "quarter", "half-year", "year"] = "quarter"
+    day_count: Literal["calendar", "360"] = "calendar"
+
+    @field_validator("aging_edges")
+    @classmethod
+    def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(b <= a for a, b in zip(value, value[1:], strict=False)) or value[0] < 1:
+            raise ValueError("aging_edges must be increasing whole days, e.g. [30, 60, 90]")
+        return value
+
+
+DEFAULT_INDICATORS = (
+    "outstanding",
+    "overdue",
+    "not_due",
+    "unbilled",
+    "unapplied",
+    "oldest_overdue_days",
+    "dso",
+    "as_of",
+)
+
+
+class PushSettings(Section):
+    """`[push]`: which indicators are written, under which field names and labels."""
+
+    indicators: tuple[str, ...] = DEFAULT_INDICATORS
+    field_names: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(Section):
+    """The whole configuration file."""
+
+    company: CompanySettings = CompanySettings()
+    store: StoreSettings = StoreSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    targets: dict[str, TargetSettings] = Field(default_factory=dict)
+    metrics: MetricsSettings = MetricsSettings()
+    push: PushSettings = PushSettings()
+
+
+_TERMS = re.compile(
+    r"^\s*(?:(?P<share>\d+(?:[.,]\d+)?)\s*%\s*)?(?:à\s*|at\s*)?(?P<days>\d+)\s*(?:j|jours?|days?|d)?"
+    r"\s*(?P<eom>fin de mois|fdm|end of month|eom)?\s*$",
+    re.I,
+)
+
+
+def parse_terms(value: int | str) -> PaymentTerms:
+    """Payment terms from the config: `30`, `"45 fin de mois"`, `"30% 0, 70% 60"`.
+
+    Lines are separated by commas; every line but the last gives a share in percent; the last
+    takes the rest whatever share it names.
+
+    >>> [(t.share, t.days, t.end_of_month) for t in parse_terms("30% 0, 60 jours fdm").lines]
+    [(Decimal('30'), 0, False), (None, 60, True)]
+    """
+    if isinstance(value, int):
+        return PaymentTerms.net(value)
+    parts = [p for p in value.split(",") if p.strip()]
+    if not parts:
+        raise ValueError("empty payment terms")
+    lines = []
+    for index, part in enumerate(parts):
+        match = _TERMS.match(part)
+        if not match:
+            raise ValueError(
+                f"cannot read {part.strip()!r}; write e.g. 30, \"45 fin de mois\" or \"30% 0, 70% 60\""
+            )
+        is_last = index == len(parts) - 1
+        share = match["share"]
+        if not is_last and share is None:
+            raise ValueError(f"{part.strip()!r} needs a share in percent (only the last may omit it)")
+        lines.append(
+            TermLine(
+                share=None if is_last else Decimal(share.replace(",", ".")),
+                days=int(match["days"]),
+                end_of_month=bool(match["eom"]),
+            )
+        )
+    return PaymentTerms(lines=tuple(lines))
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the configuration file; relative paths resolve against its folder.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, holds a secret, or a setting is wrong;
+            the message names the setting and what to write instead.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no configuration file at {path}: run `encours init` to write one, "
+            "or pass --config / set ENCOURS_CONFIG"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    refuse_secrets(data, where=str(path))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: " + describe_validation_error(exc)) from None
+    return resolve_paths(settings, path.resolve().parent)
+
+
+def refuse_secrets(data: Mapping[str, Any], *, where: str, prefix: str = "") -> None:
+    """Raise ConfigError if a key looks like a secret; the message never repeats its value."""
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            refuse_secrets(value, where=where, prefix=dotted + ".")
+        elif SECRET_KEY_PATTERN.search(key):
+            raise ConfigError(
+                f"{where}: `{dotted}` looks like a secret, and secrets never go in the "
+                "configuration file. Remove it, then store it with `encours init` (keyring) "
+                "or set it in the environment (see README, Secrets)."
+            )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `sources.books.path: Field required`."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function"))
+        lines.append(f"{location}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make every relative path in the settings absolute against `base`."""
+
+    def absolute(path: Path) -> Path:
+        path = path.expanduser()
+        return path if path.is_absolute() else base / path
+
+    return settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"path": absolute(settings.store.path)}),
+            "sources": {
+                name: source.model_copy(update={"path": absolute(source.path)})
+                for name, source in settings.sources.items()
+            },
+            "targets": {
+                name: target.model_copy(update={"path": absolute(target.path)})
+                for name, target in settings.targets.items()
+            },
+        }
+    )

@@ -1,0 +1,49 @@
+"""The offline demo: a generated FEC of a small French company and a config that reads it."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+from encours.fecgen import FecSpec, customer_terms, write_fec
+
+DEMO_SPEC = FecSpec()
+
+
+def prepare(folder: Path, spec: FecSpec = DEMO_SPEC) -> tuple[Path, date]:
+    """Write `books.fec` and `config.toml` into `folder`; return the config path and the
+    as-of date of the demo (the last day of the generated books).
+
+    The FEC is the same bytes every time, so running the demo again syncs nothing new.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "books.fec").open("w", encoding="utf-8", newline="\n") as out:
+        write_fec(out, spec)
+    terms = "\n".join(f"{code} = {days}" for code, days in customer_terms(spec).items())
+    config = folder / "config.toml"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(
+            f"""# The encours demo: a generated FEC of a small French company.
+[company]
+name = "Démo SARL"
+currency = "EUR"
+
+[store]
+path = "encours.sqlite"
+
+[sources.books]
+type = "fec"
+path = "books.fec"
+default_payment_terms_days = 30
+
+[sources.books.payment_terms]
+{terms}
+
+[targets.file]
+type = "file"
+path = "indicators.json"
+"""
+        )
+    return config, spec.end

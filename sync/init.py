@@ -1,0 +1,75 @@
+"""`encours init` and `encours check`: write a configuration, and test what it names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from encours.errors import EncoursError
+from encours.sync.config import Settings
+from encours.sync.sources import make_source, make_target
+from encours.sync.store import Store
+
+
+@dataclass(frozen=True)
+class InitAnswers:
+    """What `init` asks for. No secret among them: those go to keyring or the environment."""
+
+    currency: str
+    store: str
+    source_name: str
+    fec_path: str
+    payment_terms_days: int
+    target_file: str
+
+
+def write_config(path: Path, answers: InitAnswers) -> None:
+    """Write the configuration file, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"""# Written by `encours init`. Every setting is explained in config.example.toml.
+[company]
+currency = "{answers.currency}"
+
+[store]
+path = {_toml_string(answers.store)}
+
+[sources.{answers.source_name}]
+type = "fec"
+path = {_toml_string(answers.fec_path)}
+default_payment_terms_days = {answers.payment_terms_days}
+
+[targets.file]
+type = "file"
+path = {_toml_string(answers.target_file)}
+"""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
+    """Try the store, every source and every target; (name, None) or (name, what is wrong)."""
+    results: list[tuple[str, str | None]] = []
+    try:
+        Store.open(settings.store.path).close()
+        results.append((f"store {settings.store.path}", None))
+    except (EncoursError, OSError) as exc:
+        results.append((f"store {settings.store.path}", str(exc)))
+    for name, source in settings.sources.items():
+        try:
+            make_source(name, source, settings).check()
+            results.append((f"source {name}", None))
+        except EncoursError as exc:
+            results.append((f"source {name}", str(exc)))
+    for name, target in settings.targets.items():
+        try:
+            make_target(name, target).check()
+            results.append((f"target {name}", None))
+        except EncoursError as exc:
+            results.append((f"target {name}", str(exc)))
+    return results

@@ -1,0 +1,52 @@
+"""One `encours sync` at a time per store: an exclusive lock on a file beside the store.
+
+The lock is an OS file lock (`flock`), so it dies with its process: a run killed in the
+night leaves no stale lock to block the next one. The file keeps the holder's pid for the
+message a second run prints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from encours.errors import AlreadyRunningError
+
+
+class RunLock:
+    """Context manager: hold `<store>.lock` for the length of a run, or fail at once."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise AlreadyRunningError(
+                f"another encours sync (pid {holder}) is running on this store; this one "
+                "stops here. If that is a leftover, it ends by itself when that process does."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

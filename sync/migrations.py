@@ -1,0 +1,196 @@
+"""The store's schema, as numbered migrations; `PRAGMA user_version` records the last applied.
+
+Amounts are INTEGER minor units of the company currency (cents for EUR): exact, and summed
+exactly by SQLite. Dates are ISO 8601 text, so they compare and sort as text.
+
+Triggers keep `due_lines` in step with `invoices` (a row's `due_lines` JSON is the source of
+truth) and mark in `dirty_customers` every customer whose records changed, so that
+reconciliation redoes only those, and a crash between storing and reconciling is caught up
+by the next run.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        as_of TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        exit_code INTEGER,
+        summary TEXT
+    );
+    CREATE TABLE cursors (
+        source TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        value TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (source, stream)
+    ) WITHOUT ROWID;
+    CREATE TABLE customers (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        siren TEXT,
+        siret TEXT,
+        vat_number TEXT,
+        email_domain TEXT,
+        payment_terms_days INTEGER,
+        terms_end_of_month INTEGER NOT NULL DEFAULT 0,
+        credit_limit INTEGER,
+        updated_at TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE invoices (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        number TEXT,
+        kind TEXT NOT NULL,
+        issued_on TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        total_in_currency TEXT NOT NULL,
+        exchange_rate TEXT,
+        total INTEGER NOT NULL,
+        due_lines TEXT NOT NULL,
+        is_doubtful INTEGER NOT NULL,
+        due_date_assumed INTEGER NOT NULL,
+        match_ref TEXT,
+        matched_on TEXT,
+        order_ref TEXT,
+        updated_at TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE due_lines (
+        source TEXT NOT NULL,
+        invoice_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        customer_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        is_doubtful INTEGER NOT NULL,
+        issued_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        settled_on TEXT,
+        PRIMARY KEY (source, invoice_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX due_lines_by_customer ON due_lines (source, customer_id);
+    CREATE TABLE credits (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        customer_id TEXT,
+        on_date TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        amount_in_currency TEXT NOT NULL,
+        exchange_rate TEXT,
+        amount INTEGER NOT NULL,
+        reference TEXT,
+        match_ref TEXT,
+        matched_on TEXT,
+        applies_to TEXT,
+        is_on_order INTEGER NOT NULL DEFAULT 0,
+        order_ref TEXT,
+        links TEXT NOT NULL DEFAULT '[]',
+        used_on TEXT,
+        updated_at TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX credits_by_customer ON credits (source, customer_id);
+    CREATE TABLE sales (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id TEXT,
+        booked_on TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE allocations (
+        source TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        credit_id TEXT NOT NULL,
+        invoice_id TEXT NOT NULL,
+        due_seq INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        allocated_on TEXT NOT NULL,
+        rule TEXT NOT NULL
+    );
+    CREATE INDEX allocations_by_due_line ON allocations (source, invoice_id, due_seq);
+    CREATE INDEX allocations_by_credit ON allocations (source, credit_id);
+    CREATE INDEX allocations_by_customer ON allocations (source, customer_id);
+    CREATE TABLE dirty_customers (
+        source TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        PRIMARY KEY (source, customer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE quarantine (
+        source TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        first_run INTEGER NOT NULL,
+        last_run INTEGER NOT NULL,
+        PRIMARY KEY (source, stream, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE snapshots (
+        as_of TEXT NOT NULL,
+        customer_key TEXT NOT NULL,
+        indicators TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (as_of, customer_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE pushed (
+        target TEXT NOT NULL,
+        customer_key TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (target, customer_key, field)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER invoices_inserted AFTER INSERT ON invoices BEGIN
+        INSERT INTO due_lines (source, invoice_id, seq, customer_id, kind, is_doubtful,
+                               issued_on, due_on, amount)
+        SELECT NEW.source, NEW.external_id, CAST(key AS INTEGER), NEW.customer_id, NEW.kind,
+               NEW.is_doubtful, NEW.issued_on, value ->> '$[0]', value ->> '$[1]'
+        FROM json_each(NEW.due_lines);
+        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
+    END;
+    CREATE TRIGGER invoices_updated AFTER UPDATE ON invoices BEGIN
+        DELETE FROM due_lines WHERE source = OLD.source AND invoice_id = OLD.external_id;
+        INSERT INTO due_lines (source, invoice_id, seq, customer_id, kind, is_doubtful,
+                               issued_on, due_on, amount)
+        SELECT NEW.source, NEW.external_id, CAST(key AS INTEGER), NEW.customer_id, NEW.kind,
+               NEW.is_doubtful, NEW.issued_on, value ->> '$[0]', value ->> '$[1]'
+        FROM json_each(NEW.due_lines);
+        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
+        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
+    END;
+    CREATE TRIGGER invoices_deleted AFTER DELETE ON invoices BEGIN
+        DELETE FROM due_lines WHERE source = OLD.source AND invoice_id = OLD.external_id;
+        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
+    END;
+    CREATE TRIGGER credits_inserted AFTER INSERT ON credits WHEN NEW.customer_id IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
+    END;
+    CREATE TRIGGER credits_updated AFTER UPDATE ON credits BEGIN
+        INSERT OR IGNORE INTO dirty_customers
+        SELECT OLD.source, OLD.customer_id WHERE OLD.customer_id IS NOT NULL;
+        INSERT OR IGNORE INTO dirty_customers
+        SELECT NEW.source, NEW.customer_id WHERE NEW.customer_id IS NOT NULL;
+    END;
+    CREATE TRIGGER credits_deleted AFTER DELETE ON credits WHEN OLD.customer_id IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
+    END;
+    """,
+)

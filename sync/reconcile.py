@@ -1,0 +1,257 @@
+"""Reconciliation: which credit (payment, credit note, advance) settles which invoice due line.
+
+Pure: it takes one customer's due lines and credits and returns allocations; it reads and
+writes nothing. Rules, strongest first; each one only uses what the ones before left over:
+
+1. `source_link`: the source says which invoice a credit pays (an allocation, a credit note
+   that names its invoice).
+2. `match_group`: the source matched lines together (a FEC lettrage code, a reconciliation
+   id): inside each group, credits settle due lines oldest due date first.
+3. `same_reference`: the credit's reference is the invoice number (or, for an advance, its
+   order reference is the invoice's).
+4. `exact_amount`: what is left of a credit equals what is left of one invoice: the oldest
+   such invoice.
+5. `oldest_first` (a setting, on by default): what is left of payments received on account
+   settles the oldest due lines first.
+
+Advances on orders (account 4191) wait for the invoice they were paid for: only rules 1 to 3
+may allocate them. Unbilled items (4181) receive only explicit or matched credits. An
+allocation is dated the later of the two documents' dates (and the match date for rule 2),
+so as of any date only what was known to be settled then counts.
+
+Example: invoice F1 of 1 200.00 due 31 Jan, payment P1 of 1 000.00 received 15 Feb with
+reference "F1": rule 3 allocates 1 000.00 on 15 Feb; 200.00 of F1 stays open.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from encours.model import Allocation, AllocationRule, CreditKind, InvoiceKind, Money, to_decimal
+
+
+@dataclass(slots=True)
+class DueItem:
+    """One due line of an invoice, with what is still unallocated of it (`left`)."""
+
+    invoice_id: str
+    seq: int
+    issued_on: date
+    due_on: date
+    amount: int
+    kind: str = InvoiceKind.INVOICE.value
+    number: str | None = None
+    match_ref: str | None = None
+    matched_on: date | None = None
+    order_ref: str | None = None
+    left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = self.amount
+
+    @property
+    def order_key(self) -> tuple[date, date, str, int]:
+        """Oldest due date first; ties by issue date, then id: deterministic."""
+        return (self.due_on, self.issued_on, self.invoice_id, self.seq)
+
+
+@dataclass(slots=True)
+class CreditItem:
+    """A credit, with what is still unallocated of it (`left`)."""
+
+    credit_id: str
+    kind: str
+    on: date
+    amount: int
+    reference: str | None = None
+    match_ref: str | None = None
+    matched_on: date | None = None
+    applies_to: str | None = None
+    is_on_order: bool = False
+    order_ref: str | None = None
+    links: tuple[tuple[str, int, date | None], ...] = ()
+    left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left = self.amount
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The allocations made, and the credits left (partly) unallocated for a person to check."""
+
+    allocations: tuple[Allocation, ...]
+    unmatched: tuple[tuple[str, int], ...]
+
+
+def reconcile(
+    due: Sequence[DueItem],
+    credits: Sequence[CreditItem],
+    *,
+    currency: str,
+    oldest_first: bool = True,
+) -> Reconciliation:
+    """Allocate one customer's credits to its due lines (see the module docstring).
+
+    Invariants: no due line receives more than its amount, no credit gives more than its
+    amount, every amount is positive and every allocation is dated on or after both documents.
+    """
+    run = _Allocator(currency)
+    credits = sorted(credits, key=lambda c: (c.on, c.credit_id))
+    lines_by_invoice: dict[str, list[DueItem]] = defaultdict(list)
+    for line in sorted(due, key=lambda d: d.order_key):
+        lines_by_invoice[line.invoice_id].append(line)
+
+    _by_source_links(run, credits, lines_by_invoice)
+    _by_match_groups(run, due, credits)
+    _by_reference(run, credits, lines_by_invoice)
+    _by_exact_amount(run, credits, lines_by_invoice)
+    if oldest_first:
+        _oldest_first(run, credits, due)
+    return Reconciliation(
+        allocations=tuple(run.allocations),
+        unmatched=tuple((c.credit_id, c.left) for c in credits if c.left > 0),
+    )
+
+
+class _Allocator:
+    """Holds the allocations made so far and the one way to make one."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.allocations: list[Allocation] = []
+
+    def allocate(
+        self,
+        credit: CreditItem,
+        lines: Iterable[DueItem],
+        rule: AllocationRule,
+        *,
+        limit: int | None = None,
+        on: date | None = None,
+    ) -> None:
+        """Give from `credit` to `lines` in their order, up to `limit`, each line its left."""
+        budget = credit.left if limit is None else min(limit, credit.left)
+        for line in lines:
+            if budget <= 0:
+                break
+            amount = min(budget, line.left)
+            if amount <= 0:
+                continue
+            line.left -= amount
+            credit.left -= amount
+            budget -= amount
+            allocated_on = max(credit.on, line.issued_on, on or credit.on)
+            self.allocations.append(
+                Allocation.model_construct(
+                    credit_id=credit.credit_id,
+                    invoice_id=line.invoice_id,
+                    due_seq=line.seq,
+                    amount=_money(amount, self.currency),
+                    allocated_on=allocated_on,
+                    rule=rule,
+                )
+            )
+
+
+def _money(units: int, currency: str) -> Money:
+    """Money from minor units we computed ourselves (exact by construction): no validation."""
+    return Money.model_construct(amount=to_decimal(units, currency), currency=currency)
+
+
+def _by_source_links(
+    run: _Allocator, credits: Sequence[CreditItem], lines_by_invoice: dict[str, list[DueItem]]
+) -> None:
+    for credit in credits:
+        for invoice_id, amount, linked_on in credit.links:
+            run.allocate(
+                credit, lines_by_invoice.get(invoice_id, ()), AllocationRule.SOURCE_LINK,
+                limit=amount, on=linked_on,
+            )
+        if credit.applies_to and credit.left > 0:
+            run.allocate(credit, lines_by_invoice.get(credit.applies_to, ()), AllocationRule.SOURCE_LINK)
+
+
+def _by_match_groups(run: _Allocator, due: Sequence[DueItem], credits: Sequence[CreditItem]) -> None:
+    due_groups: dict[str, list[DueItem]] = defaultdict(list)
+    for line in due:
+        if line.match_ref:
+            due_groups[line.match_ref].append(line)
+    credit_groups: dict[str, list[CreditItem]] = defaultdict(list)
+    for credit in credits:
+        if credit.match_ref and credit.match_ref in due_groups:
+            credit_groups[credit.match_ref].append(credit)
+    for ref in sorted(credit_groups):
+        lines = sorted(due_groups[ref], key=lambda d: d.order_key)
+        members = credit_groups[ref]
+        match_dates = [d.matched_on for d in lines if d.matched_on] + [
+            c.matched_on for c in members if c.matched_on
+        ]
+        dates = match_dates or [d.issued_on for d in lines] + [c.on for c in members]
+        matched_on = max(dates)
+        for credit in members:
+            run.allocate(credit, lines, AllocationRule.MATCH_GROUP, on=matched_on)
+
+
+def _by_reference(
+    run: _Allocator, credits: Sequence[CreditItem], lines_by_invoice: dict[str, list[DueItem]]
+) -> None:
+    by_number: dict[str, list[DueItem]] = defaultdict(list)
+    by_order: dict[str, list[DueItem]] = defaultdict(list)
+    for lines in lines_by_invoice.values():
+        first = lines[0]
+        if first.number:
+            by_number[first.number].extend(lines)
+        if first.order_ref:
+            by_order[first.order_ref].extend(lines)
+    for credit in credits:
+        if credit.left <= 0:
+            continue
+        if credit.kind == CreditKind.ADVANCE and credit.order_ref in by_order:
+            run.allocate(credit, by_order[credit.order_ref or ""], AllocationRule.SAME_REFERENCE)
+        if credit.left > 0 and credit.reference in by_number:
+            lines = [d for d in by_number[credit.reference or ""] if _may_guess(credit, d)]
+            run.allocate(credit, lines, AllocationRule.SAME_REFERENCE)
+
+
+def _may_guess(credit: CreditItem, line: DueItem) -> bool:
+    """Only explicit or matched credits reach unbilled items and advances transfers."""
+    return line.kind != InvoiceKind.UNBILLED or credit.kind == CreditKind.CREDIT_NOTE
+
+
+def _by_exact_amount(
+    run: _Allocator, credits: Sequence[CreditItem], lines_by_invoice: dict[str, list[DueItem]]
+) -> None:
+    candidates = [c for c in credits if c.left > 0 and not c.is_on_order]
+    if not candidates:
+        return
+    by_left: dict[int, list[list[DueItem]]] = defaultdict(list)
+    for lines in sorted(lines_by_invoice.values(), key=lambda ls: ls[0].order_key):
+        if lines[0].kind == InvoiceKind.UNBILLED:
+            continue
+        left = sum(line.left for line in lines)
+        if left > 0:
+            by_left[left].append(lines)
+    for credit in candidates:
+        for lines in by_left.get(credit.left, ()):
+            if sum(line.left for line in lines) == credit.left:
+                run.allocate(credit, lines, AllocationRule.EXACT_AMOUNT)
+                break
+
+
+def _oldest_first(run: _Allocator, credits: Sequence[CreditItem], due: Sequence[DueItem]) -> None:
+    payments = [c for c in credits if c.left > 0 and c.kind == CreditKind.PAYMENT]
+    if not payments:
+        return
+    lines = sorted(
+        (d for d in due if d.left > 0 and d.kind != InvoiceKind.UNBILLED), key=lambda d: d.order_key
+    )
+    first_open = 0
+    for credit in payments:
+        remaining = (lines[index] for index in range(first_open, len(lines)))
+        run.allocate(credit, remaining, AllocationRule.OLDEST_FIRST)
+        while first_open < len(lines) and lines[first_open].left == 0:
+            first_open += 1

@@ -1,0 +1,127 @@
+"""Figures turned into plain data: the stable `--json` output and the values pushed to targets.
+
+Amounts are strings with the currency's decimals ("1234.50"), days are strings with two
+decimals ("53.50") or null, dates are ISO 8601. The JSON schema is documented in the README.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from encours.metrics.dso import round_days
+from encours.metrics.indicators import Indicators
+from encours.metrics.outstanding import AgedBalance
+from encours.model import to_decimal
+from encours.sync.figures import CustomerFigures, Figures
+
+#: Every indicator a target can receive, with its French label (the default field label).
+INDICATOR_LABELS: dict[str, str] = {
+    "outstanding": "Encours client",
+    "overdue": "Encours échu",
+    "not_due": "Encours non échu",
+    "unbilled": "Factures à établir",
+    "unapplied": "Règlements non imputés",
+    "doubtful": "Créances douteuses",
+    "oldest_overdue_days": "Retard le plus ancien (jours)",
+    "dso": "DSO (jours)",
+    "dso_method": "Méthode du DSO",
+    "best_possible_dso": "Meilleur DSO possible (jours)",
+    "average_days_delinquent": "Retard moyen (jours)",
+    "average_payment_delay": "Délai moyen de paiement (jours)",
+    "credit_used": "Utilisation du plafond",
+    "on_hold": "Blocage (plafond dépassé)",
+    "aging": "Balance âgée",
+    "as_of": "Calculé au",
+}
+
+
+def amount(units: int, currency: str) -> str:
+    """Minor units as a string with the currency's decimals: 123450 EUR -> "1234.50"."""
+    return str(to_decimal(units, currency))
+
+
+def days(value: Decimal | None) -> str | None:
+    """Days with two decimals, or None when the figure cannot be computed."""
+    rounded = round_days(value)
+    return None if rounded is None else str(rounded)
+
+
+def aging(aged: AgedBalance, currency: str) -> dict[str, str]:
+    """The aged balance's columns, in order, as amounts."""
+    return {label: amount(value, currency) for label, value in aged.buckets}
+
+
+def indicators_json(figures: Indicators) -> dict[str, Any]:
+    """The figures shared by a customer and the total, in the documented JSON shape."""
+    aged, currency = figures.aged, figures.currency
+    return {
+        "outstanding": amount(aged.outstanding, currency),
+        "overdue": amount(aged.overdue, currency),
+        "not_due": amount(aged.not_due, currency),
+        "unbilled": amount(aged.unbilled, currency),
+        "unapplied": amount(aged.unapplied, currency),
+        "doubtful": amount(aged.doubtful, currency),
+        "oldest_overdue_days": aged.oldest_overdue_days,
+        "aging": aging(aged, currency),
+        "dso": days(figures.dso),
+        "dso_method": figures.dso_method,
+        "best_possible_dso": days(figures.best_possible_dso),
+        "average_days_delinquent": days(figures.average_days_delinquent),
+        "average_payment_delay": days(figures.average_payment_delay),
+        "collection_rate": _ratio(figures.collection_rate),
+        "turnover_days": days(figures.turnover_days),
+    }
+
+
+def customer_json(customer: CustomerFigures) -> dict[str, Any]:
+    """One customer in the `--json` output."""
+    return {
+        "id": customer.customer_id,
+        "source": customer.source,
+        "name": customer.name,
+        **indicators_json(customer.figures),
+        "due_dates_assumed": customer.due_dates_assumed,
+    }
+
+
+def figures_json(figures: Figures) -> dict[str, Any]:
+    """The whole `status --json` document: as_of, currency, total, customers (worst first)."""
+    return {
+        "as_of": figures.as_of.isoformat(),
+        "currency": figures.currency,
+        "total": {
+            **indicators_json(figures.total),
+            "unidentified_receipts": amount(figures.unidentified, figures.currency),
+        },
+        "customers": [customer_json(c) for c in figures.worst_first()],
+        "quarantined": figures.quarantined,
+    }
+
+
+def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[str, str]:
+    """The values a target receives for one customer, by indicator name, as strings.
+
+    `aging` expands to one value per column (`aging_1-30`, ...); a figure that cannot be
+    computed is an empty string, so the target's field is cleared rather than left stale.
+    """
+    document = customer_json(customer)
+    figures = customer.figures
+    values: dict[str, str] = {}
+    for name in indicators:
+        if name == "aging":
+            values.update({f"aging_{label}": value for label, value in document["aging"].items()})
+        elif name == "as_of":
+            values[name] = figures.as_of.isoformat()
+        elif name == "credit_used":
+            values[name] = _ratio(figures.credit_used) or ""
+        elif name == "on_hold":
+            values[name] = "true" if figures.on_hold else "false"
+        else:
+            value = document[name]
+            values[name] = "" if value is None else str(value)
+    return values
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.0001")))

@@ -1,0 +1,300 @@
+"""The nightly run: lock -> pull -> store -> reconcile -> compute -> snapshot -> push -> record.
+
+Each source is pulled in its own transaction, with its cursor: a source that fails leaves
+the store as it was for that source, and the others go on. Reconciliation redoes only the
+customers whose records changed. Push sends only the values that changed since the last
+successful push to that target. Run twice on the same data, the second run writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from encours.errors import ConfigError, DataError, EncoursError, TransientError
+from encours.model import Rejected, SourceRecord
+from encours.sync.config import Settings
+from encours.sync.figures import Figures, compute_figures
+from encours.sync.lock import RunLock
+from encours.sync.reconcile import CreditItem, DueItem, reconcile
+from encours.sync.report import customer_json, indicators_json, push_values
+from encours.sync.sources import Source, Target, make_source, make_target
+from encours.sync.store import Store
+
+EXIT_OK = 0
+EXIT_QUARANTINE = 3  # the run completed; some records wait in quarantine
+EXIT_DATA = 65  # a source could not be read (the others were)
+EXIT_ALREADY_RUNNING = 73
+EXIT_TEMPORARY = 75  # a source or target failed for a reason that may pass: run again later
+EXIT_CONFIG = 78
+
+#: Called with (stage, detail) as the run goes; the CLI shows it on a terminal.
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class SourceOutcome:
+    """What happened to one source in a run."""
+
+    name: str
+    status: str = "ok"  # ok | unchanged | failed
+    written: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    error: str | None = None
+    exit_code: int = EXIT_OK
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the log line, the exit code and the `runs` table."""
+
+    run_id: int
+    as_of: date
+    sources: list[SourceOutcome] = field(default_factory=list)
+    reconciled_customers: int = 0
+    snapshot_changes: int = 0
+    pushes: dict[str, int] = field(default_factory=dict)
+    planned: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    push_errors: dict[str, str] = field(default_factory=dict)
+    quarantined_waiting: int = 0
+    figures: Figures | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The most serious outcome: config, then data, then temporary, then quarantine."""
+        codes = {outcome.exit_code for outcome in self.sources}
+        if self.push_errors:
+            codes.add(EXIT_TEMPORARY)
+        for code in (EXIT_CONFIG, EXIT_DATA, EXIT_TEMPORARY):
+            if code in codes:
+                return code
+        return EXIT_QUARANTINE if self.quarantined_waiting else EXIT_OK
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary kept in the `runs` table."""
+        return {
+            "sources": [vars(outcome) for outcome in self.sources],
+            "reconciled_customers": self.reconciled_customers,
+            "snapshot_changes": self.snapshot_changes,
+            "pushes": self.pushes,
+            "push_errors": self.push_errors,
+            "quarantined_waiting": self.quarantined_waiting,
+        }
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    as_of: date,
+    now: datetime,
+    dry_run: bool = False,
+    push: bool = True,
+    only_source: str | None = None,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """The nightly job (see the module docstring).
+
+    With `dry_run`, everything runs but nothing is kept: the store is rolled back and no
+    target is written; `summary.planned` holds what would have been pushed.
+
+    Raises:
+        AlreadyRunningError: another run holds the lock.
+        ConfigError: `only_source` names no configured source.
+    """
+    if only_source is not None and only_source not in settings.sources:
+        raise ConfigError(
+            f"no source named {only_source!r}; configured: {', '.join(settings.sources) or 'none'}"
+        )
+    say = progress or (lambda stage, detail: None)
+    with RunLock(settings.store.path):
+        store = Store.open(settings.store.path)
+        try:
+            if dry_run:
+                with store.dry_run():
+                    return _run(store, settings, as_of, now, True, push, only_source, full_refresh, say)
+            return _run(store, settings, as_of, now, False, push, only_source, full_refresh, say)
+        finally:
+            store.close()
+
+
+def _run(
+    store: Store,
+    settings: Settings,
+    as_of: date,
+    now: datetime,
+    dry_run: bool,
+    push: bool,
+    only_source: str | None,
+    full_refresh: bool,
+    say: Progress,
+) -> RunSummary:
+    run_id = store.start_run(as_of, now)
+    summary = RunSummary(run_id=run_id, as_of=as_of)
+    for name, source_settings in settings.sources.items():
+        if only_source in (None, name):
+            source = make_source(name, source_settings, settings)
+            summary.sources.append(pull_source(store, source, run_id, full_refresh, say))
+    with store.transaction():
+        summary.reconciled_customers = reconcile_dirty(store, settings, say)
+    say("compute", f"indicators as of {as_of.isoformat()}")
+    figures = compute_figures(store, settings, as_of)
+    summary.figures = figures
+    summary.quarantined_waiting = figures.quarantined
+    with store.transaction():
+        summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
+    if push:
+        for name, target_settings in settings.targets.items():
+            push_target(store, name, make_target(name, target_settings), figures, settings,
+                        summary, dry_run=dry_run, say=say)
+    store.finish_run(run_id, status="dry-run" if dry_run else "done",
+                     exit_code=summary.exit_code, summary=summary.as_dict())
+    return summary
+
+
+def pull_source(store: Store, source: Source, run_id: int, full_refresh: bool, say: Progress) -> SourceOutcome:
+    """Read one source into the store in one transaction; a failure leaves it untouched."""
+    outcome = SourceOutcome(source.source)
+    try:
+        fingerprint = source.fingerprint()
+        if not full_refresh and store.cursor(source.source, "file") == fingerprint:
+            outcome.status = "unchanged"
+            say("pull", f"{source.source}: unchanged since the last run")
+            return outcome
+        with store.transaction():
+            counts = store.write_records(
+                source.source,
+                _counted(source.records(), source.source, say),
+                company_currency=source.currency,
+                run_id=run_id,
+                replace_all=True,
+            )
+            store.set_cursor(source.source, "file", fingerprint, run_id)
+        outcome.written, outcome.deleted = counts.written, counts.deleted
+        outcome.quarantined = counts.quarantined
+    except (DataError, TransientError, ConfigError) as exc:
+        outcome.status, outcome.error = "failed", str(exc)
+        outcome.exit_code = {DataError: EXIT_DATA, TransientError: EXIT_TEMPORARY}.get(
+            next(k for k in (DataError, TransientError, ConfigError) if isinstance(exc, k)),
+            EXIT_CONFIG,
+        )
+        say("error", f"{source.source}: {exc}")
+    return outcome
+
+
+def _counted(
+    records: Iterator[SourceRecord | Rejected], name: str, say: Progress, every: int = 50_000
+) -> Iterator[SourceRecord | Rejected]:
+    count = 0
+    for count, record in enumerate(records, start=1):  # noqa: B007 - count is read after
+        if count % every == 0:
+            say("pull", f"{name}: {count:,} records read")
+        yield record
+    say("pull", f"{name}: {count:,} records read")
+
+
+def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
+    """Reconcile every customer whose records changed; return how many."""
+    currency = settings.company.currency
+    count = 0
+    for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
+        result = reconcile(
+            [_due_item(row) for row in due_rows],
+            [_credit_item(row) for row in credit_rows],
+            currency=currency,
+            oldest_first=settings.reconcile.oldest_first,
+        )
+        store.replace_allocations(source, customer_id, result.allocations)
+        count += 1
+        if count % 1000 == 0:
+            say("reconcile", f"{count:,} customers reconciled")
+    store.finish_reconciliation()
+    if count:
+        say("reconcile", f"{count:,} customers reconciled")
+    return count
+
+
+def _due_item(row: tuple) -> DueItem:  # type: ignore[type-arg]
+    (_, _, invoice_id, seq, issued_on, due_on, amount, kind, number, match_ref, matched_on,
+     order_ref) = row
+    return DueItem(
+        invoice_id=invoice_id, seq=seq, issued_on=date.fromisoformat(issued_on),
+        due_on=date.fromisoformat(due_on), amount=amount, kind=kind, number=number,
+        match_ref=match_ref, matched_on=_day(matched_on), order_ref=order_ref,
+    )
+
+
+def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
+    (_, _, external_id, kind, on_date, amount, reference, match_ref, matched_on, applies_to,
+     is_on_order, order_ref, links) = row
+    return CreditItem(
+        credit_id=external_id, kind=kind, on=date.fromisoformat(on_date), amount=amount,
+        reference=reference, match_ref=match_ref, matched_on=_day(matched_on),
+        applies_to=applies_to, is_on_order=bool(is_on_order), order_ref=order_ref,
+        links=tuple((invoice, units, _day(on)) for invoice, units, on in json.loads(links)),
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _snapshot(figures: Figures) -> dict[str, dict[str, object]]:
+    snapshot: dict[str, dict[str, object]] = {"": indicators_json(figures.total)}
+    for customer in figures.customers:
+        snapshot[customer.key] = customer_json(customer)
+    return snapshot
+
+
+def push_target(
+    store: Store,
+    name: str,
+    target: Target,
+    figures: Figures,
+    settings: Settings,
+    summary: RunSummary,
+    *,
+    dry_run: bool,
+    say: Progress,
+) -> None:
+    """Send a target the values that changed since its last successful push.
+
+    A customer whose values did not change is not sent at all; `as_of` goes along with a
+    customer's changed values but never alone (it changes every day).
+    """
+    pushed = store.last_pushed(name)
+    field_names = settings.push.field_names
+    changes: dict[str, dict[str, str]] = {}
+    for customer in figures.customers:
+        values = {
+            field_names.get(key, key): value
+            for key, value in push_values(customer, settings.push.indicators).items()
+        }
+        before = pushed.get(customer.key, {})
+        changed = {
+            field: value
+            for field, value in values.items()
+            if before.get(field) != value and field != field_names.get("as_of", "as_of")
+        }
+        if changed:
+            as_of_field = field_names.get("as_of", "as_of")
+            if as_of_field in values:
+                changed[as_of_field] = values[as_of_field]
+            changes[customer.key] = changed
+    summary.planned[name] = changes
+    if dry_run:
+        say("push", f"{name}: would write {len(changes)} customer(s) (dry run)")
+        return
+    try:
+        target.push(changes)
+    except EncoursError as exc:
+        summary.push_errors[name] = str(exc)
+        say("error", f"{name}: {exc}")
+        return
+    with store.transaction():
+        store.record_pushed(name, changes, summary.run_id)
+    summary.pushes[name] = len(changes)
+    say("push", f"{name}: {len(changes)} customer(s) written")

@@ -1,0 +1,671 @@
+"""The state of encours in one SQLite file: records, raw payloads, quarantine, cursors, runs,
+allocations, indicator snapshots and last pushed values. All SQL lives here.
+
+Writes are upserts by `(source, external_id)` that change a row only when its content does,
+so reading a page twice is harmless and a second run on the same data writes nothing.
+The file runs in WAL mode; every step that must be all-or-nothing runs in `transaction()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from encours.errors import StateError
+from encours.model import (
+    Allocation,
+    Credit,
+    Customer,
+    Invoice,
+    Money,
+    Rejected,
+    Sale,
+    SourceRecord,
+    convert,
+)
+from encours.sync.migrations import MIGRATIONS
+
+BATCH_ROWS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """What one source's records did to the store."""
+
+    written: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+
+
+class Store:
+    """The SQLite store. Open it with `Store.open(path)`; close it with `close()`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+        self._depth = 0
+
+    # -- opening and schema -----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating it readable by its owner only) and migrate the store at `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = OFF")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{path} is not an encours store (SQLite said: {exc})") from None
+        store = cls(connection, path)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Close the connection; the WAL is folded back into the file."""
+        self.db.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The number of the last migration applied."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self, migrations: Sequence[str] = MIGRATIONS) -> None:
+        """Apply the migrations not yet applied, each in its own transaction.
+
+        Raises:
+            StateError: the store is newer than this program, or a migration failed (the
+                store is then left as it was before that migration).
+        """
+        current = self.schema_version
+        if current > len(migrations):
+            raise StateError(
+                f"{self.path} was written by a newer encours (schema {current}, this one knows "
+                f"{len(migrations)}): upgrade encours"
+            )
+        for number, script in enumerate(migrations[current:], start=current + 1):
+            try:
+                self.db.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.DatabaseError as exc:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise StateError(
+                    f"migration {number} of {self.path} failed ({exc}); the store is unchanged"
+                ) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: commit on success, roll back on any exception.
+
+        Transactions nest (savepoints): inside `dry_run()` nothing is ever committed.
+        """
+        self._depth += 1
+        name = f"step{self._depth}"
+        self.db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.db.execute(f"ROLLBACK TO {name}")
+            self.db.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self.db.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Everything done inside is rolled back at the end: the store is left as it was."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK")
+
+    # -- runs and cursors -------------------------------------------------------------------
+
+    def start_run(self, as_of: date, started_at: datetime) -> int:
+        """Record the start of a run and return its id."""
+        cursor = self.db.execute(
+            "INSERT INTO runs (started_at, as_of) VALUES (?, ?)",
+            (started_at.isoformat(), as_of.isoformat()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, status: str, exit_code: int, summary: dict[str, Any]) -> None:
+        """Record how a run ended."""
+        self.db.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE id = ?",
+            (datetime.now(UTC).isoformat(), status, exit_code, json.dumps(summary), run_id),
+        )
+
+    def cursor(self, source: str, stream: str) -> str | None:
+        """The stored position of a stream, or None before its first complete read."""
+        row = self.db.execute(
+            "SELECT value FROM cursors WHERE source = ? AND stream = ?", (source, stream)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_cursor(self, source: str, stream: str, value: str, run_id: int) -> None:
+        """Move a stream's position; call it inside the transaction that stored its records."""
+        self.db.execute(
+            "INSERT INTO cursors VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "value = excluded.value, run_id = excluded.run_id WHERE value IS NOT excluded.value",
+            (source, stream, value, run_id),
+        )
+
+    # -- records ----------------------------------------------------------------------------
+
+    def write_records(
+        self,
+        source: str,
+        records: Iterable[SourceRecord | Rejected],
+        *,
+        company_currency: str,
+        run_id: int,
+        replace_all: bool,
+    ) -> WriteCounts:
+        """Upsert records of one source (inside the caller's transaction).
+
+        A `Rejected` record, or one in another currency with no exchange rate, goes to the
+        quarantine with its reason. With `replace_all` (a full read of the source), records
+        of this source that were not in `records` are deleted, and so are quarantine rows.
+        """
+        writer = _BatchWriter(self.db, source, company_currency, run_id)
+        track_seen = replace_all and self._has_rows(source)
+        if track_seen:
+            self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS seen (tbl TEXT, external_id TEXT, "
+                "PRIMARY KEY (tbl, external_id)) WITHOUT ROWID"
+            )
+            self.db.execute("DELETE FROM temp.seen")
+        writer.track_seen = track_seen
+        for record in records:
+            writer.add(record)
+        writer.flush()
+        deleted = self._delete_unseen(source) if track_seen else 0
+        return WriteCounts(written=writer.written, quarantined=writer.quarantined, deleted=deleted)
+
+    def _has_rows(self, source: str) -> bool:
+        return any(
+            self.db.execute(f"SELECT 1 FROM {table} WHERE source = ? LIMIT 1", (source,)).fetchone()  # noqa: S608
+            for table in ("customers", "invoices", "credits", "sales", "quarantine")
+        )
+
+    def _delete_unseen(self, source: str) -> int:
+        deleted = 0
+        for table in ("invoices", "credits", "sales", "customers"):
+            deleted += self.db.execute(
+                f"DELETE FROM {table} WHERE source = ? AND external_id NOT IN "  # noqa: S608
+                "(SELECT external_id FROM temp.seen WHERE tbl = ?)",
+                (source, table),
+            ).rowcount
+        self.db.execute(
+            "DELETE FROM quarantine WHERE source = ? AND stream || '/' || external_id NOT IN "
+            "(SELECT external_id FROM temp.seen WHERE tbl = 'quarantine')",
+            (source,),
+        )
+        self.db.execute("DELETE FROM temp.seen")
+        return deleted
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def dirty_customers(self) -> list[tuple[str, str]]:
+        """Customers whose records changed since their allocations were last computed."""
+        return [tuple(row) for row in self.db.execute("SELECT source, customer_id FROM dirty_customers ORDER BY 1, 2")]
+
+    def mark_all_dirty(self) -> None:
+        """Have every customer reconciled again (after a change of reconciliation settings)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO dirty_customers SELECT source, customer_id FROM due_lines "
+            "UNION SELECT source, customer_id FROM credits WHERE customer_id IS NOT NULL"
+        )
+
+    def reconcile_inputs(self) -> Iterator[tuple[str, str, list[sqlite3.Row], list[sqlite3.Row]]]:
+        """For each dirty customer, in order: (source, customer_id, due lines, credits).
+
+        Rows come from two ordered scans merged by customer, so memory holds one customer.
+        """
+        due = self.db.execute(
+            "SELECT d.source, d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on, "
+            "d.amount, d.kind, i.number, i.match_ref, i.matched_on, i.order_ref "
+            "FROM dirty_customers c "
+            "JOIN due_lines d ON d.source = c.source AND d.customer_id = c.customer_id "
+            "JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id "
+            "ORDER BY d.source, d.customer_id"
+        )
+        credits = self.db.execute(
+            "SELECT r.source, r.customer_id, r.external_id, r.kind, r.on_date, r.amount, "
+            "r.reference, r.match_ref, r.matched_on, r.applies_to, r.is_on_order, r.order_ref, "
+            "r.links FROM dirty_customers c "
+            "JOIN credits r ON r.source = c.source AND r.customer_id = c.customer_id "
+            "ORDER BY r.source, r.customer_id"
+        )
+        due_rows = _grouped(due)
+        credit_rows = _grouped(credits)
+        for source, customer_id in self.dirty_customers():
+            yield (
+                source,
+                customer_id,
+                due_rows.take((source, customer_id)),
+                credit_rows.take((source, customer_id)),
+            )
+
+    def replace_allocations(self, source: str, customer_id: str, allocations: Sequence[Allocation]) -> None:
+        """Set a customer's allocations (inside the caller's transaction), if they changed."""
+        rows = sorted(
+            (a.credit_id, a.invoice_id, a.due_seq, a.amount.minor_units, a.allocated_on.isoformat(), a.rule.value)
+            for a in allocations
+        )
+        existing = sorted(
+            self.db.execute(
+                "SELECT credit_id, invoice_id, due_seq, amount, allocated_on, rule "
+                "FROM allocations WHERE source = ? AND customer_id = ?",
+                (source, customer_id),
+            ).fetchall()
+        )
+        if [tuple(row) for row in existing] == rows:
+            return
+        self.db.execute(
+            "DELETE FROM allocations WHERE source = ? AND customer_id = ?", (source, customer_id)
+        )
+        self.db.executemany(
+            "INSERT INTO allocations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(source, customer_id, *row) for row in rows],
+        )
+
+    def finish_reconciliation(self) -> None:
+        """Date when each dirty customer's due lines were settled and credits used up, then
+        clear the dirty list (inside the caller's transaction)."""
+        self.db.execute(
+            "UPDATE due_lines SET settled_on = ("
+            " SELECT CASE WHEN SUM(a.amount) >= due_lines.amount THEN MAX(a.allocated_on) END"
+            " FROM allocations a WHERE a.source = due_lines.source"
+            " AND a.invoice_id = due_lines.invoice_id AND a.due_seq = due_lines.seq)"
+            " WHERE (source, customer_id) IN (SELECT source, customer_id FROM dirty_customers)"
+        )
+        self.db.execute(
+            "UPDATE credits SET used_on = ("
+            " SELECT CASE WHEN SUM(a.amount) >= credits.amount THEN MAX(a.allocated_on) END"
+            " FROM allocations a WHERE a.source = credits.source"
+            " AND a.credit_id = credits.external_id)"
+            " WHERE (source, customer_id) IN (SELECT source, customer_id FROM dirty_customers)"
+        )
+        self.db.execute("DELETE FROM dirty_customers")
+
+    # -- figures as of a date ---------------------------------------------------------------
+
+    def customers(self) -> Iterator[sqlite3.Row]:
+        """Every customer: source, external_id, name, credit_limit."""
+        self.db.row_factory = sqlite3.Row
+        try:
+            yield from self.db.execute(
+                "SELECT source, external_id, name, credit_limit FROM customers ORDER BY 1, 2"
+            )
+        finally:
+            self.db.row_factory = None
+
+    def open_due_lines(self, as_of: date) -> Iterator[tuple[str, str, str, str, int, int]]:
+        """Due lines open as of a date: (source, customer_id, kind, due_on, residual,
+        is_doubtful), ordered by customer.
+
+        Open means issued on or before `as_of` and not settled by allocations dated on or
+        before it; the residual is the amount less those allocations.
+        """
+        day = as_of.isoformat()
+        yield from self.db.execute(
+            "SELECT d.source, d.customer_id, d.kind, d.due_on, d.amount - COALESCE(("
+            "  SELECT SUM(a.amount) FROM allocations a WHERE a.source = d.source"
+            "  AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq AND a.allocated_on <= :day"
+            "), 0) AS residual, d.is_doubtful "
+            "FROM due_lines d WHERE d.issued_on <= :day "
+            "AND (d.settled_on IS NULL OR d.settled_on > :day) AND residual <> 0 "
+            "ORDER BY d.source, d.customer_id",
+            {"day": day},
+        )
+
+    def unapplied(self, as_of: date) -> dict[tuple[str, str | None], int]:
+        """Credits received on or before `as_of` and not allocated by then, per customer
+        (customer None: receipts not tied to any customer)."""
+        day = as_of.isoformat()
+        rows = self.db.execute(
+            "SELECT c.source, c.customer_id, SUM(c.amount - COALESCE(("
+            "  SELECT SUM(a.amount) FROM allocations a WHERE a.source = c.source"
+            "  AND a.credit_id = c.external_id AND a.allocated_on <= :day), 0)) "
+            "FROM credits c WHERE c.on_date <= :day AND (c.used_on IS NULL OR c.used_on > :day) "
+            "GROUP BY c.source, c.customer_id",
+            {"day": day},
+        )
+        return {(source, customer): int(amount) for source, customer, amount in rows if amount}
+
+    def monthly_sales(self, since: date, as_of: date) -> dict[tuple[str, str | None], dict[str, int]]:
+        """Sales per customer and month ("YYYY-MM") booked from `since` to `as_of` included."""
+        sales: dict[tuple[str, str | None], dict[str, int]] = {}
+        for source, customer, month, amount in self.db.execute(
+            "SELECT source, customer_id, substr(booked_on, 1, 7), SUM(amount) FROM sales "
+            "WHERE booked_on BETWEEN ? AND ? GROUP BY 1, 2, 3",
+            (since.isoformat(), as_of.isoformat()),
+        ):
+            sales.setdefault((source, customer), {})[month] = int(amount)
+        return sales
+
+    def payment_delays(self, as_of: date) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per customer, over invoice due lines settled by `as_of`: (sum of amount × days
+        late, sum of amount), integers, so the weighted mean is exact."""
+        rows = self.db.execute(
+            "SELECT source, customer_id, "
+            "SUM(amount * CAST(julianday(settled_on) - julianday(due_on) AS INTEGER)), SUM(amount) "
+            "FROM due_lines WHERE kind = 'invoice' AND settled_on <= ? GROUP BY 1, 2",
+            (as_of.isoformat(),),
+        )
+        return {(s, c): (int(weighted), int(total)) for s, c, weighted, total in rows}
+
+    def unmatched_credits(self, as_of: date) -> Iterator[tuple[str, str, str, str, str, int]]:
+        """Credits still unallocated as of a date, for a person to check: (source, customer_id,
+        kind, external_id, reference, unallocated amount)."""
+        day = as_of.isoformat()
+        yield from self.db.execute(
+            "SELECT c.source, c.customer_id, c.kind, c.external_id, COALESCE(c.reference, ''), "
+            "c.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE "
+            "a.source = c.source AND a.credit_id = c.external_id AND a.allocated_on <= :day), 0) "
+            "AS left_over FROM credits c WHERE c.on_date <= :day "
+            "AND (c.used_on IS NULL OR c.used_on > :day) AND left_over > 0 ORDER BY 1, 2, 5",
+            {"day": day},
+        )
+
+    def period_flows(self, start: date, end: date) -> dict[tuple[str, str | None], tuple[int, int, int]]:
+        """Per customer: (outstanding on the day before `start`, sales and cash received from
+        `start` to `end` included). The opening outstanding is the balance of the account,
+        debits less credits, which no allocation changes."""
+        before = date.fromordinal(start.toordinal() - 1).isoformat()
+        first, last = start.isoformat(), end.isoformat()
+        flows: dict[tuple[str, str | None], list[int]] = {}
+        queries = (
+            (0, "SELECT source, customer_id, SUM(total) FROM invoices WHERE issued_on <= ? "
+                "GROUP BY 1, 2", (before,)),
+            (0, "SELECT source, customer_id, -SUM(amount) FROM credits WHERE on_date <= ? "
+                "GROUP BY 1, 2", (before,)),
+            (1, "SELECT source, customer_id, SUM(amount) FROM sales WHERE booked_on BETWEEN ? "
+                "AND ? GROUP BY 1, 2", (first, last)),
+            (2, "SELECT source, customer_id, SUM(amount) FROM credits WHERE kind IN "
+                "('payment', 'advance') AND on_date BETWEEN ? AND ? GROUP BY 1, 2", (first, last)),
+        )
+        for position, sql, parameters in queries:
+            for source, customer, amount in self.db.execute(sql, parameters):
+                flows.setdefault((source, customer), [0, 0, 0])[position] += int(amount)
+        return {key: (values[0], values[1], values[2]) for key, values in flows.items()}
+
+    def due_dates_assumed(self) -> set[tuple[str, str]]:
+        """Customers with at least one invoice whose due date came from default terms."""
+        return {
+            (s, c)
+            for s, c in self.db.execute(
+                "SELECT DISTINCT source, customer_id FROM invoices WHERE due_date_assumed = 1"
+            )
+        }
+
+    def quarantine_count(self) -> int:
+        """How many records wait in quarantine."""
+        return int(self.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+    def quarantine(self) -> list[tuple[str, str, str, str]]:
+        """Quarantined records: (source, stream, external_id, reason)."""
+        return list(
+            self.db.execute(
+                "SELECT source, stream, external_id, reason FROM quarantine ORDER BY 1, 2, 3"
+            )
+        )
+
+    # -- snapshots and pushes ---------------------------------------------------------------
+
+    def save_snapshot(self, as_of: date, indicators: dict[str, dict[str, Any]], run_id: int) -> int:
+        """Keep the indicators computed for a date (history for trends); return how many
+        customers' rows changed. Rows whose indicators are unchanged are not rewritten."""
+        changed = 0
+        for customer_key, values in indicators.items():
+            changed += self.db.execute(
+                "INSERT INTO snapshots VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "indicators = excluded.indicators, run_id = excluded.run_id "
+                "WHERE indicators IS NOT excluded.indicators",
+                (as_of.isoformat(), customer_key, json.dumps(values, sort_keys=True), run_id),
+            ).rowcount
+        return changed
+
+    def last_pushed(self, target: str) -> dict[str, dict[str, str]]:
+        """What was last written to a target: customer key -> field -> value."""
+        pushed: dict[str, dict[str, str]] = {}
+        for customer_key, field, value in self.db.execute(
+            "SELECT customer_key, field, value FROM pushed WHERE target = ?", (target,)
+        ):
+            pushed.setdefault(customer_key, {})[field] = value
+        return pushed
+
+    def record_pushed(self, target: str, values: dict[str, dict[str, str]], run_id: int) -> None:
+        """Remember values written to a target (call right after the write succeeded)."""
+        self.db.executemany(
+            "INSERT INTO pushed VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "value = excluded.value, run_id = excluded.run_id WHERE value IS NOT excluded.value",
+            [
+                (target, customer_key, field, value, run_id)
+                for customer_key, fields in values.items()
+                for field, value in fields.items()
+            ],
+        )
+
+
+class _Grouped:
+    """Rows of an ordered query, handed out customer by customer."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self._next = next(self._rows, None)
+
+    def take(self, key: tuple[str, str]) -> list[tuple[Any, ...]]:
+        while self._next is not None and (self._next[0], self._next[1]) < key:
+            self._next = next(self._rows, None)
+        taken = []
+        while self._next is not None and (self._next[0], self._next[1]) == key:
+            taken.append(self._next)
+            self._next = next(self._rows, None)
+        return taken
+
+
+def _grouped(cursor: sqlite3.Cursor) -> _Grouped:
+    return _Grouped(iter(cursor))
+
+
+class _BatchWriter:
+    """Turns records into rows and writes them with executemany, a batch at a time."""
+
+    def __init__(self, db: sqlite3.Connection, source: str, company_currency: str, run_id: int) -> None:
+        self.db = db
+        self.source = source
+        self.currency = company_currency
+        self.run_id = run_id
+        self.track_seen = False
+        self.written = 0
+        self.quarantined = 0
+        self.batches: dict[str, list[tuple[Any, ...]]] = {
+            name: [] for name in ("customers", "invoices", "credits", "sales", "quarantine", "seen")
+        }
+
+    def add(self, record: SourceRecord | Rejected) -> None:
+        if isinstance(record, Rejected):
+            self._quarantine(record)
+            return
+        if record.source != self.source:
+            raise StateError(f"record {record.external_id} of {record.source} given as {self.source}")
+        try:
+            table, row = self._row(record)
+        except _NoRate as exc:
+            self._quarantine(
+                Rejected(source=self.source, stream=type(record).__name__.lower(),
+                         external_id=record.external_id, reason=str(exc),
+                         raw=record.model_dump_json())
+            )
+            return
+        self._append(table, row)
+        if self.track_seen:
+            self._append("seen", (table, record.external_id))
+        self.written += 1
+
+    def _quarantine(self, rejected: Rejected) -> None:
+        self.quarantined += 1
+        self._append(
+            "quarantine",
+            (rejected.source, rejected.stream, rejected.external_id, rejected.reason,
+             rejected.raw, self.run_id, self.run_id),
+        )
+        if self.track_seen:
+            self._append("seen", ("quarantine", f"{rejected.stream}/{rejected.external_id}"))
+
+    def _append(self, table: str, row: tuple[Any, ...]) -> None:
+        batch = self.batches[table]
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            self._flush(table)
+
+    def flush(self) -> None:
+        for table in self.batches:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        rows = self.batches[table]
+        if rows:
+            self.db.executemany(_UPSERTS[table], rows)
+            rows.clear()
+
+    def _company(self, money: Money, rate: Decimal | None, what: str) -> int:
+        if money.currency == self.currency:
+            return money.minor_units
+        if rate is None:
+            raise _NoRate(
+                f"{what} is in {money.currency} with no exchange rate to {self.currency}; "
+                "encours never guesses a rate: fix the document in the source"
+            )
+        return convert(money, rate, self.currency).minor_units
+
+    def _row(self, record: SourceRecord) -> tuple[str, tuple[Any, ...]]:
+        raw = record.raw or record.model_dump_json(exclude_defaults=True)
+        updated_at = record.updated_at.isoformat() if record.updated_at else None
+        if isinstance(record, Customer):
+            limit = self._company(record.credit_limit, None, "credit limit") if record.credit_limit else None
+            return "customers", (
+                record.source, record.external_id, record.name, record.siren, record.siret,
+                record.vat_number, record.email_domain, record.payment_terms_days,
+                int(record.terms_end_of_month), limit, updated_at, raw,
+            )
+        if isinstance(record, Invoice):
+            rate = record.exchange_rate
+            what = f"invoice {record.number or record.external_id}"
+            due_lines = json.dumps(
+                [[line.due_on.isoformat(), self._company(line.amount, rate, what)] for line in record.due_lines]
+            )
+            total = self._company(record.total, rate, what)
+            if sum(amount for _, amount in json.loads(due_lines)) != total:
+                due_lines = _fix_rounding(due_lines, total)
+            return "invoices", (
+                record.source, record.external_id, record.customer_id, record.number,
+                record.kind.value, record.issued_on.isoformat(), record.total.currency,
+                str(record.total.amount), _text(rate), total, due_lines, int(record.is_doubtful),
+                int(record.due_date_assumed), record.match_ref, _iso(record.matched_on),
+                record.order_ref, updated_at, raw,
+            )
+        if isinstance(record, Credit):
+            rate = record.exchange_rate
+            what = f"{record.kind.value.replace('_', ' ')} {record.reference or record.external_id}"
+            links = json.dumps(
+                [[a.invoice_id, self._company(a.amount, rate, what), _iso(a.allocated_on)] for a in record.allocations]
+            )
+            return "credits", (
+                record.source, record.external_id, record.kind.value, record.customer_id,
+                record.on.isoformat(), record.amount.currency, str(record.amount.amount),
+                _text(rate), self._company(record.amount, rate, what), record.reference,
+                record.match_ref, _iso(record.matched_on), getattr(record, "applies_to", None),
+                int(getattr(record, "is_on_order", False)), getattr(record, "order_ref", None),
+                links, updated_at, raw,
+            )
+        if isinstance(record, Sale):
+            return "sales", (
+                record.source, record.external_id, record.customer_id, record.booked_on.isoformat(),
+                self._company(record.amount, None, f"sale {record.external_id}"), raw,
+            )
+        raise TypeError(f"not a record: {type(record).__name__}")
+
+
+class _NoRate(Exception):
+    """A foreign-currency document without an exchange rate."""
+
+
+def _fix_rounding(due_lines_json: str, total: int) -> str:
+    """After conversion, let the last due line absorb the rounding so lines add up to the total."""
+    lines = json.loads(due_lines_json)
+    lines[-1][1] += total - sum(amount for _, amount in lines)
+    return json.dumps(lines)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE that rewrites a row only when something changed."""
+    values = ", ".join("?" for _ in columns)
+    updated = [c for c in columns if c not in key]
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in updated)
+    changed = " OR ".join(f"{c} IS NOT excluded.{c}" for c in updated)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments} WHERE {changed}"
+    )
+
+
+_UPSERTS = {
+    "customers": _upsert(
+        "customers",
+        ("source", "external_id", "name", "siren", "siret", "vat_number", "email_domain",
+         "payment_terms_days", "terms_end_of_month", "credit_limit", "updated_at", "raw"),
+        ("source", "external_id"),
+    ),
+    "invoices": _upsert(
+        "invoices",
+        ("source", "external_id", "customer_id", "number", "kind", "issued_on", "currency",
+         "total_in_currency", "exchange_rate", "total", "due_lines", "is_doubtful",
+         "due_date_assumed", "match_ref", "matched_on", "order_ref", "updated_at", "raw"),
+        ("source", "external_id"),
+    ),
+    "credits": _upsert(
+        "credits",
+        ("source", "external_id", "kind", "customer_id", "on_date", "currency",
+         "amount_in_currency", "exchange_rate", "amount", "reference", "match_ref",
+         "matched_on", "applies_to", "is_on_order", "order_ref", "links", "updated_at", "raw"),
+        ("source", "external_id"),
+    ),
+    "sales": _upsert(
+        "sales",
+        ("source", "external_id", "customer_id", "booked_on", "amount", "raw"),
+        ("source", "external_id"),
+    ),
+    "quarantine": (
+        "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+        "reason = excluded.reason, raw = excluded.raw, last_run = excluded.last_run "
+        "WHERE reason IS NOT excluded.reason OR raw IS NOT excluded.raw"
+    ),
+    "seen": "INSERT OR IGNORE INTO temp.seen VALUES (?, ?)",
+}
