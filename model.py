@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -306,8 +306,6 @@ class Allocation(Frozen):
     rule: AllocationRule
 
 
-#: Every record a source may yield.
-SourceRecord = Customer | Invoice | Payment | CreditNote | Advance | Sale
 
 
 class TermLine(Frozen):
@@ -354,24 +352,76 @@ class PaymentTerms(Frozen):
         "45 jours fin de mois"."""
         return cls(lines=(TermLine(days=days, end_of_month=end_of_month),))
 
+    def amounts(self, units: int) -> tuple[int, ...]:
+        """Split `units` (minor units) by the shares: each share is rounded down and the last
+        line takes the remainder, so the parts always add up to the whole, to the cent.
+
+        >>> PaymentTerms(lines=(TermLine(share=Decimal(30), days=0), TermLine(days=60))).amounts(10001)
+        (3000, 7001)
+        """
+        parts: list[int] = []
+        left = units
+        for term in self.lines:
+            part = left if term.share is None else (units * int(term.share * 100)) // 10000
+            left -= part
+            parts.append(part)
+        return tuple(parts)
+
+    def due_dates(self, issued_on: date) -> tuple[date, ...]:
+        """The due date of each line for an invoice dated `issued_on`."""
+        return tuple(term.due_on(issued_on) for term in self.lines)
+
     def due_lines(self, issued_on: date, total: Money) -> tuple[DueLine, ...]:
-        """Split `total` into due lines; each share is rounded down to the minor unit and the
-        last line takes the remainder, so the lines always add up to the total to the cent.
+        """The invoice's due lines: `amounts` on `due_dates`, without lines of zero.
 
         >>> terms = PaymentTerms(lines=(TermLine(share=Decimal(30), days=0), TermLine(days=60)))
         >>> [str(d.amount) for d in terms.due_lines(date(2026, 1, 1), Money.from_minor(10001, "EUR"))]
         ['30.00 EUR', '70.01 EUR']
         """
-        units = total.minor_units
-        lines: list[DueLine] = []
-        left = units
-        for term in self.lines:
-            part = left if term.share is None else (units * int(term.share * 100)) // 10000
-            left -= part
-            lines.append(
-                DueLine(due_on=term.due_on(issued_on), amount=Money.from_minor(part, total.currency))
-            )
-        return tuple(line for line in lines if line.amount.amount != 0) or (lines[-1],)
+        lines = [
+            DueLine(due_on=due_on, amount=Money.from_minor(part, total.currency))
+            for due_on, part in zip(self.due_dates(issued_on), self.amounts(total.minor_units), strict=True)
+            if part
+        ]
+        return tuple(lines) or (DueLine(due_on=self.lines[-1].due_on(issued_on), amount=total),)
+
+
+class LedgerLine(NamedTuple):
+    """One line on a customer account of a ledger export (a FEC), as its reader checked it.
+
+    The bulk form of an `Invoice` (a debit: `kind` is an `InvoiceKind` value, with its due
+    lines) or of a credit (`kind` is a `CreditKind` value, no due lines). A ledger has
+    millions of such lines, so they are plain tuples, not pydantic records: per-line objects
+    would cost more than everything else of a run (DESIGN: hot loops work on plain values).
+    The reader has validated every field. Amounts are positive integers in minor units of the
+    company currency; dates are ISO 8601 text ("2026-01-31").
+    """
+
+    source: str
+    external_id: str
+    customer_id: str
+    kind: str
+    booked_on: str
+    reference: str | None
+    amount: int
+    due_lines: tuple[tuple[str, int], ...]
+    is_doubtful: bool
+    due_date_assumed: bool
+    match_ref: str | None
+    matched_on: str | None
+    raw: str
+
+
+class LedgerSale(NamedTuple):
+    """The sales including VAT of one ledger entry (minor units; negative for a credit note),
+    the bulk form of a `Sale`; `customer_id` None when the entry has no single customer."""
+
+    source: str
+    external_id: str
+    customer_id: str | None
+    booked_on: str
+    amount: int
+    raw: str
 
 
 class Rejected(Frozen):
@@ -385,3 +435,7 @@ class Rejected(Frozen):
     external_id: str
     reason: str
     raw: str
+
+
+#: Every record a source may yield.
+SourceRecord = Customer | Invoice | Payment | CreditNote | Advance | Sale | LedgerLine | LedgerSale

@@ -9,20 +9,26 @@ contiguous in a FEC):
 
 - a `Customer` the first time a customer account is seen: `CompAuxNum`/`CompAuxLib`, or the
   account itself (`411DUPONT`) when the software uses sub-accounts instead;
-- for every line on a customer account (411, 413, 416, 4181, 4191):
-  a debit is an `Invoice` (kind `unbilled` on 4181, `invoice` when the entry books a sale,
-  `debit` otherwise; flagged doubtful on 416), a credit is an `Advance` on 4191, a
-  `CreditNote` when the entry reverses a sale, a `Payment` otherwise. The lettrage code
-  (`EcritureLet`, per account) becomes `match_ref` and `DateLet` becomes `matched_on`;
-- a `Sale` for every entry that touches 70x: the 70x credit lines plus the VAT (4457x) of
-  the same entry, so DSO sees sales including VAT, like the receivables it sits beside;
+- a `LedgerLine` for every line on a customer account (411, 413, 416, 4181, 4191):
+  a debit is an invoice (kind `unbilled` on 4181, `invoice` when the entry books a sale or on
+  416, `debit` otherwise; doubtful on 416), a credit is an `advance` on 4191, a
+  `credit_note` when the entry reverses a sale, a `payment` otherwise. The lettrage code
+  (`EcritureLet`, per account) becomes `match_ref` ("411000:AB") and `DateLet` `matched_on`;
+- a `LedgerSale` for every entry that touches 70x: the 70x lines plus the VAT of the same
+  entry (4457x, and 44587 on invoices to issue), so DSO sees sales including VAT, like the
+  receivables it sits beside; its customer is the entry's one customer, if it has one;
 - a `Rejected` entry when its debits and credits do not balance.
 
 The FEC has no due date: each invoice falls due by the customer's payment terms from the
-configuration, else the default terms, and the invoice says so (`due_date_assumed`).
+configuration (counted from `PieceDate`), else the default terms, and the line says so
+(`due_date_assumed`).
 
 A line that cannot be read (missing column, bad date, non-numeric amount) stops the file with
 a `DataError` naming file, line and column: a ledger read in part would give wrong balances.
+
+A FEC has millions of lines, so this reader works on bytes (both encodings keep ASCII
+separators as single bytes), decodes only the fields it keeps, and yields tuples rather than
+pydantic records (see `model.LedgerLine`).
 
 Incremental sync: a FEC is a whole export; `fingerprint()` changes when the file does, and
 sync reads it again only then, replacing what it had from this source.
@@ -31,25 +37,19 @@ sync reads it again only then, replacing what it had from this source.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
 from encours.errors import ConfigError, DataError
 from encours.model import (
-    Advance,
-    CreditNote,
+    CreditKind,
     Customer,
-    DueLine,
-    Invoice,
     InvoiceKind,
-    Money,
+    LedgerLine,
+    LedgerSale,
     PaymentTerms,
-    Payment,
     Rejected,
-    Sale,
-    SourceRecord,
     to_decimal,
 )
 
@@ -60,36 +60,17 @@ COLUMNS_COMMON = (
 COLUMNS_DEBIT_CREDIT = ("Debit", "Credit")
 COLUMNS_AMOUNT_SIGN = ("Montant", "Sens")
 COLUMNS_AFTER = ("EcritureLet", "DateLet", "ValidDate")
-CUSTOMER_ACCOUNTS = ("411", "413", "416", "4181", "4191")
-SALES_PREFIX = "70"
-VAT_COLLECTED_PREFIXES = ("4457", "44587")  # VAT collected; VAT on invoices to issue
+CUSTOMER_ACCOUNTS = (b"411", b"413", b"416", b"4181", b"4191")
+SALES_PREFIX = b"70"
+VAT_PREFIXES = (b"4457", b"44587")  # VAT collected; VAT on invoices to issue
 SNIFF_BYTES = 1 << 20
 
-
-@dataclass(slots=True)
-class _Line:
-    """One parsed FEC line: the fields encours uses, amounts in integer cents."""
-
-    number: int
-    journal: str
-    entry: str
-    booked_on: date
-    account: str
-    account_label: str
-    aux: str
-    aux_label: str
-    piece_ref: str
-    piece_on: date | None
-    label: str
-    debit: int
-    credit: int
-    match_code: str
-    matched_on: date | None
-    raw: str
+#: One line as read: (line number, its bytes, its fields, debit cents, credit cents).
+_Line = tuple[int, bytes, list[bytes], int, int]
 
 
 class FecConnector:
-    """A FEC file as a source of customers, invoices, credits and sales."""
+    """A FEC file as a source of customers, invoice and credit lines, and sales."""
 
     name = "fec"
 
@@ -112,345 +93,395 @@ class FecConnector:
 
     def check(self) -> None:
         """Open the file and read its header; raise ConfigError or DataError if unusable."""
-        with self._open() as (lines, _):
-            _read_header(next(lines, ""), self.path)
+        with _open(self.path) as handle:
+            _Header.read(handle.readline(), self.path, self._encoding())
 
     def fingerprint(self) -> str:
         """A digest of the file's bytes: sync reads the file again only when it changes."""
         digest = hashlib.sha256()
-        try:
-            with self.path.open("rb") as handle:
-                while chunk := handle.read(1 << 22):
-                    digest.update(chunk)
-        except OSError as exc:
-            raise ConfigError(f"cannot read FEC file {self.path}: {exc.strerror}") from None
+        with _open(self.path) as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
         return digest.hexdigest()
 
-    def records(self) -> Iterator[SourceRecord | Rejected]:
+    def records(self) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
         """Every record of the file, entry by entry (see the module docstring)."""
-        seen_customers: set[str] = set()
-        with self._open() as (lines, encoding):
-            header = _read_header(next(lines, ""), self.path)
-            entry: list[_Line] = []
-            for number, text in enumerate(lines, start=2):
+        encoding = self._encoding()
+        with _open(self.path) as handle:
+            header = _Header.read(handle.readline(), self.path, encoding)
+            yield from _EntryReader(self, encoding, header).read(handle)
+
+    def _encoding(self) -> str:
+        return self.encoding if self.encoding != "auto" else _sniff_encoding(self.path)
+
+
+class _EntryReader:
+    """Reads lines, gathers them into entries, and turns each entry into records.
+
+    The loop over lines is the hot path of a whole sync (millions of lines): amounts in the
+    usual form ("1234,56") are read inline, any other form through `_Header.amounts`, which
+    checks it and says where it is wrong.
+    """
+
+    def __init__(self, connector: FecConnector, encoding: str, header: _Header) -> None:
+        self.source = connector.source
+        self.path = connector.path
+        self.currency = connector.currency
+        self.default_terms = connector.default_terms
+        self.terms = connector.terms
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.header = header
+        at = header.index
+        self.i_account, self.i_aux, self.i_let = at["CompteNum"], at["CompAuxNum"], at["EcritureLet"]
+        self.customers: dict[bytes, str] = {}
+        self.dates: dict[bytes, str] = {}
+        self.due: dict[tuple[int, str], tuple[str, ...]] = {}
+
+    def read(self, handle: Iterable[bytes]) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
+        """Every record of the lines after the header."""
+        header = self.header
+        width, separator = header.width, header.separator
+        i_journal, i_entry = header.index["JournalCode"], header.index["EcritureNum"]
+        i_debit, i_credit, signed = header.debit_index, header.credit_index, header.signed
+        i_date, dates = header.index["EcritureDate"], self.dates
+        entry: list[_Line] = []
+        entry_key: tuple[bytes, bytes] | None = None
+        for number, text in enumerate(handle, start=2):
+            fields = text.rstrip(b"\r\n").split(separator)
+            if len(fields) < width:
                 if not text.strip():
                     continue
-                line = header.parse(text, number, self.path, encoding)
-                if entry and (line.journal, line.entry) != (entry[0].journal, entry[0].entry):
-                    yield from self._entry_records(entry, seen_customers)
-                    entry = []
-                entry.append(line)
-            if entry:
-                yield from self._entry_records(entry, seen_customers)
+                raise DataError(
+                    f"{self.path}, line {number}: {len(fields)} columns where the header has "
+                    f"{width}; the file may be cut or use another separator"
+                )
+            if fields[i_date] not in dates:  # every line's date is checked, once per day
+                self._day(fields[i_date], "EcritureDate", number, required=True)
+            debit_text, credit_text = fields[i_debit], fields[i_credit]
+            if (
+                not signed
+                and debit_text[-3:-2] == b","
+                and credit_text[-3:-2] == b","
+                and debit_text[:-3].isdigit()
+                and credit_text[:-3].isdigit()
+                and debit_text[-2:].isdigit()
+                and credit_text[-2:].isdigit()
+            ):
+                debit = int(debit_text[:-3]) * 100 + int(debit_text[-2:])
+                credit = int(credit_text[:-3]) * 100 + int(credit_text[-2:])
+            else:
+                debit, credit = header.amounts(fields, number, self.path)
+            key = (fields[i_journal], fields[i_entry])
+            if key != entry_key:
+                if entry:
+                    yield from self._checked_entry(entry)
+                entry = []
+                entry_key = key
+            entry.append((number, text, fields, debit, credit))
+        if entry:
+            yield from self._checked_entry(entry)
 
-    def _open(self) -> _OpenFec:
-        return _OpenFec(self.path, self.encoding)
+    def _checked_entry(self, lines: list[_Line]) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
+        """`_entry`, with bytes that are not in the file's encoding reported where they are."""
+        try:
+            return self._entry(lines)
+        except UnicodeDecodeError:
+            names = {position: name for name, position in self.header.index.items()}
+            for number, _, fields, _, _ in lines:
+                for position, field in enumerate(fields):
+                    try:
+                        field.decode(self.encoding)
+                    except UnicodeDecodeError:
+                        column = names.get(position, f"#{position + 1}")
+                        raise DataError(
+                            f"{self.path}, line {number}, column {column}: bytes that are not "
+                            f"{self.encoding}; set `encoding = \"iso-8859-15\"` (or the "
+                            "right one) in the source's settings"
+                        ) from None
+            raise
 
-    def _entry_records(
-        self, lines: list[_Line], seen_customers: set[str]
-    ) -> Iterator[SourceRecord | Rejected]:
-        first = lines[0]
-        entry_id = f"{first.journal}/{first.entry}"
-        debit = sum(line.debit for line in lines)
-        credit = sum(line.credit for line in lines)
-        if debit != credit:
-            yield Rejected(
-                source=self.source,
-                stream="entries",
-                external_id=entry_id,
-                reason=(
-                    f"entry {entry_id} (lines {first.number}-{lines[-1].number}) does not "
-                    f"balance: debit {to_decimal(debit, self.currency)}, credit "
-                    f"{to_decimal(credit, self.currency)}; fix it in the accounting software and "
-                    "export again"
-                ),
-                raw="\n".join(line.raw for line in lines),
-            )
-            return
-        sales_net = sum(
-            line.credit - line.debit for line in lines if line.account.startswith(SALES_PREFIX)
-        )
-        is_sale = any(line.account.startswith(SALES_PREFIX) for line in lines)
-        customer_lines = [line for line in lines if line.account.startswith(CUSTOMER_ACCOUNTS)]
-        customers = {_customer_id(line) for line in customer_lines}
-        for line in customer_lines:
-            customer_id = _customer_id(line)
-            if customer_id not in seen_customers:
-                seen_customers.add(customer_id)
-                yield self._customer(line, customer_id)
-        for index, line in enumerate(customer_lines):
-            external_id = f"{entry_id}/{index}"
-            yield from self._customer_line_records(line, external_id, is_sale)
+    def _entry(self, lines: list[_Line]) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
+        at = self.header.index
+        first_number, _, first, _, _ = lines[0]
+        entry_id = f"{self._text(first[at['JournalCode']])}/{self._text(first[at['EcritureNum']])}"
+        if sum(line[3] for line in lines) != sum(line[4] for line in lines):
+            return [self._unbalanced(lines, entry_id)]
+        i_account = self.i_account
+        is_sale = False
+        sales = 0
+        customer_lines = []
+        for line in lines:
+            account = line[2][i_account].strip()
+            if account.startswith(SALES_PREFIX):
+                is_sale = True
+                sales += line[4] - line[3]
+            elif account.startswith(VAT_PREFIXES):
+                sales += line[4] - line[3]
+            elif account.startswith(CUSTOMER_ACCOUNTS):
+                customer_lines.append((line, account))
+        records: list[Customer | LedgerLine | LedgerSale | Rejected] = []
+        customers = set()
+        for index, (line, account) in enumerate(customer_lines):
+            aux = line[2][self.i_aux].strip() or account
+            customer_id = self.customers.get(aux)
+            if customer_id is None:
+                customer = self._customer(line, aux)
+                self.customers[aux] = customer_id = customer.external_id
+                records.append(customer)
+            customers.add(customer_id)
+            if line[3] != line[4]:
+                records.append(self._ledger_line(f"{entry_id}/{index}", line, account, customer_id, is_sale))
         if is_sale:
-            vat = sum(
-                line.credit - line.debit
-                for line in lines
-                if line.account.startswith(VAT_COLLECTED_PREFIXES)
-            )
-            yield Sale(
-                source=self.source,
-                external_id=entry_id,
-                customer_id=customers.pop() if len(customers) == 1 else None,
-                booked_on=first.booked_on,
-                amount=Money.from_minor(sales_net + vat, self.currency),
-                raw="\n".join(line.raw for line in lines),
-            )
+            booked_on = self._day(first[at["EcritureDate"]], "EcritureDate", first_number, required=True)
+            records.append(LedgerSale(
+                self.source,
+                entry_id,
+                customers.pop() if len(customers) == 1 else None,
+                booked_on,  # type: ignore[arg-type]
+                sales,
+                b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
+            ))
+        return records
 
-    def _customer(self, line: _Line, customer_id: str) -> Customer:
+    def _ledger_line(
+        self, external_id: str, line: _Line, account: bytes, customer_id: str, is_sale: bool
+    ) -> LedgerLine:
+        at = self.header.index
+        number, text, fields, debit, credit = line
+        amount = debit - credit
+        booked_on = self._day(fields[at["EcritureDate"]], "EcritureDate", number, required=True)
+        code = fields[self.i_let].strip()
+        match_ref = f"{account.decode('ascii', 'replace')}:{self._text(code)}" if code else None
+        matched_on = self._day(fields[at["DateLet"]], "DateLet", number, required=False) if code else None
+        due_lines: tuple[tuple[str, int], ...] = ()
+        assumed = False
+        if amount > 0:
+            if account.startswith(b"4181"):
+                kind = InvoiceKind.UNBILLED.value
+            elif is_sale or account.startswith(b"416"):
+                kind = InvoiceKind.INVOICE.value
+            else:
+                kind = InvoiceKind.DEBIT.value
+            if kind == InvoiceKind.UNBILLED.value or account.startswith(b"4191"):
+                # Nothing falls due on unbilled revenue or on an advance being used up.
+                due_lines = ((booked_on, amount),)  # type: ignore[assignment]
+            else:
+                piece_on = self._day(fields[at["PieceDate"]], "PieceDate", number, required=False)
+                terms = self.terms.get(customer_id)
+                assumed = terms is None
+                due_lines = self._due_lines(terms or self.default_terms, piece_on or booked_on, amount)  # type: ignore[arg-type]
+        elif account.startswith(b"4191"):
+            kind = CreditKind.ADVANCE.value
+        elif is_sale:
+            kind = CreditKind.CREDIT_NOTE.value
+        else:
+            kind = CreditKind.PAYMENT.value
+        return LedgerLine(
+            self.source,
+            external_id,
+            customer_id,
+            kind,
+            booked_on,  # type: ignore[arg-type]
+            self._text(fields[at["PieceRef"]]) or None,
+            abs(amount),
+            due_lines,
+            account.startswith(b"416"),
+            assumed,
+            match_ref,
+            matched_on,
+            text.decode(self.encoding).rstrip("\r\n"),
+        )
+
+    def _customer(self, line: _Line, aux: bytes) -> Customer:
+        at = self.header.index
+        fields = line[2]
+        customer_id = self._text(aux)
+        label = fields[at["CompAuxLib"]] if fields[at["CompAuxNum"]].strip() else fields[at["CompteLib"]]
         terms = self.terms.get(customer_id)
-        days = terms.lines[-1].days if terms else None
         return Customer(
             source=self.source,
             external_id=customer_id,
-            name=(line.aux_label if line.aux else line.account_label) or customer_id,
-            payment_terms_days=days,
+            name=self._text(label) or customer_id,
+            payment_terms_days=terms.lines[-1].days if terms else None,
             terms_end_of_month=bool(terms and terms.lines[-1].end_of_month),
-            raw=line.raw,
+            raw=line[1].decode(self.encoding).rstrip("\r\n"),
         )
 
-    def _customer_line_records(
-        self, line: _Line, external_id: str, is_sale: bool
-    ) -> Iterator[SourceRecord]:
-        customer_id = _customer_id(line)
-        match_ref = f"{line.account}:{line.match_code}" if line.match_code else None
-        amount = line.debit - line.credit
-        if amount == 0:
-            return
-        common = {
-            "source": self.source,
-            "external_id": external_id,
-            "customer_id": customer_id,
-            "match_ref": match_ref,
-            "matched_on": line.matched_on if match_ref else None,
-            "raw": line.raw,
-        }
-        if amount > 0:
-            yield self._debit(line, amount, common, is_sale)
-            return
-        credit = Money.from_minor(-amount, self.currency)
-        reference = line.piece_ref or None
-        if line.account.startswith("4191"):
-            yield Advance(on=line.booked_on, amount=credit, reference=reference,
-                          order_ref=reference, **common)
-        elif is_sale:
-            yield CreditNote(on=line.booked_on, amount=credit, reference=reference, **common)
-        else:
-            yield Payment(on=line.booked_on, amount=credit, reference=reference, **common)
-
-    def _debit(self, line: _Line, amount: int, common: dict[str, object], is_sale: bool) -> Invoice:
-        total = Money.from_minor(amount, self.currency)
-        issued_on = line.booked_on
-        if line.account.startswith("4181"):
-            kind = InvoiceKind.UNBILLED
-        elif is_sale or line.account.startswith("416"):
-            kind = InvoiceKind.INVOICE
-        else:
-            kind = InvoiceKind.DEBIT
-        if kind is InvoiceKind.UNBILLED or line.account.startswith("4191"):
-            # Nothing is "due" on unbilled revenue or on an advance being used up.
-            due_lines: tuple[DueLine, ...] = (DueLine(due_on=issued_on, amount=total),)
-            assumed = False
-        else:
-            terms = self.terms.get(str(common["customer_id"]))
-            due_lines = (terms or self.default_terms).due_lines(line.piece_on or issued_on, total)
-            assumed = terms is None
-        return Invoice(
-            number=line.piece_ref or None,
-            issued_on=issued_on,
-            total=total,
-            due_lines=due_lines,
-            kind=kind,
-            is_doubtful=line.account.startswith("416"),
-            due_date_assumed=assumed,
-            **common,  # type: ignore[arg-type]
+    def _unbalanced(self, lines: list[_Line], entry_id: str) -> Rejected:
+        debit = sum(line[3] for line in lines)
+        credit = sum(line[4] for line in lines)
+        return Rejected(
+            source=self.source,
+            stream="entries",
+            external_id=entry_id,
+            reason=(
+                f"entry {entry_id} (lines {lines[0][0]}-{lines[-1][0]}) does not balance: "
+                f"debit {to_decimal(debit, self.currency)}, credit "
+                f"{to_decimal(credit, self.currency)}; fix it in the accounting software and "
+                "export again"
+            ),
+            raw=b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
         )
 
+    def _day(self, text: bytes, column: str, number: int, *, required: bool) -> str | None:
+        """YYYYMMDD (or YYYY-MM-DD) to ISO text, cached: a ledger repeats the same days."""
+        day = self.dates.get(text)
+        if day is not None:
+            return day
+        stripped = text.strip()
+        if not stripped:
+            if required:
+                raise DataError(f"{self.path}, line {number}, column {column}: the date is empty")
+            return None
+        digits = stripped.replace(b"-", b"") if len(stripped) == 10 else stripped
+        try:
+            if len(digits) != 8 or not digits.isdigit():
+                raise ValueError
+            day = date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
+        except ValueError:
+            shown = stripped.decode("latin-1")
+            raise DataError(
+                f"{self.path}, line {number}, column {column}: {shown!r} is not a date in the "
+                "form YYYYMMDD"
+            ) from None
+        self.dates[text] = day
+        return day
 
-def _customer_id(line: _Line) -> str:
-    return line.aux or line.account
+    def _text(self, raw: bytes) -> str:
+        return raw.decode(self.encoding).strip()
+
+    def _due_lines(self, terms: PaymentTerms, issued_on: str, amount: int) -> tuple[tuple[str, int], ...]:
+        """The due lines of an invoice of `amount` dated `issued_on`, by `terms`."""
+        key = (id(terms), issued_on)
+        dates = self.due.get(key)
+        if dates is None:
+            dates = tuple(d.isoformat() for d in terms.due_dates(date.fromisoformat(issued_on)))
+            self.due[key] = dates
+        if len(dates) == 1:
+            return ((dates[0], amount),)
+        lines = tuple((d, part) for d, part in zip(dates, terms.amounts(amount), strict=True) if part)
+        return lines or ((dates[-1], amount),)
 
 
-@dataclass(frozen=True)
 class _Header:
     """Where each column is, for the variant this file uses."""
 
-    separator: str
-    width: int
-    index: dict[str, int]
-    signed: bool  # Montant/Sens variant
+    def __init__(self, separator: bytes, width: int, index: dict[str, int], signed: bool) -> None:
+        self.separator = separator
+        self.width = width
+        self.index = index
+        self.signed = signed
+        self.debit_index = index["Montant" if signed else "Debit"]
+        self.credit_index = index["Sens" if signed else "Credit"]
 
-    def parse(self, text: str, number: int, path: Path, encoding: str) -> _Line:
-        """Parse one line; raise DataError naming file, line and column if it cannot be read."""
-        fields = text.rstrip("\r\n").split(self.separator)
-        if len(fields) < self.width:
+    @classmethod
+    def read(cls, line: bytes, path: Path, encoding: str) -> _Header:
+        """Find the separator and the columns; DataError when the header is not a FEC's."""
+        text = line.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+        if "\t" in text:
+            separator = "\t"
+        elif "|" in text:
+            separator = "|"
+        else:
             raise DataError(
-                f"{path}, line {number}: {len(fields)} columns where the header has "
-                f"{self.width}; the file may be cut or use another separator"
+                f"{path}, line 1: no tab or | separator in the header; a FEC starts with a "
+                "line of column names (JournalCode, JournalLib, EcritureNum, ...)"
             )
-        at = self.index
+        names = [name.strip() for name in text.split(separator)]
+        index = {name.lower(): position for position, name in enumerate(names)}
+        signed = "montant" in index and "debit" not in index
+        required = COLUMNS_COMMON + (COLUMNS_AMOUNT_SIGN if signed else COLUMNS_DEBIT_CREDIT)
+        missing = [name for name in required + COLUMNS_AFTER if name.lower() not in index]
+        if missing:
+            raise DataError(
+                f"{path}, line 1: missing column(s) {', '.join(missing)}; a FEC has the 18 "
+                "columns of article A47 A-1 of the Livre des procédures fiscales"
+            )
+        return cls(
+            separator.encode("ascii"),
+            len(names),
+            {name: index[name.lower()] for name in required + COLUMNS_AFTER},
+            signed,
+        )
 
-        def field(name: str) -> str:
-            return fields[at[name]].strip()
-
-        def day(name: str, *, required: bool) -> date | None:
-            return _parse_date(field(name), name, number, path, required=required)
-
+    def amounts(self, fields: list[bytes], number: int, path: Path) -> tuple[int, int]:
+        """(debit, credit) of a line in cents, both >= 0."""
         if self.signed:
-            amount = _parse_amount(field("Montant"), "Montant", number, path)
-            sign = field("Sens").upper()
-            if sign in ("D", "+1", "1"):
+            amount = _cents(fields[self.debit_index], "Montant", number, path)
+            sign = fields[self.credit_index].strip().upper()
+            if sign in (b"D", b"+1", b"1"):
                 debit, credit = amount, 0
-            elif sign in ("C", "-1"):
+            elif sign in (b"C", b"-1"):
                 debit, credit = 0, amount
             else:
                 raise DataError(
-                    f"{path}, line {number}, column Sens: {sign!r} is neither D nor C"
+                    f"{path}, line {number}, column Sens: {sign.decode('latin-1')!r} is "
+                    "neither D nor C"
                 )
         else:
-            debit = _parse_amount(field("Debit"), "Debit", number, path)
-            credit = _parse_amount(field("Credit"), "Credit", number, path)
+            debit = _cents(fields[self.debit_index], "Debit", number, path)
+            credit = _cents(fields[self.credit_index], "Credit", number, path)
         if debit < 0 or credit < 0:  # a negative debit is a credit, and the other way round
             debit, credit = max(debit, 0) - min(credit, 0), max(credit, 0) - min(debit, 0)
-        booked_on = day("EcritureDate", required=True)
-        assert booked_on is not None  # noqa: S101 - required=True never returns None
-        return _Line(
-            number=number,
-            journal=field("JournalCode"),
-            entry=field("EcritureNum"),
-            booked_on=booked_on,
-            account=field("CompteNum"),
-            account_label=field("CompteLib"),
-            aux=field("CompAuxNum"),
-            aux_label=field("CompAuxLib"),
-            piece_ref=field("PieceRef"),
-            piece_on=day("PieceDate", required=False),
-            label=field("EcritureLib"),
-            debit=debit,
-            credit=credit,
-            match_code=field("EcritureLet"),
-            matched_on=day("DateLet", required=False),
-            raw=text.rstrip("\r\n"),
-        )
+        return debit, credit
 
 
-def _read_header(text: str, path: Path) -> _Header:
-    text = text.lstrip("\ufeff").rstrip("\r\n")
-    if "\t" in text:
-        separator = "\t"
-    elif "|" in text:
-        separator = "|"
-    else:
-        raise DataError(
-            f"{path}, line 1: no tab or | separator in the header; a FEC starts with a line "
-            "of column names (JournalCode, JournalLib, EcritureNum, ...)"
-        )
-    names = [name.strip() for name in text.split(separator)]
-    index = {name.lower(): position for position, name in enumerate(names)}
-    signed = "montant" in index and "debit" not in index
-    required = COLUMNS_COMMON + (COLUMNS_AMOUNT_SIGN if signed else COLUMNS_DEBIT_CREDIT)
-    missing = [name for name in required + COLUMNS_AFTER if name.lower() not in index]
-    if missing:
-        raise DataError(
-            f"{path}, line 1: missing column(s) {', '.join(missing)}; a FEC has the 18 "
-            "columns of article A47 A-1 of the Livre des procédures fiscales"
-        )
-    return _Header(
-        separator=separator,
-        width=len(names),
-        index={name: index[name.lower()] for name in required + COLUMNS_AFTER},
-        signed=signed,
-    )
-
-
-_DATES: dict[str, date] = {}
-
-
-def _parse_date(text: str, column: str, number: int, path: Path, *, required: bool) -> date | None:
-    """YYYYMMDD (or YYYY-MM-DD) to a date, cached: a ledger repeats the same days."""
-    if not text:
-        if required:
-            raise DataError(f"{path}, line {number}, column {column}: the date is empty")
-        return None
-    cached = _DATES.get(text)
-    if cached is not None:
-        return cached
-    digits = text.replace("-", "") if len(text) == 10 else text
-    try:
-        if len(digits) != 8 or not digits.isdigit():
-            raise ValueError
-        parsed = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        raise DataError(
-            f"{path}, line {number}, column {column}: {text!r} is not a date in the form "
-            "YYYYMMDD"
-        ) from None
-    if len(_DATES) < 100_000:
-        _DATES[text] = parsed
-    return parsed
-
-
-def _parse_amount(text: str, column: str, number: int, path: Path) -> int:
-    """A FEC amount to integer cents, exactly: '000000001 234,50' -> 123450, '-12.5' -> -1250."""
-    compact = text.replace(" ", "").replace("\u00a0", "")
+def _cents(text: bytes, column: str, number: int, path: Path) -> int:
+    """A FEC amount to integer cents, exactly: b'000000001 234,50' -> 123450, b'-12.5' -> -1250."""
+    # The common case first: digits, a comma, two digits.
+    if len(text) > 3 and text[-3] == 44:  # b","
+        head, tail = text[:-3], text[-2:]
+        if head.isdigit() and tail.isdigit():
+            return int(head) * 100 + int(tail)
+    compact = text.replace(b" ", b"").replace(b"\xa0", b"")
     if not compact:
         return 0
-    negative = compact.startswith("-")
-    if compact[0] in "+-":
+    negative = compact[:1] == b"-"
+    if compact[:1] in (b"+", b"-"):
         compact = compact[1:]
-    units, _, fraction = compact.replace(",", ".").partition(".")
-    fraction = fraction.rstrip("0") if len(fraction) > 2 else fraction
+    units, _, fraction = compact.replace(b",", b".").partition(b".")
+    if len(fraction) > 2:
+        fraction = fraction.rstrip(b"0")
     if not units.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 2:
         raise DataError(
-            f"{path}, line {number}, column {column}: {text!r} is not an amount; write it "
-            "like 1234,56"
+            f"{path}, line {number}, column {column}: {text.decode('latin-1').strip()!r} is "
+            "not an amount; write it like 1234,56"
         )
-    cents = int(units) * 100 + int(fraction.ljust(2, "0"))
+    cents = int(units) * 100 + int(fraction.ljust(2, b"0"))
     return -cents if negative else cents
 
 
-class _OpenFec:
-    """Context manager: the file's text lines, decoded with the right encoding."""
+class _open:  # noqa: N801 - used like open()
+    """Open the file in binary, turning OS errors into ConfigError with the path."""
 
-    def __init__(self, path: Path, encoding: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.encoding = encoding
 
-    def __enter__(self) -> tuple[Iterator[str], str]:
+    def __enter__(self):  # type: ignore[no-untyped-def]
         try:
-            encoding = self.encoding if self.encoding != "auto" else _sniff_encoding(self.path)
-            self._handle = self.path.open("r", encoding=encoding, newline="")
+            self.handle = self.path.open("rb")
         except FileNotFoundError:
             raise ConfigError(
                 f"FEC file {self.path} does not exist: check `path` in the source's settings"
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read FEC file {self.path}: {exc.strerror}") from None
-        return self._lines(encoding), encoding
-
-    def _lines(self, encoding: str) -> Iterator[str]:
-        number = 0
-        try:
-            for number, text in enumerate(self._handle, start=1):  # noqa: B007 - used below
-                yield text
-        except UnicodeDecodeError:
-            raise DataError(
-                f"{self.path}, after line {number}: bytes that are not {encoding}; set "
-                "`encoding = \"iso-8859-15\"` (or the right one) in the source's settings"
-            ) from None
+        return self.handle
 
     def __exit__(self, *exc_info: object) -> None:
-        self._handle.close()
+        self.handle.close()
 
 
 def _sniff_encoding(path: Path) -> str:
     """UTF-8 with BOM, UTF-8, or ISO-8859-15 (the encoding of the FEC rules), from the start."""
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         head = handle.read(SNIFF_BYTES)
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+        # In a sample cut from a larger file, the last character may be cut in two.
+        if len(head) < SNIFF_BYTES or exc.start < len(head) - 4:
             return "iso-8859-15"
     return "utf-8"

@@ -3,10 +3,12 @@
 Amounts are INTEGER minor units of the company currency (cents for EUR): exact, and summed
 exactly by SQLite. Dates are ISO 8601 text, so they compare and sort as text.
 
-Triggers keep `due_lines` in step with `invoices` (a row's `due_lines` JSON is the source of
-truth) and mark in `dirty_customers` every customer whose records changed, so that
-reconciliation redoes only those, and a crash between storing and reconciling is caught up
-by the next run.
+`dirty_customers` lists the customers whose records were written since their last
+reconciliation, so that reconciliation redoes only those, and a crash between storing and
+reconciling is caught up by the next run. The store marks them as it writes; triggers cover
+the customer a changed or deleted row belonged to, and trim the due lines of an invoice that
+has fewer than before. (Inside a trigger, `INSERT OR IGNORE` would take the conflict policy
+of the upsert that fired it; `ON CONFLICT DO NOTHING` keeps its own.)
 """
 
 from __future__ import annotations
@@ -156,41 +158,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (target, customer_key, field)
     ) WITHOUT ROWID;
 
-    CREATE TRIGGER invoices_inserted AFTER INSERT ON invoices BEGIN
-        INSERT INTO due_lines (source, invoice_id, seq, customer_id, kind, is_doubtful,
-                               issued_on, due_on, amount)
-        SELECT NEW.source, NEW.external_id, CAST(key AS INTEGER), NEW.customer_id, NEW.kind,
-               NEW.is_doubtful, NEW.issued_on, value ->> '$[0]', value ->> '$[1]'
-        FROM json_each(NEW.due_lines);
-        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
-    END;
+    -- Writes mark their customers dirty themselves (store.py); these cover what a write
+    -- cannot see: the customer a changed or deleted row belonged to, and due lines left over
+    -- when an invoice has fewer of them than before.
     CREATE TRIGGER invoices_updated AFTER UPDATE ON invoices BEGIN
-        DELETE FROM due_lines WHERE source = OLD.source AND invoice_id = OLD.external_id;
-        INSERT INTO due_lines (source, invoice_id, seq, customer_id, kind, is_doubtful,
-                               issued_on, due_on, amount)
-        SELECT NEW.source, NEW.external_id, CAST(key AS INTEGER), NEW.customer_id, NEW.kind,
-               NEW.is_doubtful, NEW.issued_on, value ->> '$[0]', value ->> '$[1]'
-        FROM json_each(NEW.due_lines);
-        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
-        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
+        DELETE FROM due_lines WHERE source = OLD.source AND invoice_id = OLD.external_id
+            AND seq >= json_array_length(NEW.due_lines);
+        INSERT INTO dirty_customers VALUES (OLD.source, OLD.customer_id) ON CONFLICT DO NOTHING;
     END;
     CREATE TRIGGER invoices_deleted AFTER DELETE ON invoices BEGIN
         DELETE FROM due_lines WHERE source = OLD.source AND invoice_id = OLD.external_id;
-        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
+        INSERT INTO dirty_customers VALUES (OLD.source, OLD.customer_id) ON CONFLICT DO NOTHING;
     END;
-    CREATE TRIGGER credits_inserted AFTER INSERT ON credits WHEN NEW.customer_id IS NOT NULL
+    CREATE TRIGGER credits_updated AFTER UPDATE ON credits WHEN OLD.customer_id IS NOT NULL
     BEGIN
-        INSERT OR IGNORE INTO dirty_customers VALUES (NEW.source, NEW.customer_id);
-    END;
-    CREATE TRIGGER credits_updated AFTER UPDATE ON credits BEGIN
-        INSERT OR IGNORE INTO dirty_customers
-        SELECT OLD.source, OLD.customer_id WHERE OLD.customer_id IS NOT NULL;
-        INSERT OR IGNORE INTO dirty_customers
-        SELECT NEW.source, NEW.customer_id WHERE NEW.customer_id IS NOT NULL;
+        INSERT INTO dirty_customers VALUES (OLD.source, OLD.customer_id) ON CONFLICT DO NOTHING;
     END;
     CREATE TRIGGER credits_deleted AFTER DELETE ON credits WHEN OLD.customer_id IS NOT NULL
     BEGIN
-        INSERT OR IGNORE INTO dirty_customers VALUES (OLD.source, OLD.customer_id);
+        INSERT INTO dirty_customers VALUES (OLD.source, OLD.customer_id) ON CONFLICT DO NOTHING;
     END;
     """,
 )

@@ -21,6 +21,11 @@ from typing import Any
 
 from encours.errors import StateError
 from encours.model import (
+    CURRENCY_EXPONENTS,
+    CreditKind,
+    LedgerLine,
+    LedgerSale,
+    to_decimal,
     Allocation,
     Credit,
     Customer,
@@ -34,6 +39,7 @@ from encours.model import (
 from encours.sync.migrations import MIGRATIONS
 
 BATCH_ROWS = 5_000
+CACHE_KIB = 128 * 1024  # page cache: bulk writes into large B-trees thrash a small one
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,7 @@ class Store:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = OFF")
+            connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} is not an encours store (SQLite said: {exc})") from None
         store = cls(connection, path)
@@ -487,39 +494,155 @@ def _grouped(cursor: sqlite3.Cursor) -> _Grouped:
 
 
 class _BatchWriter:
-    """Turns records into rows and writes them with executemany, a batch at a time."""
+    """Turns records into rows and writes them with executemany, a batch at a time.
+
+    Every customer whose invoices or credits are written is marked dirty (to be reconciled);
+    a row rewritten with the same content only costs that customer a reconciliation that
+    changes nothing.
+    """
 
     def __init__(self, db: sqlite3.Connection, source: str, company_currency: str, run_id: int) -> None:
         self.db = db
         self.source = source
         self.currency = company_currency
+        self.exponent = CURRENCY_EXPONENTS[company_currency]
         self.run_id = run_id
         self.track_seen = False
         self.written = 0
         self.quarantined = 0
-        self.batches: dict[str, list[tuple[Any, ...]]] = {
-            name: [] for name in ("customers", "invoices", "credits", "sales", "quarantine", "seen")
-        }
+        self.dirty: set[str] = set()
+        self.batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _UPSERTS}
 
     def add(self, record: SourceRecord | Rejected) -> None:
-        if isinstance(record, Rejected):
+        """Queue one record's rows (flushed every BATCH_ROWS rows)."""
+        if type(record) is LedgerLine:  # the bulk path first: millions of these
+            self._ledger_line(record)
+            self.written += 1
+        elif isinstance(record, Rejected):
             self._quarantine(record)
-            return
-        if record.source != self.source:
+        elif record.source != self.source:
             raise StateError(f"record {record.external_id} of {record.source} given as {self.source}")
-        try:
-            table, row = self._row(record)
-        except _NoRate as exc:
-            self._quarantine(
-                Rejected(source=self.source, stream=type(record).__name__.lower(),
-                         external_id=record.external_id, reason=str(exc),
-                         raw=record.model_dump_json())
+        else:
+            try:
+                self._record(record)
+                self.written += 1
+            except _NoRate as exc:
+                self._quarantine(
+                    Rejected(source=self.source, stream=type(record).__name__.lower(),
+                             external_id=record.external_id, reason=str(exc),
+                             raw=record.raw or record.model_dump_json())
+                )
+
+    def flush(self) -> None:
+        """Write every queued row, then mark the customers written as dirty."""
+        for table in self.batches:
+            self._flush(table)
+        self.db.executemany(
+            "INSERT INTO dirty_customers VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(self.source, customer) for customer in sorted(self.dirty)],
+        )
+        self.dirty.clear()
+
+    def _ledger_line(self, line: LedgerLine) -> None:
+        """A ledger line straight to its rows: already checked, in company currency."""
+        if line.due_lines:
+            self._invoice(
+                line.external_id, line.customer_id, line.reference, line.kind, line.booked_on,
+                self.currency, self._amount_text(line.amount), None, line.amount,
+                line.due_lines, line.is_doubtful, line.due_date_assumed, line.match_ref,
+                line.matched_on, None, None, line.raw,
             )
+        else:
+            is_advance = line.kind == CreditKind.ADVANCE.value
+            self._credit((
+                line.source, line.external_id, line.kind, line.customer_id, line.booked_on,
+                self.currency, self._amount_text(line.amount), None, line.amount,
+                line.reference, line.match_ref, line.matched_on, None, int(is_advance),
+                line.reference if is_advance else None, "[]", None, line.raw,
+            ))
+
+    def _record(self, record: SourceRecord) -> None:
+        if isinstance(record, LedgerSale):
+            self._append("sales", (record.source, record.external_id, record.customer_id,
+                                   record.booked_on, record.amount, record.raw), record.external_id)
             return
-        self._append(table, row)
-        if self.track_seen:
-            self._append("seen", (table, record.external_id))
-        self.written += 1
+        raw = record.raw or record.model_dump_json(exclude_defaults=True)
+        updated_at = record.updated_at.isoformat() if record.updated_at else None
+        if isinstance(record, Customer):
+            limit = self._company(record.credit_limit, None, "credit limit") if record.credit_limit else None
+            self._append("customers", (
+                record.source, record.external_id, record.name, record.siren, record.siret,
+                record.vat_number, record.email_domain, record.payment_terms_days,
+                int(record.terms_end_of_month), limit, updated_at, raw,
+            ), record.external_id)
+        elif isinstance(record, Invoice):
+            rate = record.exchange_rate
+            what = f"invoice {record.number or record.external_id}"
+            total = self._company(record.total, rate, what)
+            due_lines = [
+                (line.due_on.isoformat(), self._company(line.amount, rate, what))
+                for line in record.due_lines
+            ]
+            # After conversion, the last due line absorbs the rounding: lines add up to the total.
+            due_lines[-1] = (due_lines[-1][0], due_lines[-1][1] + total - sum(a for _, a in due_lines))
+            self._invoice(
+                record.external_id, record.customer_id, record.number, record.kind.value,
+                record.issued_on.isoformat(), record.total.currency, str(record.total.amount),
+                _text(rate), total, due_lines, record.is_doubtful, record.due_date_assumed,
+                record.match_ref, _iso(record.matched_on), record.order_ref, updated_at, raw,
+            )
+        elif isinstance(record, Credit):
+            rate = record.exchange_rate
+            what = f"{record.kind.value.replace('_', ' ')} {record.reference or record.external_id}"
+            links = json.dumps(
+                [[a.invoice_id, self._company(a.amount, rate, what), _iso(a.allocated_on)]
+                 for a in record.allocations]
+            )
+            self._credit((
+                record.source, record.external_id, record.kind.value, record.customer_id,
+                record.on.isoformat(), record.amount.currency, str(record.amount.amount),
+                _text(rate), self._company(record.amount, rate, what), record.reference,
+                record.match_ref, _iso(record.matched_on), getattr(record, "applies_to", None),
+                int(getattr(record, "is_on_order", False)), getattr(record, "order_ref", None),
+                links, updated_at, raw,
+            ))
+        elif isinstance(record, Sale):
+            self._append("sales", (
+                record.source, record.external_id, record.customer_id, record.booked_on.isoformat(),
+                self._company(record.amount, None, f"sale {record.external_id}"), raw,
+            ), record.external_id)
+        else:
+            raise TypeError(f"not a record: {type(record).__name__}")
+
+    def _invoice(
+        self, external_id: str, customer_id: str, number: str | None, kind: str, issued_on: str,
+        currency: str, total_in_currency: str, rate: str | None, total: int,
+        due_lines: Sequence[tuple[str, int]], is_doubtful: bool, assumed: bool,
+        match_ref: str | None, matched_on: str | None, order_ref: str | None,
+        updated_at: str | None, raw: str,
+    ) -> None:
+        """Queue an invoice row and its due line rows."""
+        if len(due_lines) == 1:
+            due_json = f'[["{due_lines[0][0]}",{due_lines[0][1]}]]'
+        else:
+            due_json = json.dumps([list(line) for line in due_lines])
+        self._append("invoices", (
+            self.source, external_id, customer_id, number, kind, issued_on, currency,
+            total_in_currency, rate, total, due_json, int(is_doubtful), int(assumed), match_ref,
+            matched_on, order_ref, updated_at, raw,
+        ), external_id)
+        for seq, (due_on, amount) in enumerate(due_lines):
+            self._append("due_lines", (
+                self.source, external_id, seq, customer_id, kind, int(is_doubtful), issued_on,
+                due_on, amount,
+            ))
+        self.dirty.add(customer_id)
+
+    def _credit(self, row: tuple[Any, ...]) -> None:
+        """Queue a credit row (in the column order of the credits upsert)."""
+        self._append("credits", row, row[1])
+        if row[3] is not None:
+            self.dirty.add(row[3])
 
     def _quarantine(self, rejected: Rejected) -> None:
         self.quarantined += 1
@@ -527,25 +650,29 @@ class _BatchWriter:
             "quarantine",
             (rejected.source, rejected.stream, rejected.external_id, rejected.reason,
              rejected.raw, self.run_id, self.run_id),
+            f"{rejected.stream}/{rejected.external_id}",
         )
-        if self.track_seen:
-            self._append("seen", ("quarantine", f"{rejected.stream}/{rejected.external_id}"))
 
-    def _append(self, table: str, row: tuple[Any, ...]) -> None:
+    def _append(self, table: str, row: tuple[Any, ...], seen_key: str | None = None) -> None:
+        """Queue a row; remember its key when a full read must delete what it did not see."""
         batch = self.batches[table]
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
             self._flush(table)
-
-    def flush(self) -> None:
-        for table in self.batches:
-            self._flush(table)
+        if seen_key is not None and self.track_seen:
+            self._append("seen", (table, seen_key))
 
     def _flush(self, table: str) -> None:
         rows = self.batches[table]
         if rows:
             self.db.executemany(_UPSERTS[table], rows)
             rows.clear()
+
+    def _amount_text(self, units: int) -> str:
+        """Minor units as the Decimal text of the company currency ("1234.50")."""
+        if self.exponent == 2:
+            return f"{'-' if units < 0 else ''}{abs(units) // 100}.{abs(units) % 100:02d}"
+        return str(to_decimal(units, self.currency))
 
     def _company(self, money: Money, rate: Decimal | None, what: str) -> int:
         if money.currency == self.currency:
@@ -557,63 +684,9 @@ class _BatchWriter:
             )
         return convert(money, rate, self.currency).minor_units
 
-    def _row(self, record: SourceRecord) -> tuple[str, tuple[Any, ...]]:
-        raw = record.raw or record.model_dump_json(exclude_defaults=True)
-        updated_at = record.updated_at.isoformat() if record.updated_at else None
-        if isinstance(record, Customer):
-            limit = self._company(record.credit_limit, None, "credit limit") if record.credit_limit else None
-            return "customers", (
-                record.source, record.external_id, record.name, record.siren, record.siret,
-                record.vat_number, record.email_domain, record.payment_terms_days,
-                int(record.terms_end_of_month), limit, updated_at, raw,
-            )
-        if isinstance(record, Invoice):
-            rate = record.exchange_rate
-            what = f"invoice {record.number or record.external_id}"
-            due_lines = json.dumps(
-                [[line.due_on.isoformat(), self._company(line.amount, rate, what)] for line in record.due_lines]
-            )
-            total = self._company(record.total, rate, what)
-            if sum(amount for _, amount in json.loads(due_lines)) != total:
-                due_lines = _fix_rounding(due_lines, total)
-            return "invoices", (
-                record.source, record.external_id, record.customer_id, record.number,
-                record.kind.value, record.issued_on.isoformat(), record.total.currency,
-                str(record.total.amount), _text(rate), total, due_lines, int(record.is_doubtful),
-                int(record.due_date_assumed), record.match_ref, _iso(record.matched_on),
-                record.order_ref, updated_at, raw,
-            )
-        if isinstance(record, Credit):
-            rate = record.exchange_rate
-            what = f"{record.kind.value.replace('_', ' ')} {record.reference or record.external_id}"
-            links = json.dumps(
-                [[a.invoice_id, self._company(a.amount, rate, what), _iso(a.allocated_on)] for a in record.allocations]
-            )
-            return "credits", (
-                record.source, record.external_id, record.kind.value, record.customer_id,
-                record.on.isoformat(), record.amount.currency, str(record.amount.amount),
-                _text(rate), self._company(record.amount, rate, what), record.reference,
-                record.match_ref, _iso(record.matched_on), getattr(record, "applies_to", None),
-                int(getattr(record, "is_on_order", False)), getattr(record, "order_ref", None),
-                links, updated_at, raw,
-            )
-        if isinstance(record, Sale):
-            return "sales", (
-                record.source, record.external_id, record.customer_id, record.booked_on.isoformat(),
-                self._company(record.amount, None, f"sale {record.external_id}"), raw,
-            )
-        raise TypeError(f"not a record: {type(record).__name__}")
-
 
 class _NoRate(Exception):
     """A foreign-currency document without an exchange rate."""
-
-
-def _fix_rounding(due_lines_json: str, total: int) -> str:
-    """After conversion, let the last due line absorb the rounding so lines add up to the total."""
-    lines = json.loads(due_lines_json)
-    lines[-1][1] += total - sum(amount for _, amount in lines)
-    return json.dumps(lines)
 
 
 def _iso(day: date | None) -> str | None:
@@ -656,6 +729,12 @@ _UPSERTS = {
          "amount_in_currency", "exchange_rate", "amount", "reference", "match_ref",
          "matched_on", "applies_to", "is_on_order", "order_ref", "links", "updated_at", "raw"),
         ("source", "external_id"),
+    ),
+    "due_lines": _upsert(
+        "due_lines",
+        ("source", "invoice_id", "seq", "customer_id", "kind", "is_doubtful", "issued_on",
+         "due_on", "amount"),
+        ("source", "invoice_id", "seq"),
     ),
     "sales": _upsert(
         "sales",
