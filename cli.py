@@ -37,6 +37,7 @@ from encours.sync.store import Store
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 CENT = Decimal("0.01")
+MAX_DIGITS = 15  # amounts up to 10^15 (a quadrillion): more is a typo
 
 
 class App:
@@ -83,7 +84,8 @@ def _as_of(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-03-31") from None
+        raise click.BadParameter(f"{value!r} is not a date like 2026-03-31",
+                                 param_hint="--as-of") from None
 
 
 @click.group(context_settings=CONTEXT)
@@ -104,6 +106,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     written back onto each customer's record.
 
     \b
+    Examples:
     First time:   encours init
     Every night:  encours sync          (from cron; exit codes in the README)
     Any time:     encours status        (who owes what, worst first)
@@ -207,7 +210,12 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
 @pass_app
 @_handled
 def unmatched(app: App, as_of_text: str | None) -> None:
-    """Money received and matched to no invoice, per customer, for a person to check."""
+    """Money received and matched to no invoice, per customer, for a person to check.
+
+    \b
+    Example:
+        encours unmatched --as-of 2026-06-30
+    """
     settings = app.settings
     store = Store.open(settings.store.path)
     try:
@@ -224,7 +232,12 @@ def unmatched(app: App, as_of_text: str | None) -> None:
 @pass_app
 @_handled
 def quarantine(app: App) -> None:
-    """Records that could not be taken in, with the reason; fix them at the source."""
+    """Records that could not be taken in, with the reason; fix them at the source.
+
+    \b
+    Example:
+        encours --config /etc/encours/config.toml quarantine
+    """
     store = Store.open(app.settings.store.path)
     try:
         rows = store.quarantine()
@@ -239,7 +252,12 @@ def quarantine(app: App) -> None:
 @pass_app
 @_handled
 def check(app: App) -> None:
-    """Test every configured source and target, and say what is wrong in plain words."""
+    """Test every configured source and target, and say what is wrong in plain words.
+
+    \b
+    Example:
+        encours --config /etc/encours/config.toml check
+    """
     problems = 0
     for name, error in check_everything(app.settings):
         if error is None:
@@ -270,6 +288,7 @@ def init(app: App, non_interactive: bool, company_currency: str, store_path: str
     """Write a configuration file, asking for what is needed, then test it.
 
     \b
+    Examples:
     Interactive:      encours --config /etc/encours/config.toml init
     For scripts:      encours init --non-interactive --fec books.fec --target-file out.csv
     """
@@ -302,7 +321,12 @@ def init(app: App, non_interactive: bool, company_currency: str, store_path: str
 
 @cli.group()
 def calc() -> None:
-    """The seeds' calculators: outstanding and DSO from figures you type, no config needed."""
+    """The seeds' calculators: outstanding and DSO from figures you type, no config needed.
+
+    \b
+    Example:
+        encours calc outstanding --invoice 25000 --advance 5000
+    """
 
 
 def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:
@@ -314,6 +338,8 @@ def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:
             raise click.BadParameter(f"{value!r} is not an amount like 1500.00", param_hint=option) from None
         if not number.is_finite():
             raise click.BadParameter(f"{value!r} is not an amount", param_hint=option)
+        if number.adjusted() > MAX_DIGITS:  # 1e999999999 would overflow the arithmetic
+            raise click.BadParameter(f"{value!r} is too large for an amount", param_hint=option)
         parsed.append(number)
     return parsed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,6 +70,10 @@ class FileTarget:
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                try:  # keep the mode of the file being replaced (mkstemp makes it 0o600)
+                    os.fchmod(out.fileno(), stat.S_IMODE(self.path.stat().st_mode))
+                except FileNotFoundError:
+                    pass
                 if self.format == "csv":
                     fields = sorted({field for values in content.values() for field in values})
                     writer = csv.DictWriter(out, fieldnames=[CUSTOMER_COLUMN, *fields])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,12 @@ def write_config(path: Path, answers: InitAnswers) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = f"""# Written by `encours init`. Every setting is explained in config.example.toml.
 [company]
-currency = "{answers.currency}"
+currency = {_toml_string(answers.currency)}
 
 [store]
 path = {_toml_string(answers.store)}
 
-[sources.{answers.source_name}]
+[sources.{_toml_key(answers.source_name)}]
 type = "fec"
 path = {_toml_string(answers.fec_path)}
 default_payment_terms_days = {answers.payment_terms_days}
@@ -44,12 +45,18 @@ type = "file"
 path = {_toml_string(answers.target_file)}
 """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode of os.open applies only when the file is created
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
 
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_key(value: str) -> str:
+    """A bare TOML key when it can be one, else quoted (`my books`, `a.b` stay one key)."""
+    return value if re.fullmatch(r"[A-Za-z0-9_-]+", value) else _toml_string(value)
 
 
 def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
