@@ -222,10 +222,16 @@ def load_settings(path: Path) -> Settings:
     return resolve_paths(settings, path.resolve().parent)
 
 
+#: Tables whose keys are data (customer codes), not setting names.
+DATA_TABLES = frozenset({"payment_terms"})
+
+
 def refuse_secrets(data: Mapping[str, Any], *, where: str, prefix: str = "") -> None:
     """Raise ConfigError if a key looks like a secret; the message never repeats its value."""
     for key, value in data.items():
         dotted = f"{prefix}{key}"
+        if key in DATA_TABLES:
+            continue
         if isinstance(value, Mapping):
             refuse_secrets(value, where=where, prefix=dotted + ".")
         elif SECRET_KEY_PATTERN.search(key):

@@ -23,6 +23,7 @@ def prepare(folder: Path, spec: FecSpec = DEMO_SPEC) -> tuple[Path, date]:
     terms = "\n".join(f"{code} = {days}" for code, days in customer_terms(spec).items())
     config = folder / "config.toml"
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(
             f"""# The encours demo: a generated FEC of a small French company.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tomllib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from encours.errors import EncoursError
-from encours.sync.config import Settings
+from pydantic import ValidationError
+
+from encours.errors import ConfigError, EncoursError
+from encours.sync.config import Settings, describe_validation_error
 from encours.sync.sources import make_source, make_target
 from encours.sync.store import Store
 
@@ -44,6 +47,10 @@ default_payment_terms_days = {answers.payment_terms_days}
 type = "file"
 path = {_toml_string(answers.target_file)}
 """
+    try:  # nothing is written that encours would refuse to read
+        Settings.model_validate(tomllib.loads(text))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # the mode of os.open applies only when the file is created
     with os.fdopen(fd, "w", encoding="utf-8") as out:
