@@ -134,6 +134,29 @@ def _run(
 ) -> RunSummary:
     run_id = store.start_run(as_of, now)
     summary = RunSummary(run_id=run_id, as_of=as_of)
+    try:
+        _steps(store, settings, summary, dry_run, push, only_source, full_refresh, say)
+    except BaseException as exc:
+        exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
+        store.finish_run(run_id, status="failed", exit_code=exit_code, summary=summary.as_dict())
+        raise
+    store.finish_run(run_id, status="dry-run" if dry_run else "done",
+                     exit_code=summary.exit_code, summary=summary.as_dict())
+    return summary
+
+
+def _steps(
+    store: Store,
+    settings: Settings,
+    summary: RunSummary,
+    dry_run: bool,
+    push: bool,
+    only_source: str | None,
+    full_refresh: bool,
+    say: Progress,
+) -> None:
+    """Pull, reconcile, compute, snapshot and push, filling `summary` as they go."""
+    run_id, as_of = summary.run_id, summary.as_of
     for name, source_settings in settings.sources.items():
         if only_source in (None, name):
             source = make_source(name, source_settings, settings)
@@ -150,9 +173,6 @@ def _run(
         for name, target_settings in settings.targets.items():
             push_target(store, name, make_target(name, target_settings), figures, settings,
                         summary, dry_run=dry_run, say=say)
-    store.finish_run(run_id, status="dry-run" if dry_run else "done",
-                     exit_code=summary.exit_code, summary=summary.as_dict())
-    return summary
 
 
 def pull_source(store: Store, source: Source, run_id: int, full_refresh: bool, say: Progress) -> SourceOutcome:
