@@ -293,15 +293,19 @@ class AllocationRule(StrEnum):
     OLDEST_FIRST = "oldest_first"
 
 
-class Allocation(Frozen):
+class Allocation(NamedTuple):
     """What paid what: `amount` of credit `credit_id` set against due line `due_seq` of
-    invoice `invoice_id`, on `allocated_on`, by `rule`. Amounts are in company currency.
+    invoice `invoice_id`, on `allocated_on`, by `rule`.
+
+    Made by reconciliation, never taken from outside (a source's own links arrive as
+    `SourceAllocation`), and made by the million on a large ledger: so a plain tuple, with
+    the amount in integer minor units of the company currency.
     """
 
     credit_id: str
     invoice_id: str
-    due_seq: int = Field(ge=0)
-    amount: Money
+    due_seq: int
+    amount: int
     allocated_on: date
     rule: AllocationRule
 

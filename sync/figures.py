@@ -96,9 +96,10 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
         )
 
     known = [(row["source"], row["external_id"], row["name"], row["credit_limit"]) for row in store.customers()]
-    # Open items of a customer the source never described still count, under their id.
-    known += [(source, customer, customer, None) for source, customer in balances.keys() - {
-        (source, customer) for source, customer, _, _ in known}]
+    # Open items and credits of a customer the source never described still count, under its id.
+    described = {(source, customer) for source, customer, _, _ in known}
+    undescribed = (balances.keys() | {key for key in unapplied if key[1] is not None}) - described
+    known += [(source, customer, customer, None) for source, customer in sorted(undescribed)]
     customers = []
     for source, customer_id, name, limit in known:
         key = (source, customer_id)

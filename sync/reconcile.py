@@ -16,8 +16,9 @@ writes nothing. Rules, strongest first; each one only uses what the ones before 
 
 Advances on orders (account 4191) wait for the invoice they were paid for: only rules 1 to 3
 may allocate them. Unbilled items (4181) receive only explicit or matched credits. An
-allocation is dated the later of the two documents' dates (and the match date for rule 2),
-so as of any date only what was known to be settled then counts.
+allocation is dated the later of the two documents' dates (and of their match dates for
+rule 2, or the source's allocation date for rule 1), so as of any date only what was known
+to be settled then counts.
 
 Example: invoice F1 of 1 200.00 due 31 Jan, payment P1 of 1 000.00 received 15 Feb with
 reference "F1": rule 3 allocates 1 000.00 on 15 Feb; 200.00 of F1 stays open.
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from encours.model import Allocation, AllocationRule, CreditKind, InvoiceKind, Money, to_decimal
+from encours.model import Allocation, AllocationRule, CreditKind, InvoiceKind
 
 
 @dataclass(slots=True)
@@ -91,7 +92,6 @@ def reconcile(
     due: Sequence[DueItem],
     credits: Sequence[CreditItem],
     *,
-    currency: str,
     oldest_first: bool = True,
 ) -> Reconciliation:
     """Allocate one customer's credits to its due lines (see the module docstring).
@@ -99,7 +99,7 @@ def reconcile(
     Invariants: no due line receives more than its amount, no credit gives more than its
     amount, every amount is positive and every allocation is dated on or after both documents.
     """
-    run = _Allocator(currency)
+    run = _Allocator()
     credits = sorted(credits, key=lambda c: (c.on, c.credit_id))
     lines_by_invoice: dict[str, list[DueItem]] = defaultdict(list)
     for line in sorted(due, key=lambda d: d.order_key):
@@ -120,8 +120,7 @@ def reconcile(
 class _Allocator:
     """Holds the allocations made so far and the one way to make one."""
 
-    def __init__(self, currency: str) -> None:
-        self.currency = currency
+    def __init__(self) -> None:
         self.allocations: list[Allocation] = []
 
     def allocate(
@@ -146,20 +145,8 @@ class _Allocator:
             budget -= amount
             allocated_on = max(credit.on, line.issued_on, on or credit.on)
             self.allocations.append(
-                Allocation.model_construct(
-                    credit_id=credit.credit_id,
-                    invoice_id=line.invoice_id,
-                    due_seq=line.seq,
-                    amount=_money(amount, self.currency),
-                    allocated_on=allocated_on,
-                    rule=rule,
-                )
+                Allocation(credit.credit_id, line.invoice_id, line.seq, amount, allocated_on, rule)
             )
-
-
-def _money(units: int, currency: str) -> Money:
-    """Money from minor units we computed ourselves (exact by construction): no validation."""
-    return Money.model_construct(amount=to_decimal(units, currency), currency=currency)
 
 
 def _by_source_links(
@@ -186,14 +173,13 @@ def _by_match_groups(run: _Allocator, due: Sequence[DueItem], credits: Sequence[
             credit_groups[credit.match_ref].append(credit)
     for ref in sorted(credit_groups):
         lines = sorted(due_groups[ref], key=lambda d: d.order_key)
-        members = credit_groups[ref]
-        match_dates = [d.matched_on for d in lines if d.matched_on] + [
-            c.matched_on for c in members if c.matched_on
-        ]
-        dates = match_dates or [d.issued_on for d in lines] + [c.on for c in members]
-        matched_on = max(dates)
-        for credit in members:
-            run.allocate(credit, lines, AllocationRule.MATCH_GROUP, on=matched_on)
+        for credit in credit_groups[ref]:
+            for line in lines:
+                # Dated by this pair's own documents and match dates, not by the whole
+                # group's: a line lettered later into the group must not move, as of past
+                # dates, what two older members of it had already settled.
+                matched = [day for day in (credit.matched_on, line.matched_on) if day]
+                run.allocate(credit, (line,), AllocationRule.MATCH_GROUP, on=max(matched, default=None))
 
 
 def _by_reference(

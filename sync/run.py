@@ -218,13 +218,11 @@ def _counted(
 
 def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     """Reconcile every customer whose records changed; return how many."""
-    currency = settings.company.currency
     count = 0
     for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
         result = reconcile(
             [_due_item(row) for row in due_rows],
             [_credit_item(row) for row in credit_rows],
-            currency=currency,
             oldest_first=settings.reconcile.oldest_first,
         )
         store.replace_allocations(source, customer_id, result.allocations)
@@ -254,7 +252,9 @@ def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
         credit_id=external_id, kind=kind, on=date.fromisoformat(on_date), amount=amount,
         reference=reference, match_ref=match_ref, matched_on=_day(matched_on),
         applies_to=applies_to, is_on_order=bool(is_on_order), order_ref=order_ref,
-        links=tuple((invoice, units, _day(on)) for invoice, units, on in json.loads(links)),
+        links=tuple(
+            (invoice, units, _day(on)) for invoice, units, on in json.loads(links)
+        ) if links != "[]" else (),
     )
 
 

@@ -273,7 +273,7 @@ class Store:
     def replace_allocations(self, source: str, customer_id: str, allocations: Sequence[Allocation]) -> None:
         """Set a customer's allocations (inside the caller's transaction), if they changed."""
         rows = sorted(
-            (a.credit_id, a.invoice_id, a.due_seq, a.amount.minor_units, a.allocated_on.isoformat(), a.rule.value)
+            (a.credit_id, a.invoice_id, a.due_seq, a.amount, a.allocated_on.isoformat(), a.rule.value)
             for a in allocations
         )
         existing = sorted(
