@@ -84,8 +84,9 @@ def _as_of(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-03-31",
-                                 param_hint="--as-of") from None
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-03-31", param_hint="--as-of"
+        ) from None
 
 
 @click.group(context_settings=CONTEXT)
@@ -116,9 +117,14 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 
 @cli.command()
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              default="encours-demo", show_default=True,
-              help="Folder for the demo's FEC, config and store.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="encours-demo",
+    show_default=True,
+    help="Folder for the demo's FEC, config and store.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @_handled
 def demo(folder: Path, as_json: bool) -> None:
@@ -143,16 +149,29 @@ def demo(folder: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--as-of", "as_of_text", metavar="DATE", help="Compute as of this date (default today).")
-@click.option("--dry-run", is_flag=True, help="Do everything, keep nothing: print what would be pushed.")
+@click.option(
+    "--as-of", "as_of_text", metavar="DATE", help="Compute as of this date (default today)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Do everything, keep nothing: print what would be pushed."
+)
 @click.option("--no-push", is_flag=True, help="Pull and compute, but write to no target.")
 @click.option("--source", "only_source", metavar="NAME", help="Pull only this source.")
 @click.option("--full-refresh", is_flag=True, help="Read every source whole, ignoring cursors.")
-@click.option("--quiet", is_flag=True, help="No progress, only the summary (the default under cron).")
+@click.option(
+    "--quiet", is_flag=True, help="No progress, only the summary (the default under cron)."
+)
 @pass_app
 @_handled
-def sync(app: App, as_of_text: str | None, dry_run: bool, no_push: bool,
-         only_source: str | None, full_refresh: bool, quiet: bool) -> None:
+def sync(
+    app: App,
+    as_of_text: str | None,
+    dry_run: bool,
+    no_push: bool,
+    only_source: str | None,
+    full_refresh: bool,
+    quiet: bool,
+) -> None:
     """Pull every source, reconcile, compute the indicators and push what changed.
 
     The nightly job. Shows progress on a terminal; under cron it prints one summary line
@@ -224,7 +243,9 @@ def unmatched(app: App, as_of_text: str | None) -> None:
         store.close()
     currency = settings.company.currency
     for source, customer, kind, external_id, reference, left in rows:
-        click.echo(f"{source}:{customer}\t{kind}\t{reference or external_id}\t{amount(left, currency)}")
+        click.echo(
+            f"{source}:{customer}\t{kind}\t{reference or external_id}\t{amount(left, currency)}"
+        )
     click.echo(f"{len(rows)} unmatched credit(s)", err=True)
 
 
@@ -271,20 +292,42 @@ def check(app: App) -> None:
 @cli.command()
 @click.option("--non-interactive", is_flag=True, help="Take every answer from the options below.")
 @click.option("--company-currency", default="EUR", show_default=True, help="ISO 4217 code.")
-@click.option("--store", "store_path", default="encours.sqlite", show_default=True,
-              help="SQLite store, relative to the config file's folder.")
+@click.option(
+    "--store",
+    "store_path",
+    default="encours.sqlite",
+    show_default=True,
+    help="SQLite store, relative to the config file's folder.",
+)
 @click.option("--source-name", default="books", show_default=True)
 @click.option("--fec", "fec_path", help="Path of the FEC export to read.")
-@click.option("--payment-terms-days", default=30, show_default=True, type=int,
-              help="Terms used when a customer has none in the config.")
-@click.option("--target-file", default="indicators.json", show_default=True,
-              help="Where the indicators per customer are written (.json or .csv).")
+@click.option(
+    "--payment-terms-days",
+    default=30,
+    show_default=True,
+    type=int,
+    help="Terms used when a customer has none in the config.",
+)
+@click.option(
+    "--target-file",
+    default="indicators.json",
+    show_default=True,
+    help="Where the indicators per customer are written (.json or .csv).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 @_handled
-def init(app: App, non_interactive: bool, company_currency: str, store_path: str,
-         source_name: str, fec_path: str | None, payment_terms_days: int, target_file: str,
-         force: bool) -> None:
+def init(
+    app: App,
+    non_interactive: bool,
+    company_currency: str,
+    store_path: str,
+    source_name: str,
+    fec_path: str | None,
+    payment_terms_days: int,
+    target_file: str,
+    force: bool,
+) -> None:
     """Write a configuration file, asking for what is needed, then test it.
 
     \b
@@ -300,13 +343,19 @@ def init(app: App, non_interactive: bool, company_currency: str, store_path: str
         store_path = click.prompt("Store (SQLite file)", default=store_path)
         source_name = click.prompt("Name of the FEC source", default=source_name)
         fec_path = click.prompt("Path of the FEC file", default=fec_path)
-        payment_terms_days = click.prompt("Default payment terms (days)", default=payment_terms_days, type=int)
+        payment_terms_days = click.prompt(
+            "Default payment terms (days)", default=payment_terms_days, type=int
+        )
         target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
     if not fec_path:
         raise ConfigError("give the FEC file with --fec PATH")
     answers = InitAnswers(
-        currency=company_currency.upper(), store=store_path, source_name=source_name,
-        fec_path=fec_path, payment_terms_days=payment_terms_days, target_file=target_file,
+        currency=company_currency.upper(),
+        store=store_path,
+        source_name=source_name,
+        fec_path=fec_path,
+        payment_terms_days=payment_terms_days,
+        target_file=target_file,
     )
     write_config(app.config_path, answers)
     click.echo(f"Wrote {app.config_path}.")
@@ -335,7 +384,9 @@ def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:
         try:
             number = Decimal(value.replace(" ", "").replace(",", "."))
         except InvalidOperation:
-            raise click.BadParameter(f"{value!r} is not an amount like 1500.00", param_hint=option) from None
+            raise click.BadParameter(
+                f"{value!r} is not an amount like 1500.00", param_hint=option
+            ) from None
         if not number.is_finite():
             raise click.BadParameter(f"{value!r} is not an amount", param_hint=option)
         if number.adjusted() > MAX_DIGITS:  # 1e999999999 would overflow the arithmetic
@@ -345,11 +396,23 @@ def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:
 
 
 @calc.command("outstanding")
-@click.option("--invoice", "invoices", multiple=True, metavar="AMOUNT", help="An open invoice (repeat).")
-@click.option("--advance", "advances", multiple=True, metavar="AMOUNT", help="An advance or deposit received (repeat).")
-@click.option("--unbilled", multiple=True, metavar="AMOUNT", help="Revenue still to invoice (repeat).")
+@click.option(
+    "--invoice", "invoices", multiple=True, metavar="AMOUNT", help="An open invoice (repeat)."
+)
+@click.option(
+    "--advance",
+    "advances",
+    multiple=True,
+    metavar="AMOUNT",
+    help="An advance or deposit received (repeat).",
+)
+@click.option(
+    "--unbilled", multiple=True, metavar="AMOUNT", help="Revenue still to invoice (repeat)."
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"outstanding": "..."}.')
-def calc_outstanding(invoices: tuple[str, ...], advances: tuple[str, ...], unbilled: tuple[str, ...], as_json: bool) -> None:
+def calc_outstanding(
+    invoices: tuple[str, ...], advances: tuple[str, ...], unbilled: tuple[str, ...], as_json: bool
+) -> None:
     """Outstanding = unbilled + open invoices − advances.
 
     \b
@@ -358,21 +421,42 @@ def calc_outstanding(invoices: tuple[str, ...], advances: tuple[str, ...], unbil
         -> 4000.00
     """
     result = outstanding_of(
-        _amounts(invoices, "--invoice"), _amounts(advances, "--advance"), _amounts(unbilled, "--unbilled")
+        _amounts(invoices, "--invoice"),
+        _amounts(advances, "--advance"),
+        _amounts(unbilled, "--unbilled"),
     ).quantize(CENT)
     click.echo(json.dumps({"outstanding": str(result)}) if as_json else str(result))
 
 
 @calc.command("dso")
 @click.option("--outstanding", "outstanding_text", required=True, metavar="AMOUNT")
-@click.option("--sales", "sales", multiple=True, required=True, metavar="YYYY-MM:AMOUNT",
-              help="One month's sales including VAT (repeat, consecutive months).")
-@click.option("--method", type=click.Choice([m.value for m in DsoMethod]), default="count-back", show_default=True)
-@click.option("--order", type=click.Choice([o.value for o in WalkOrder]), default="recent-first",
-              show_default=True, help="Count-back walk: recent-first is the standard; "
-              "oldest-first reproduces the seed's table.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"dso": "...", "method": "...", "order": "..."}.')
-def calc_dso_command(outstanding_text: str, sales: tuple[str, ...], method: str, order: str, as_json: bool) -> None:
+@click.option(
+    "--sales",
+    "sales",
+    multiple=True,
+    required=True,
+    metavar="YYYY-MM:AMOUNT",
+    help="One month's sales including VAT (repeat, consecutive months).",
+)
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in DsoMethod]),
+    default="count-back",
+    show_default=True,
+)
+@click.option(
+    "--order",
+    type=click.Choice([o.value for o in WalkOrder]),
+    default="recent-first",
+    show_default=True,
+    help="Count-back walk: recent-first is the standard; oldest-first reproduces the seed's table.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"dso": "...", "method": "...", "order": "..."}.'
+)
+def calc_dso_command(
+    outstanding_text: str, sales: tuple[str, ...], method: str, order: str, as_json: bool
+) -> None:
     """DSO from an outstanding and monthly sales (count-back or accounting method).
 
     \b
@@ -391,8 +475,12 @@ def calc_dso_command(outstanding_text: str, sales: tuple[str, ...], method: str,
         monthly[month.strip()] = _amounts((value,), "--sales")[0]
     try:
         result = round_days(
-            calc_dso(_amounts((outstanding_text,), "--outstanding")[0], monthly,
-                     method=DsoMethod(method), order=WalkOrder(order))
+            calc_dso(
+                _amounts((outstanding_text,), "--outstanding")[0],
+                monthly,
+                method=DsoMethod(method),
+                order=WalkOrder(order),
+            )
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sales") from None
@@ -431,8 +519,10 @@ def _print_summary(summary: RunSummary) -> None:
     for name, error in summary.push_errors.items():
         click.echo(f"target {name}: FAILED: {error}", err=True)
     if summary.quarantined_waiting:
-        click.echo(f"{summary.quarantined_waiting} record(s) wait in quarantine: "
-                   "run `encours quarantine`", err=True)
+        click.echo(
+            f"{summary.quarantined_waiting} record(s) wait in quarantine: run `encours quarantine`",
+            err=True,
+        )
     click.echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
 
 
@@ -444,8 +534,10 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
         click.echo(json.dumps(document, indent=1, ensure_ascii=False))
         return
     currency = figures.currency
-    header = f"{'customer':<34} {'outstanding':>13} {'overdue':>12} {'not due':>12} " \
-             f"{'unbilled':>10} {'unapplied':>10} {'late':>5} {'DSO':>7}"
+    header = (
+        f"{'customer':<34} {'outstanding':>13} {'overdue':>12} {'not due':>12} "
+        f"{'unbilled':>10} {'unapplied':>10} {'late':>5} {'DSO':>7}"
+    )
     click.echo(f"Receivables as of {figures.as_of} ({currency}), worst first")
     click.echo(header)
     for row in document["customers"]:
@@ -462,11 +554,15 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
         f"{total['dso'] or '-':>7}"
     )
     click.echo("Aging: " + ", ".join(f"{k} {v}" for k, v in total["aging"].items()))
-    click.echo(f"DSO method: {total['dso_method']}; best possible {total['best_possible_dso']}, "
-               f"average days delinquent {total['average_days_delinquent']}")
+    click.echo(
+        f"DSO method: {total['dso_method']}; best possible {total['best_possible_dso']}, "
+        f"average days delinquent {total['average_days_delinquent']}"
+    )
     if any(row["due_dates_assumed"] for row in document["customers"]):
-        click.echo("* due dates from the default payment terms (the source has none for "
-                   "this customer): set them under [sources.NAME.payment_terms]")
+        click.echo(
+            "* due dates from the default payment terms (the source has none for "
+            "this customer): set them under [sources.NAME.payment_terms]"
+        )
     if figures.unidentified:
         click.echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
     if figures.quarantined:

@@ -310,8 +310,6 @@ class Allocation(NamedTuple):
     rule: AllocationRule
 
 
-
-
 class TermLine(Frozen):
     """One line of a payment term: `share` percent of the total (None: what is left), due
     `days` after the invoice date, moved to the month's last day when `end_of_month`.
@@ -353,7 +351,8 @@ class PaymentTerms(Frozen):
     @classmethod
     def net(cls, days: int, *, end_of_month: bool = False) -> PaymentTerms:
         """A single due date: `net(30)` is "30 jours"; `net(45, end_of_month=True)` is
-        "45 jours fin de mois"."""
+        "45 jours fin de mois".
+        """
         return cls(lines=(TermLine(days=days, end_of_month=end_of_month),))
 
     def amounts(self, units: int) -> tuple[int, ...]:
@@ -384,7 +383,9 @@ class PaymentTerms(Frozen):
         """
         lines = [
             DueLine(due_on=due_on, amount=Money.from_minor(part, total.currency))
-            for due_on, part in zip(self.due_dates(issued_on), self.amounts(total.minor_units), strict=True)
+            for due_on, part in zip(
+                self.due_dates(issued_on), self.amounts(total.minor_units), strict=True
+            )
             if part
         ]
         return tuple(lines) or (DueLine(due_on=self.lines[-1].due_on(issued_on), amount=total),)
@@ -418,7 +419,8 @@ class LedgerLine(NamedTuple):
 
 class LedgerSale(NamedTuple):
     """The sales including VAT of one ledger entry (minor units; negative for a credit note),
-    the bulk form of a `Sale`; `customer_id` None when the entry has no single customer."""
+    the bulk form of a `Sale`; `customer_id` None when the entry has no single customer.
+    """
 
     source: str
     external_id: str

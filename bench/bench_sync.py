@@ -183,8 +183,10 @@ def bench_size(n: int, base: Path, as_of: date, repeat: int, skip_encours: bool)
         "duckdb_balance_matches_generator": int(total * 100) == stats.receivable_cents,
     }
     if not row["duckdb_balance_matches_generator"]:
-        print(f"  warning: DuckDB total {total} != generator {stats.receivable_cents}c",
-              file=sys.stderr)
+        print(
+            f"  warning: DuckDB total {total} != generator {stats.receivable_cents}c",
+            file=sys.stderr,
+        )
     if "sync_s" in row and not row["sync_rc"] and not row["status_rc"]:
         row["ratio"] = (row["sync_s"] + row["status_s"]) / row["duckdb_s"]
     return row
@@ -214,12 +216,14 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated numbers of invoices")
+    parser.add_argument(
+        "--sizes", default="10000,100000,1000000", help="comma-separated numbers of invoices"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated folders")
     parser.add_argument("--workdir", type=Path, help="where to create the folders (default: temp)")
-    parser.add_argument("--skip-encours", action="store_true",
-                        help="only generate and run the DuckDB reference")
+    parser.add_argument(
+        "--skip-encours", action="store_true", help="only generate and run the DuckDB reference"
+    )
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 1))
     parser.add_argument("--repeat", type=int, default=3, help="DuckDB runs per size (median)")
     args = parser.parse_args(argv)

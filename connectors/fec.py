@@ -54,8 +54,17 @@ from encours.model import (
 )
 
 COLUMNS_COMMON = (
-    "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
-    "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib",
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
 )
 COLUMNS_DEBIT_CREDIT = ("Debit", "Credit")
 COLUMNS_AMOUNT_SIGN = ("Montant", "Sens")
@@ -132,12 +141,18 @@ class _EntryReader:
         self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
         self.header = header
         at = header.index
-        self.i_account, self.i_aux, self.i_let = at["CompteNum"], at["CompAuxNum"], at["EcritureLet"]
+        self.i_account, self.i_aux, self.i_let = (
+            at["CompteNum"],
+            at["CompAuxNum"],
+            at["EcritureLet"],
+        )
         self.customers: dict[bytes, str] = {}
         self.dates: dict[bytes, str] = {}
         self.due: dict[tuple[int, str], tuple[str, ...]] = {}
 
-    def read(self, handle: Iterable[bytes]) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
+    def read(
+        self, handle: Iterable[bytes]
+    ) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
         """Every record of the lines after the header."""
         header = self.header
         width, separator = header.width, header.separator
@@ -181,7 +196,9 @@ class _EntryReader:
         if entry:
             yield from self._checked_entry(entry)
 
-    def _checked_entry(self, lines: list[_Line]) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
+    def _checked_entry(
+        self, lines: list[_Line]
+    ) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
         """`_entry`, with bytes that are not in the file's encoding reported where they are."""
         try:
             return self._entry(lines)
@@ -195,7 +212,7 @@ class _EntryReader:
                         column = names.get(position, f"#{position + 1}")
                         raise DataError(
                             f"{self.path}, line {number}, column {column}: bytes that are not "
-                            f"{self.encoding}; set `encoding = \"iso-8859-15\"` (or the "
+                            f'{self.encoding}; set `encoding = "iso-8859-15"` (or the '
                             "right one) in the source's settings"
                         ) from None
             raise
@@ -230,17 +247,23 @@ class _EntryReader:
                 records.append(customer)
             customers.add(customer_id)
             if line[3] != line[4]:
-                records.append(self._ledger_line(f"{entry_id}/{index}", line, account, customer_id, is_sale))
+                records.append(
+                    self._ledger_line(f"{entry_id}/{index}", line, account, customer_id, is_sale)
+                )
         if is_sale:
-            booked_on = self._day(first[at["EcritureDate"]], "EcritureDate", first_number, required=True)
-            records.append(LedgerSale(
-                self.source,
-                entry_id,
-                customers.pop() if len(customers) == 1 else None,
-                booked_on,  # type: ignore[arg-type]
-                sales,
-                b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
-            ))
+            booked_on = self._day(
+                first[at["EcritureDate"]], "EcritureDate", first_number, required=True
+            )
+            records.append(
+                LedgerSale(
+                    self.source,
+                    entry_id,
+                    customers.pop() if len(customers) == 1 else None,
+                    booked_on,  # type: ignore[arg-type]
+                    sales,
+                    b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
+                )
+            )
         return records
 
     def _ledger_line(
@@ -252,7 +275,9 @@ class _EntryReader:
         booked_on = self._day(fields[at["EcritureDate"]], "EcritureDate", number, required=True)
         code = fields[self.i_let].strip()
         match_ref = f"{account.decode('ascii', 'replace')}:{self._text(code)}" if code else None
-        matched_on = self._day(fields[at["DateLet"]], "DateLet", number, required=False) if code else None
+        matched_on = (
+            self._day(fields[at["DateLet"]], "DateLet", number, required=False) if code else None
+        )
         due_lines: tuple[tuple[str, int], ...] = ()
         assumed = False
         if amount > 0:
@@ -269,7 +294,9 @@ class _EntryReader:
                 piece_on = self._day(fields[at["PieceDate"]], "PieceDate", number, required=False)
                 terms = self.terms.get(customer_id)
                 assumed = terms is None
-                due_lines = self._due_lines(terms or self.default_terms, piece_on or booked_on, amount)  # type: ignore[arg-type]
+                due_lines = self._due_lines(
+                    terms or self.default_terms, piece_on or booked_on, amount
+                )  # type: ignore[arg-type]
         elif account.startswith(b"4191"):
             kind = CreditKind.ADVANCE.value
         elif is_sale:
@@ -296,7 +323,11 @@ class _EntryReader:
         at = self.header.index
         fields = line[2]
         customer_id = self._text(aux)
-        label = fields[at["CompAuxLib"]] if fields[at["CompAuxNum"]].strip() else fields[at["CompteLib"]]
+        label = (
+            fields[at["CompAuxLib"]]
+            if fields[at["CompAuxNum"]].strip()
+            else fields[at["CompteLib"]]
+        )
         terms = self.terms.get(customer_id)
         return Customer(
             source=self.source,
@@ -350,7 +381,9 @@ class _EntryReader:
     def _text(self, raw: bytes) -> str:
         return raw.decode(self.encoding).strip()
 
-    def _due_lines(self, terms: PaymentTerms, issued_on: str, amount: int) -> tuple[tuple[str, int], ...]:
+    def _due_lines(
+        self, terms: PaymentTerms, issued_on: str, amount: int
+    ) -> tuple[tuple[str, int], ...]:
         """The due lines of an invoice of `amount` dated `issued_on`, by `terms`."""
         key = (id(terms), issued_on)
         dates = self.due.get(key)
@@ -359,7 +392,9 @@ class _EntryReader:
             self.due[key] = dates
         if len(dates) == 1:
             return ((dates[0], amount),)
-        lines = tuple((d, part) for d, part in zip(dates, terms.amounts(amount), strict=True) if part)
+        lines = tuple(
+            (d, part) for d, part in zip(dates, terms.amounts(amount), strict=True) if part
+        )
         return lines or ((dates[-1], amount),)
 
 

@@ -32,7 +32,9 @@ class FileTarget:
     def check(self) -> None:
         """The folder exists and is writable, and an existing file can be read."""
         if not self.path.parent.is_dir():
-            raise ConfigError(f"folder {self.path.parent} does not exist: create it or change `path`")
+            raise ConfigError(
+                f"folder {self.path.parent} does not exist: create it or change `path`"
+            )
         if not os.access(self.path.parent, os.W_OK):
             raise ConfigError(f"cannot write in {self.path.parent}: check its permissions")
         self.read()

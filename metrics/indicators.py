@@ -54,7 +54,8 @@ class DsoSettings:
 @dataclass(frozen=True, slots=True)
 class PeriodFlows:
     """What moved during the accounting period, in minor units: the outstanding on the day
-    before it started, the sales and the cash received during it."""
+    before it started, the sales and the cash received during it.
+    """
 
     opening: int
     sales: int
@@ -118,7 +119,9 @@ def indicators(
         ]
 
         def dso_of(amount: Decimal) -> Decimal | None:
-            return count_back_dso(amount, months, order=settings.order, empty_month=settings.empty_month)
+            return count_back_dso(
+                amount, months, order=settings.order, empty_month=settings.empty_month
+            )
 
     else:
         period_sales = to_decimal(flows.sales, currency)

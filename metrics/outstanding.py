@@ -78,7 +78,7 @@ class AgedBalance:
 
     @property
     def outstanding(self) -> int:
-        """unbilled + not due + overdue − unapplied: the sum of every bucket."""
+        """Unbilled + not due + overdue − unapplied: the sum of every bucket."""
         return sum(amount for _, amount in self.buckets)
 
 

@@ -178,12 +178,14 @@ def parse_terms(value: int | str) -> PaymentTerms:
         match = _TERMS.match(part)
         if not match:
             raise ValueError(
-                f"cannot read {part.strip()!r}; write e.g. 30, \"45 fin de mois\" or \"30% 0, 70% 60\""
+                f'cannot read {part.strip()!r}; write e.g. 30, "45 fin de mois" or "30% 0, 70% 60"'
             )
         is_last = index == len(parts) - 1
         share = match["share"]
         if not is_last and share is None:
-            raise ValueError(f"{part.strip()!r} needs a share in percent (only the last may omit it)")
+            raise ValueError(
+                f"{part.strip()!r} needs a share in percent (only the last may omit it)"
+            )
         lines.append(
             TermLine(
                 share=None if is_last else Decimal(share.replace(",", ".")),
@@ -246,7 +248,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: `sources.books.path: Field required`."""
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function"))
+        location = ".".join(
+            str(part) for part in error["loc"] if not str(part).startswith("function")
+        )
         lines.append(f"{location}: {error['msg']}")
     return "; ".join(lines)
 

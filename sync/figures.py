@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
 
-from encours.metrics.dso import DayCount, DsoMethod, EmptyMonth, PeriodLength, WalkOrder
-from encours.metrics.dso import accounting_period, monthly_periods
+from encours.metrics.dso import (
+    DayCount,
+    DsoMethod,
+    EmptyMonth,
+    PeriodLength,
+    WalkOrder,
+    accounting_period,
+    monthly_periods,
+)
 from encours.metrics.indicators import DsoSettings, Indicators, PeriodFlows, indicators
 from encours.metrics.outstanding import AgedBalance, OpenLine, aged_balance, combined
 from encours.sync.config import Settings
@@ -95,7 +102,10 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
             credit_limit=limit,
         )
 
-    known = [(row["source"], row["external_id"], row["name"], row["credit_limit"]) for row in store.customers()]
+    known = [
+        (row["source"], row["external_id"], row["name"], row["credit_limit"])
+        for row in store.customers()
+    ]
     # Open items and credits of a customer the source never described still count, under its id.
     described = {(source, customer) for source, customer, _, _ in known}
     undescribed = (balances.keys() | {key for key in unapplied if key[1] is not None}) - described
@@ -153,7 +163,10 @@ def _aged_by_customer(
             OpenLine(kind, date.fromisoformat(due_on), residual, bool(doubtful))
             for _, _, kind, due_on, residual, doubtful in lines
         )
-        yield key, aged_balance(open_lines, unapplied=unapplied.get(key, 0), as_of=as_of, edges=edges)
+        yield (
+            key,
+            aged_balance(open_lines, unapplied=unapplied.get(key, 0), as_of=as_of, edges=edges),
+        )
 
 
 def _sum_months(per_customer: object) -> dict[str, int]:

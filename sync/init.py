@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import tomllib
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -155,14 +155,21 @@ def _by_source_links(
     for credit in credits:
         for invoice_id, amount, linked_on in credit.links:
             run.allocate(
-                credit, lines_by_invoice.get(invoice_id, ()), AllocationRule.SOURCE_LINK,
-                limit=amount, on=linked_on,
+                credit,
+                lines_by_invoice.get(invoice_id, ()),
+                AllocationRule.SOURCE_LINK,
+                limit=amount,
+                on=linked_on,
             )
         if credit.applies_to and credit.left > 0:
-            run.allocate(credit, lines_by_invoice.get(credit.applies_to, ()), AllocationRule.SOURCE_LINK)
+            run.allocate(
+                credit, lines_by_invoice.get(credit.applies_to, ()), AllocationRule.SOURCE_LINK
+            )
 
 
-def _by_match_groups(run: _Allocator, due: Sequence[DueItem], credits: Sequence[CreditItem]) -> None:
+def _by_match_groups(
+    run: _Allocator, due: Sequence[DueItem], credits: Sequence[CreditItem]
+) -> None:
     due_groups: dict[str, list[DueItem]] = defaultdict(list)
     for line in due:
         if line.match_ref:
@@ -179,7 +186,9 @@ def _by_match_groups(run: _Allocator, due: Sequence[DueItem], credits: Sequence[
                 # group's: a line lettered later into the group must not move, as of past
                 # dates, what two older members of it had already settled.
                 matched = [day for day in (credit.matched_on, line.matched_on) if day]
-                run.allocate(credit, (line,), AllocationRule.MATCH_GROUP, on=max(matched, default=None))
+                run.allocate(
+                    credit, (line,), AllocationRule.MATCH_GROUP, on=max(matched, default=None)
+                )
 
 
 def _by_reference(

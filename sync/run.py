@@ -115,7 +115,9 @@ def run_sync(
         try:
             if dry_run:
                 with store.dry_run():
-                    return _run(store, settings, as_of, now, True, push, only_source, full_refresh, say)
+                    return _run(
+                        store, settings, as_of, now, True, push, only_source, full_refresh, say
+                    )
             return _run(store, settings, as_of, now, False, push, only_source, full_refresh, say)
         finally:
             store.close()
@@ -140,8 +142,12 @@ def _run(
         exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
         store.finish_run(run_id, status="failed", exit_code=exit_code, summary=summary.as_dict())
         raise
-    store.finish_run(run_id, status="dry-run" if dry_run else "done",
-                     exit_code=summary.exit_code, summary=summary.as_dict())
+    store.finish_run(
+        run_id,
+        status="dry-run" if dry_run else "done",
+        exit_code=summary.exit_code,
+        summary=summary.as_dict(),
+    )
     return summary
 
 
@@ -171,11 +177,21 @@ def _steps(
         summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
     if push:
         for name, target_settings in settings.targets.items():
-            push_target(store, name, make_target(name, target_settings), figures, settings,
-                        summary, dry_run=dry_run, say=say)
+            push_target(
+                store,
+                name,
+                make_target(name, target_settings),
+                figures,
+                settings,
+                summary,
+                dry_run=dry_run,
+                say=say,
+            )
 
 
-def pull_source(store: Store, source: Source, run_id: int, full_refresh: bool, say: Progress) -> SourceOutcome:
+def pull_source(
+    store: Store, source: Source, run_id: int, full_refresh: bool, say: Progress
+) -> SourceOutcome:
     """Read one source into the store in one transaction; a failure leaves it untouched."""
     outcome = SourceOutcome(source.source)
     try:
@@ -236,25 +252,64 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
 
 
 def _due_item(row: tuple) -> DueItem:  # type: ignore[type-arg]
-    (_, _, invoice_id, seq, issued_on, due_on, amount, kind, number, match_ref, matched_on,
-     order_ref) = row
+    (
+        _,
+        _,
+        invoice_id,
+        seq,
+        issued_on,
+        due_on,
+        amount,
+        kind,
+        number,
+        match_ref,
+        matched_on,
+        order_ref,
+    ) = row
     return DueItem(
-        invoice_id=invoice_id, seq=seq, issued_on=date.fromisoformat(issued_on),
-        due_on=date.fromisoformat(due_on), amount=amount, kind=kind, number=number,
-        match_ref=match_ref, matched_on=_day(matched_on), order_ref=order_ref,
+        invoice_id=invoice_id,
+        seq=seq,
+        issued_on=date.fromisoformat(issued_on),
+        due_on=date.fromisoformat(due_on),
+        amount=amount,
+        kind=kind,
+        number=number,
+        match_ref=match_ref,
+        matched_on=_day(matched_on),
+        order_ref=order_ref,
     )
 
 
 def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
-    (_, _, external_id, kind, on_date, amount, reference, match_ref, matched_on, applies_to,
-     is_on_order, order_ref, links) = row
+    (
+        _,
+        _,
+        external_id,
+        kind,
+        on_date,
+        amount,
+        reference,
+        match_ref,
+        matched_on,
+        applies_to,
+        is_on_order,
+        order_ref,
+        links,
+    ) = row
     return CreditItem(
-        credit_id=external_id, kind=kind, on=date.fromisoformat(on_date), amount=amount,
-        reference=reference, match_ref=match_ref, matched_on=_day(matched_on),
-        applies_to=applies_to, is_on_order=bool(is_on_order), order_ref=order_ref,
-        links=tuple(
-            (invoice, units, _day(on)) for invoice, units, on in json.loads(links)
-        ) if links != "[]" else (),
+        credit_id=external_id,
+        kind=kind,
+        on=date.fromisoformat(on_date),
+        amount=amount,
+        reference=reference,
+        match_ref=match_ref,
+        matched_on=_day(matched_on),
+        applies_to=applies_to,
+        is_on_order=bool(is_on_order),
+        order_ref=order_ref,
+        links=tuple((invoice, units, _day(on)) for invoice, units, on in json.loads(links))
+        if links != "[]"
+        else (),
     )
 
 

@@ -22,19 +22,19 @@ from typing import Any
 from encours.errors import StateError
 from encours.model import (
     CURRENCY_EXPONENTS,
-    CreditKind,
-    LedgerLine,
-    LedgerSale,
-    to_decimal,
     Allocation,
     Credit,
+    CreditKind,
     Customer,
     Invoice,
+    LedgerLine,
+    LedgerSale,
     Money,
     Rejected,
     Sale,
     SourceRecord,
     convert,
+    to_decimal,
 )
 from encours.sync.migrations import MIGRATIONS
 
@@ -151,7 +151,9 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
-    def finish_run(self, run_id: int, *, status: str, exit_code: int, summary: dict[str, Any]) -> None:
+    def finish_run(
+        self, run_id: int, *, status: str, exit_code: int, summary: dict[str, Any]
+    ) -> None:
         """Record how a run ended."""
         self.db.execute(
             "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE id = ?",
@@ -231,7 +233,12 @@ class Store:
 
     def dirty_customers(self) -> list[tuple[str, str]]:
         """Customers whose records changed since their allocations were last computed."""
-        return [tuple(row) for row in self.db.execute("SELECT source, customer_id FROM dirty_customers ORDER BY 1, 2")]
+        return [
+            tuple(row)
+            for row in self.db.execute(
+                "SELECT source, customer_id FROM dirty_customers ORDER BY 1, 2"
+            )
+        ]
 
     def mark_all_dirty(self) -> None:
         """Have every customer reconciled again (after a change of reconciliation settings)."""
@@ -270,10 +277,19 @@ class Store:
                 credit_rows.take((source, customer_id)),
             )
 
-    def replace_allocations(self, source: str, customer_id: str, allocations: Sequence[Allocation]) -> None:
+    def replace_allocations(
+        self, source: str, customer_id: str, allocations: Sequence[Allocation]
+    ) -> None:
         """Set a customer's allocations (inside the caller's transaction), if they changed."""
         rows = sorted(
-            (a.credit_id, a.invoice_id, a.due_seq, a.amount, a.allocated_on.isoformat(), a.rule.value)
+            (
+                a.credit_id,
+                a.invoice_id,
+                a.due_seq,
+                a.amount,
+                a.allocated_on.isoformat(),
+                a.rule.value,
+            )
             for a in allocations
         )
         existing = sorted(
@@ -295,7 +311,8 @@ class Store:
 
     def finish_reconciliation(self) -> None:
         """Date when each dirty customer's due lines were settled and credits used up, then
-        clear the dirty list (inside the caller's transaction)."""
+        clear the dirty list (inside the caller's transaction).
+        """
         self.db.execute(
             "UPDATE due_lines SET settled_on = ("
             " SELECT CASE WHEN SUM(a.amount) >= due_lines.amount THEN MAX(a.allocated_on) END"
@@ -345,7 +362,8 @@ class Store:
 
     def unapplied(self, as_of: date) -> dict[tuple[str, str | None], int]:
         """Credits received on or before `as_of` and not allocated by then, per customer
-        (customer None: receipts not tied to any customer)."""
+        (customer None: receipts not tied to any customer).
+        """
         day = as_of.isoformat()
         rows = self.db.execute(
             "SELECT c.source, c.customer_id, SUM(c.amount - COALESCE(("
@@ -357,7 +375,9 @@ class Store:
         )
         return {(source, customer): int(amount) for source, customer, amount in rows if amount}
 
-    def monthly_sales(self, since: date, as_of: date) -> dict[tuple[str, str | None], dict[str, int]]:
+    def monthly_sales(
+        self, since: date, as_of: date
+    ) -> dict[tuple[str, str | None], dict[str, int]]:
         """Sales per customer and month ("YYYY-MM") booked from `since` to `as_of` included."""
         sales: dict[tuple[str, str | None], dict[str, int]] = {}
         for source, customer, month, amount in self.db.execute(
@@ -370,7 +390,8 @@ class Store:
 
     def payment_delays(self, as_of: date) -> dict[tuple[str, str], tuple[int, int]]:
         """Per customer, over invoice due lines settled by `as_of`: (sum of amount × days
-        late, sum of amount), integers, so the weighted mean is exact."""
+        late, sum of amount), integers, so the weighted mean is exact.
+        """
         rows = self.db.execute(
             "SELECT source, customer_id, "
             "SUM(amount * CAST(julianday(settled_on) - julianday(due_on) AS INTEGER)), SUM(amount) "
@@ -381,7 +402,8 @@ class Store:
 
     def unmatched_credits(self, as_of: date) -> Iterator[tuple[str, str, str, str, str, int]]:
         """Credits still unallocated as of a date, for a person to check: (source, customer_id,
-        kind, external_id, reference, unallocated amount)."""
+        kind, external_id, reference, unallocated amount).
+        """
         day = as_of.isoformat()
         yield from self.db.execute(
             "SELECT c.source, c.customer_id, c.kind, c.external_id, COALESCE(c.reference, ''), "
@@ -392,22 +414,41 @@ class Store:
             {"day": day},
         )
 
-    def period_flows(self, start: date, end: date) -> dict[tuple[str, str | None], tuple[int, int, int]]:
+    def period_flows(
+        self, start: date, end: date
+    ) -> dict[tuple[str, str | None], tuple[int, int, int]]:
         """Per customer: (outstanding on the day before `start`, sales and cash received from
         `start` to `end` included). The opening outstanding is the balance of the account,
-        debits less credits, which no allocation changes."""
+        debits less credits, which no allocation changes.
+        """
         before = date.fromordinal(start.toordinal() - 1).isoformat()
         first, last = start.isoformat(), end.isoformat()
         flows: dict[tuple[str, str | None], list[int]] = {}
         queries = (
-            (0, "SELECT source, customer_id, SUM(total) FROM invoices WHERE issued_on <= ? "
-                "GROUP BY 1, 2", (before,)),
-            (0, "SELECT source, customer_id, -SUM(amount) FROM credits WHERE on_date <= ? "
-                "GROUP BY 1, 2", (before,)),
-            (1, "SELECT source, customer_id, SUM(amount) FROM sales WHERE booked_on BETWEEN ? "
-                "AND ? GROUP BY 1, 2", (first, last)),
-            (2, "SELECT source, customer_id, SUM(amount) FROM credits WHERE kind IN "
-                "('payment', 'advance') AND on_date BETWEEN ? AND ? GROUP BY 1, 2", (first, last)),
+            (
+                0,
+                "SELECT source, customer_id, SUM(total) FROM invoices WHERE issued_on <= ? "
+                "GROUP BY 1, 2",
+                (before,),
+            ),
+            (
+                0,
+                "SELECT source, customer_id, -SUM(amount) FROM credits WHERE on_date <= ? "
+                "GROUP BY 1, 2",
+                (before,),
+            ),
+            (
+                1,
+                "SELECT source, customer_id, SUM(amount) FROM sales WHERE booked_on BETWEEN ? "
+                "AND ? GROUP BY 1, 2",
+                (first, last),
+            ),
+            (
+                2,
+                "SELECT source, customer_id, SUM(amount) FROM credits WHERE kind IN "
+                "('payment', 'advance') AND on_date BETWEEN ? AND ? GROUP BY 1, 2",
+                (first, last),
+            ),
         )
         for position, sql, parameters in queries:
             for source, customer, amount in self.db.execute(sql, parameters):
@@ -439,7 +480,8 @@ class Store:
 
     def save_snapshot(self, as_of: date, indicators: dict[str, dict[str, Any]], run_id: int) -> int:
         """Keep the indicators computed for a date (history for trends); return how many
-        customers' rows changed. Rows whose indicators are unchanged are not rewritten."""
+        customers' rows changed. Rows whose indicators are unchanged are not rewritten.
+        """
         changed = 0
         for customer_key, values in indicators.items():
             changed += self.db.execute(
@@ -501,7 +543,9 @@ class _BatchWriter:
     changes nothing.
     """
 
-    def __init__(self, db: sqlite3.Connection, source: str, company_currency: str, run_id: int) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, source: str, company_currency: str, run_id: int
+    ) -> None:
         self.db = db
         self.source = source
         self.currency = company_currency
@@ -521,16 +565,22 @@ class _BatchWriter:
         elif isinstance(record, Rejected):
             self._quarantine(record)
         elif record.source != self.source:
-            raise StateError(f"record {record.external_id} of {record.source} given as {self.source}")
+            raise StateError(
+                f"record {record.external_id} of {record.source} given as {self.source}"
+            )
         else:
             try:
                 self._record(record)
                 self.written += 1
             except _NoRate as exc:
                 self._quarantine(
-                    Rejected(source=self.source, stream=type(record).__name__.lower(),
-                             external_id=record.external_id, reason=str(exc),
-                             raw=record.raw or record.model_dump_json())
+                    Rejected(
+                        source=self.source,
+                        stream=type(record).__name__.lower(),
+                        external_id=record.external_id,
+                        reason=str(exc),
+                        raw=record.raw or record.model_dump_json(),
+                    )
                 )
 
     def flush(self) -> None:
@@ -547,34 +597,90 @@ class _BatchWriter:
         """A ledger line straight to its rows: already checked, in company currency."""
         if line.due_lines:
             self._invoice(
-                line.external_id, line.customer_id, line.reference, line.kind, line.booked_on,
-                self.currency, self._amount_text(line.amount), None, line.amount,
-                line.due_lines, line.is_doubtful, line.due_date_assumed, line.match_ref,
-                line.matched_on, None, None, line.raw,
+                line.external_id,
+                line.customer_id,
+                line.reference,
+                line.kind,
+                line.booked_on,
+                self.currency,
+                self._amount_text(line.amount),
+                None,
+                line.amount,
+                line.due_lines,
+                line.is_doubtful,
+                line.due_date_assumed,
+                line.match_ref,
+                line.matched_on,
+                None,
+                None,
+                line.raw,
             )
         else:
             is_advance = line.kind == CreditKind.ADVANCE.value
-            self._credit((
-                line.source, line.external_id, line.kind, line.customer_id, line.booked_on,
-                self.currency, self._amount_text(line.amount), None, line.amount,
-                line.reference, line.match_ref, line.matched_on, None, int(is_advance),
-                line.reference if is_advance else None, "[]", None, line.raw,
-            ))
+            self._credit(
+                (
+                    line.source,
+                    line.external_id,
+                    line.kind,
+                    line.customer_id,
+                    line.booked_on,
+                    self.currency,
+                    self._amount_text(line.amount),
+                    None,
+                    line.amount,
+                    line.reference,
+                    line.match_ref,
+                    line.matched_on,
+                    None,
+                    int(is_advance),
+                    line.reference if is_advance else None,
+                    "[]",
+                    None,
+                    line.raw,
+                )
+            )
 
     def _record(self, record: SourceRecord) -> None:
         if isinstance(record, LedgerSale):
-            self._append("sales", (record.source, record.external_id, record.customer_id,
-                                   record.booked_on, record.amount, record.raw), record.external_id)
+            self._append(
+                "sales",
+                (
+                    record.source,
+                    record.external_id,
+                    record.customer_id,
+                    record.booked_on,
+                    record.amount,
+                    record.raw,
+                ),
+                record.external_id,
+            )
             return
         raw = record.raw or record.model_dump_json(exclude_defaults=True)
         updated_at = record.updated_at.isoformat() if record.updated_at else None
         if isinstance(record, Customer):
-            limit = self._company(record.credit_limit, None, "credit limit") if record.credit_limit else None
-            self._append("customers", (
-                record.source, record.external_id, record.name, record.siren, record.siret,
-                record.vat_number, record.email_domain, record.payment_terms_days,
-                int(record.terms_end_of_month), limit, updated_at, raw,
-            ), record.external_id)
+            limit = (
+                self._company(record.credit_limit, None, "credit limit")
+                if record.credit_limit
+                else None
+            )
+            self._append(
+                "customers",
+                (
+                    record.source,
+                    record.external_id,
+                    record.name,
+                    record.siren,
+                    record.siret,
+                    record.vat_number,
+                    record.email_domain,
+                    record.payment_terms_days,
+                    int(record.terms_end_of_month),
+                    limit,
+                    updated_at,
+                    raw,
+                ),
+                record.external_id,
+            )
         elif isinstance(record, Invoice):
             rate = record.exchange_rate
             what = f"invoice {record.number or record.external_id}"
@@ -584,58 +690,140 @@ class _BatchWriter:
                 for line in record.due_lines
             ]
             # After conversion, the last due line absorbs the rounding: lines add up to the total.
-            due_lines[-1] = (due_lines[-1][0], due_lines[-1][1] + total - sum(a for _, a in due_lines))
+            due_lines[-1] = (
+                due_lines[-1][0],
+                due_lines[-1][1] + total - sum(a for _, a in due_lines),
+            )
             self._invoice(
-                record.external_id, record.customer_id, record.number, record.kind.value,
-                record.issued_on.isoformat(), record.total.currency, str(record.total.amount),
-                _text(rate), total, due_lines, record.is_doubtful, record.due_date_assumed,
-                record.match_ref, _iso(record.matched_on), record.order_ref, updated_at, raw,
+                record.external_id,
+                record.customer_id,
+                record.number,
+                record.kind.value,
+                record.issued_on.isoformat(),
+                record.total.currency,
+                str(record.total.amount),
+                _text(rate),
+                total,
+                due_lines,
+                record.is_doubtful,
+                record.due_date_assumed,
+                record.match_ref,
+                _iso(record.matched_on),
+                record.order_ref,
+                updated_at,
+                raw,
             )
         elif isinstance(record, Credit):
             rate = record.exchange_rate
             what = f"{record.kind.value.replace('_', ' ')} {record.reference or record.external_id}"
             links = json.dumps(
-                [[a.invoice_id, self._company(a.amount, rate, what), _iso(a.allocated_on)]
-                 for a in record.allocations]
+                [
+                    [a.invoice_id, self._company(a.amount, rate, what), _iso(a.allocated_on)]
+                    for a in record.allocations
+                ]
             )
-            self._credit((
-                record.source, record.external_id, record.kind.value, record.customer_id,
-                record.on.isoformat(), record.amount.currency, str(record.amount.amount),
-                _text(rate), self._company(record.amount, rate, what), record.reference,
-                record.match_ref, _iso(record.matched_on), getattr(record, "applies_to", None),
-                int(getattr(record, "is_on_order", False)), getattr(record, "order_ref", None),
-                links, updated_at, raw,
-            ))
+            self._credit(
+                (
+                    record.source,
+                    record.external_id,
+                    record.kind.value,
+                    record.customer_id,
+                    record.on.isoformat(),
+                    record.amount.currency,
+                    str(record.amount.amount),
+                    _text(rate),
+                    self._company(record.amount, rate, what),
+                    record.reference,
+                    record.match_ref,
+                    _iso(record.matched_on),
+                    getattr(record, "applies_to", None),
+                    int(getattr(record, "is_on_order", False)),
+                    getattr(record, "order_ref", None),
+                    links,
+                    updated_at,
+                    raw,
+                )
+            )
         elif isinstance(record, Sale):
-            self._append("sales", (
-                record.source, record.external_id, record.customer_id, record.booked_on.isoformat(),
-                self._company(record.amount, None, f"sale {record.external_id}"), raw,
-            ), record.external_id)
+            self._append(
+                "sales",
+                (
+                    record.source,
+                    record.external_id,
+                    record.customer_id,
+                    record.booked_on.isoformat(),
+                    self._company(record.amount, None, f"sale {record.external_id}"),
+                    raw,
+                ),
+                record.external_id,
+            )
         else:
             raise TypeError(f"not a record: {type(record).__name__}")
 
     def _invoice(
-        self, external_id: str, customer_id: str, number: str | None, kind: str, issued_on: str,
-        currency: str, total_in_currency: str, rate: str | None, total: int,
-        due_lines: Sequence[tuple[str, int]], is_doubtful: bool, assumed: bool,
-        match_ref: str | None, matched_on: str | None, order_ref: str | None,
-        updated_at: str | None, raw: str,
+        self,
+        external_id: str,
+        customer_id: str,
+        number: str | None,
+        kind: str,
+        issued_on: str,
+        currency: str,
+        total_in_currency: str,
+        rate: str | None,
+        total: int,
+        due_lines: Sequence[tuple[str, int]],
+        is_doubtful: bool,
+        assumed: bool,
+        match_ref: str | None,
+        matched_on: str | None,
+        order_ref: str | None,
+        updated_at: str | None,
+        raw: str,
     ) -> None:
         """Queue an invoice row and its due line rows."""
         if len(due_lines) == 1:
             due_json = f'[["{due_lines[0][0]}",{due_lines[0][1]}]]'
         else:
             due_json = json.dumps([list(line) for line in due_lines])
-        self._append("invoices", (
-            self.source, external_id, customer_id, number, kind, issued_on, currency,
-            total_in_currency, rate, total, due_json, int(is_doubtful), int(assumed), match_ref,
-            matched_on, order_ref, updated_at, raw,
-        ), external_id)
+        self._append(
+            "invoices",
+            (
+                self.source,
+                external_id,
+                customer_id,
+                number,
+                kind,
+                issued_on,
+                currency,
+                total_in_currency,
+                rate,
+                total,
+                due_json,
+                int(is_doubtful),
+                int(assumed),
+                match_ref,
+                matched_on,
+                order_ref,
+                updated_at,
+                raw,
+            ),
+            external_id,
+        )
         for seq, (due_on, amount) in enumerate(due_lines):
-            self._append("due_lines", (
-                self.source, external_id, seq, customer_id, kind, int(is_doubtful), issued_on,
-                due_on, amount,
-            ))
+            self._append(
+                "due_lines",
+                (
+                    self.source,
+                    external_id,
+                    seq,
+                    customer_id,
+                    kind,
+                    int(is_doubtful),
+                    issued_on,
+                    due_on,
+                    amount,
+                ),
+            )
         self.dirty.add(customer_id)
 
     def _credit(self, row: tuple[Any, ...]) -> None:
@@ -648,8 +836,15 @@ class _BatchWriter:
         self.quarantined += 1
         self._append(
             "quarantine",
-            (rejected.source, rejected.stream, rejected.external_id, rejected.reason,
-             rejected.raw, self.run_id, self.run_id),
+            (
+                rejected.source,
+                rejected.stream,
+                rejected.external_id,
+                rejected.reason,
+                rejected.raw,
+                self.run_id,
+                self.run_id,
+            ),
             f"{rejected.stream}/{rejected.external_id}",
         )
 
@@ -712,28 +907,83 @@ def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
 _UPSERTS = {
     "customers": _upsert(
         "customers",
-        ("source", "external_id", "name", "siren", "siret", "vat_number", "email_domain",
-         "payment_terms_days", "terms_end_of_month", "credit_limit", "updated_at", "raw"),
+        (
+            "source",
+            "external_id",
+            "name",
+            "siren",
+            "siret",
+            "vat_number",
+            "email_domain",
+            "payment_terms_days",
+            "terms_end_of_month",
+            "credit_limit",
+            "updated_at",
+            "raw",
+        ),
         ("source", "external_id"),
     ),
     "invoices": _upsert(
         "invoices",
-        ("source", "external_id", "customer_id", "number", "kind", "issued_on", "currency",
-         "total_in_currency", "exchange_rate", "total", "due_lines", "is_doubtful",
-         "due_date_assumed", "match_ref", "matched_on", "order_ref", "updated_at", "raw"),
+        (
+            "source",
+            "external_id",
+            "customer_id",
+            "number",
+            "kind",
+            "issued_on",
+            "currency",
+            "total_in_currency",
+            "exchange_rate",
+            "total",
+            "due_lines",
+            "is_doubtful",
+            "due_date_assumed",
+            "match_ref",
+            "matched_on",
+            "order_ref",
+            "updated_at",
+            "raw",
+        ),
         ("source", "external_id"),
     ),
     "credits": _upsert(
         "credits",
-        ("source", "external_id", "kind", "customer_id", "on_date", "currency",
-         "amount_in_currency", "exchange_rate", "amount", "reference", "match_ref",
-         "matched_on", "applies_to", "is_on_order", "order_ref", "links", "updated_at", "raw"),
+        (
+            "source",
+            "external_id",
+            "kind",
+            "customer_id",
+            "on_date",
+            "currency",
+            "amount_in_currency",
+            "exchange_rate",
+            "amount",
+            "reference",
+            "match_ref",
+            "matched_on",
+            "applies_to",
+            "is_on_order",
+            "order_ref",
+            "links",
+            "updated_at",
+            "raw",
+        ),
         ("source", "external_id"),
     ),
     "due_lines": _upsert(
         "due_lines",
-        ("source", "invoice_id", "seq", "customer_id", "kind", "is_doubtful", "issued_on",
-         "due_on", "amount"),
+        (
+            "source",
+            "invoice_id",
+            "seq",
+            "customer_id",
+            "kind",
+            "is_doubtful",
+            "issued_on",
+            "due_on",
+            "amount",
+        ),
         ("source", "invoice_id", "seq"),
     ),
     "sales": _upsert(

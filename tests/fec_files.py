@@ -19,9 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COLUMNS_DEBIT_CREDIT = (
-    "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
-    "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib", "Debit", "Credit",
-    "EcritureLet", "DateLet", "ValidDate", "Montantdevise", "Idevise",
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
 )
 COLUMNS_AMOUNT_SIGN = tuple(
     {"Debit": "Montant", "Credit": "Sens"}.get(name, name) for name in COLUMNS_DEBIT_CREDIT
@@ -66,15 +81,31 @@ class Line:
         else:
             amounts = [self.debit or "0,00", self.credit or "0,00"]
         account_label = next(
-            (label for prefix, label in sorted(ACCOUNTS.items(), key=lambda kv: -len(kv[0]))
-             if self.account.startswith(prefix)),
+            (
+                label
+                for prefix, label in sorted(ACCOUNTS.items(), key=lambda kv: -len(kv[0]))
+                if self.account.startswith(prefix)
+            ),
             "",
         )
         return [
-            self.journal, JOURNALS.get(self.journal, self.journal), self.entry, self.day,
-            self.account, account_label, self.aux, self.aux_label, self.piece,
-            self.day if self.piece else "", self.label or self.piece, *amounts, self.let,
-            self.date_let, self.day, "", "",
+            self.journal,
+            JOURNALS.get(self.journal, self.journal),
+            self.entry,
+            self.day,
+            self.account,
+            account_label,
+            self.aux,
+            self.aux_label,
+            self.piece,
+            self.day if self.piece else "",
+            self.label or self.piece,
+            *amounts,
+            self.let,
+            self.date_let,
+            self.day,
+            "",
+            "",
         ]
 
 
@@ -119,8 +150,18 @@ def sale(
 ) -> list[Line]:
     """A sales invoice: D 411 TTC / C 706 HT / C 44571 VAT, in journal VT."""
     return [
-        Line("VT", entry, day, account, debit=ttc, aux=customer, aux_label=name,
-             piece=piece or f"F{entry}", let=let, date_let=date_let),
+        Line(
+            "VT",
+            entry,
+            day,
+            account,
+            debit=ttc,
+            aux=customer,
+            aux_label=name,
+            piece=piece or f"F{entry}",
+            let=let,
+            date_let=date_let,
+        ),
         Line("VT", entry, day, "706000", credit=ht, piece=piece or f"F{entry}"),
         Line("VT", entry, day, "445710", credit=vat, piece=piece or f"F{entry}"),
     ]
@@ -141,6 +182,16 @@ def receipt(
     """Money received: D 512 / C customer account, in journal BQ."""
     return [
         Line("BQ", entry, day, "512000", debit=amount, piece=piece),
-        Line("BQ", entry, day, account, credit=amount, aux=customer, aux_label=name,
-             piece=piece, let=let, date_let=date_let),
+        Line(
+            "BQ",
+            entry,
+            day,
+            account,
+            credit=amount,
+            aux=customer,
+            aux_label=name,
+            piece=piece,
+            let=let,
+            date_let=date_let,
+        ),
     ]

@@ -41,8 +41,15 @@ def test_outstanding_reads_french_amounts_and_unbilled() -> None:
 
 def test_count_back_example_76_71() -> None:
     assert _calc(
-        "dso", "--outstanding", "150000",
-        "--sales", "2026-01:70000", "--sales", "2026-02:50000", "--sales", "2026-03:60000",
+        "dso",
+        "--outstanding",
+        "150000",
+        "--sales",
+        "2026-01:70000",
+        "--sales",
+        "2026-02:50000",
+        "--sales",
+        "2026-03:60000",
     ) == {"dso": "76.71", "method": "count-back", "order": "recent-first"}
 
 
@@ -51,13 +58,17 @@ SEED_TABLE = ["--sales", "2021-10:50000", "--sales", "2021-11:80000", "--sales",
 
 def test_seed_table_oldest_first_67_89() -> None:
     assert _calc("dso", "--outstanding", "150000", *SEED_TABLE, "--order", "oldest-first") == {
-        "dso": "67.89", "method": "count-back", "order": "oldest-first",
+        "dso": "67.89",
+        "method": "count-back",
+        "order": "oldest-first",
     }
 
 
 def test_seed_table_standard_walk_53_50() -> None:
     assert _calc("dso", "--outstanding", "150000", *SEED_TABLE) == {
-        "dso": "53.50", "method": "count-back", "order": "recent-first",
+        "dso": "53.50",
+        "method": "count-back",
+        "order": "recent-first",
     }
 
 
@@ -69,8 +80,17 @@ def test_sales_order_on_the_command_line_does_not_matter() -> None:
 def test_accounting_method_45_days() -> None:
     # 31 + 28 + 31 = 90 days, sales 60 000 over them, outstanding 30 000.
     document = _calc(
-        "dso", "--method", "accounting", "--outstanding", "30000",
-        "--sales", "2026-01:20000", "--sales", "2026-02:20000", "--sales", "2026-03:20000",
+        "dso",
+        "--method",
+        "accounting",
+        "--outstanding",
+        "30000",
+        "--sales",
+        "2026-01:20000",
+        "--sales",
+        "2026-02:20000",
+        "--sales",
+        "2026-03:20000",
     )
     assert document["dso"] == "45.00"
     assert document["method"] == "accounting"
@@ -102,14 +122,32 @@ def test_text_output_states_the_method() -> None:
         (["dso", "--outstanding", "100", "--sales", "2026-13:5"], "--sales"),
         (["dso", "--outstanding", "100", "--sales", "202601:5"], "--sales"),
         (["dso", "--outstanding", "100", "--sales", "2026-01"], "--sales"),
-        (["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", "2026-01:6"], "--sales"),
-        (["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", " 2026-01 :6"], "--sales"),
-        (["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", "2026-03:5"], "--sales"),
+        (
+            ["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", "2026-01:6"],
+            "--sales",
+        ),
+        (
+            ["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", " 2026-01 :6"],
+            "--sales",
+        ),
+        (
+            ["dso", "--outstanding", "100", "--sales", "2026-01:5", "--sales", "2026-03:5"],
+            "--sales",
+        ),
     ],
     ids=[
-        "non-numeric-invoice", "non-numeric-advance", "nan", "overflow-invoice",
-        "non-numeric-outstanding", "overflow-outstanding", "non-numeric-sales",
-        "month-13", "month-without-dash", "no-colon", "month-twice", "month-twice-spaced",
+        "non-numeric-invoice",
+        "non-numeric-advance",
+        "nan",
+        "overflow-invoice",
+        "non-numeric-outstanding",
+        "overflow-outstanding",
+        "non-numeric-sales",
+        "month-13",
+        "month-without-dash",
+        "no-colon",
+        "month-twice",
+        "month-twice-spaced",
         "gap",
     ],
 )

@@ -52,7 +52,11 @@ def run_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ENCOURS_CONFIG"}
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "encours.cli", *map(str, args)],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
 
 
@@ -61,7 +65,8 @@ def dump_store(path: Path) -> dict[str, list[tuple[object, ...]]]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = [
-            name for (name,) in db.execute(
+            name
+            for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE 'sqlite_%' AND name != 'runs' ORDER BY name"
             )
@@ -80,10 +85,37 @@ def status_json(config: Path, *extra: str) -> dict:
     return json.loads(run("--config", config, "status", "--json", *extra).stdout)
 
 
-def fec_line(entry: str, account: str, debit: str, credit: str, *, aux: str = "",
-             aux_label: str = "", piece: str = "FA1", day: str = "20260115") -> str:
-    fields = ["VT", "Ventes", entry, day, account, "Compte " + account, aux, aux_label, piece,
-              day, "Facture " + piece, debit, credit, "", "", day, "", ""]
+def fec_line(
+    entry: str,
+    account: str,
+    debit: str,
+    credit: str,
+    *,
+    aux: str = "",
+    aux_label: str = "",
+    piece: str = "FA1",
+    day: str = "20260115",
+) -> str:
+    fields = [
+        "VT",
+        "Ventes",
+        entry,
+        day,
+        account,
+        "Compte " + account,
+        aux,
+        aux_label,
+        piece,
+        day,
+        "Facture " + piece,
+        debit,
+        credit,
+        "",
+        "",
+        day,
+        "",
+        "",
+    ]
     return "|".join(fields)
 
 
@@ -171,8 +203,18 @@ def test_demo_json_has_the_documented_shape(tmp_path: Path) -> None:
         # the buckets add up to the outstanding, to the cent
         assert sum(Decimal(v) for v in row["aging"].values()) == Decimal(row["outstanding"])
     for customer in document["customers"]:
-        assert {"id", "name", "outstanding", "overdue", "not_due", "unbilled", "unapplied",
-                "aging", "dso", "dso_method"} <= customer.keys()
+        assert {
+            "id",
+            "name",
+            "outstanding",
+            "overdue",
+            "not_due",
+            "unbilled",
+            "unapplied",
+            "aging",
+            "dso",
+            "dso_method",
+        } <= customer.keys()
         assert customer["id"] and customer["name"]
     assert sum(Decimal(c["outstanding"]) for c in document["customers"]) == Decimal(
         document["total"]["outstanding"]
@@ -249,7 +291,7 @@ def test_a_secret_in_the_config_exits_78_without_showing_it(tmp_path: Path) -> N
 
 def test_an_unknown_key_exits_78_naming_it(tmp_path: Path) -> None:
     write_small_fec(tmp_path / "books.fec")
-    config = write_config(tmp_path, extra='default_paymnet_terms_days = 45\n')
+    config = write_config(tmp_path, extra="default_paymnet_terms_days = 45\n")
     result = run("--config", config, "sync", expect=78)
     assert "default_paymnet_terms_days" in result.stderr
     config.write_text(config.read_text() + '\n[company2]\nname = "x"\n')
@@ -309,8 +351,9 @@ def test_a_second_concurrent_run_exits_73(demo_copy: Path) -> None:
 def test_status_of_one_customer(synced_demo: Path) -> None:
     document = status_json(synced_demo / "config.toml", "--as-of", AS_OF, "--customer", "C0001")
     assert [c["id"] for c in document["customers"]] == ["C0001"]
-    text = run("--config", synced_demo / "config.toml", "status", "--as-of", AS_OF,
-               "--customer", "C0001").stdout
+    text = run(
+        "--config", synced_demo / "config.toml", "status", "--as-of", AS_OF, "--customer", "C0001"
+    ).stdout
     assert "(C0001)" in text and "(C0002)" not in text
 
 
@@ -331,7 +374,9 @@ def test_status_as_of_past_dates(synced_demo: Path) -> None:
 
 
 def test_status_with_a_bad_date_exits_2(synced_demo: Path) -> None:
-    result = run("--config", synced_demo / "config.toml", "status", "--as-of", "31/10/2026", expect=2)
+    result = run(
+        "--config", synced_demo / "config.toml", "status", "--as-of", "31/10/2026", expect=2
+    )
     assert "--as-of" in result.stderr
 
 
@@ -377,8 +422,16 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path, books: Path) ->
 
 def test_init_with_a_source_name_that_is_no_bare_toml_key(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
-    run("--config", config, "init", "--non-interactive", "--fec", "books.fec",
-        "--source-name", "books.2026")
+    run(
+        "--config",
+        config,
+        "init",
+        "--non-interactive",
+        "--fec",
+        "books.fec",
+        "--source-name",
+        "books.2026",
+    )
     assert list(load_settings(config).sources) == ["books.2026"]
 
 
@@ -389,8 +442,9 @@ def test_check_with_a_missing_fec_exits_78_naming_it(tmp_path: Path, books: Path
     result = run("--config", config, "check", expect=78)
     assert "FAILED  source books" in result.stdout
     assert str(books) in result.stdout
-    again = run("--config", config, "init", "--non-interactive", "--fec", "other.fec", "--force",
-                expect=78)
+    again = run(
+        "--config", config, "init", "--non-interactive", "--fec", "other.fec", "--force", expect=78
+    )
     assert "other.fec" in again.stdout
 
 
@@ -398,8 +452,14 @@ def test_init_interactive(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
     answers = "eur\nstore.sqlite\nledger\nbooks.fec\n45\nout.csv\n"
     result = run("--config", config, "init", input=answers)
-    for prompt in ("Company currency", "Store", "Name of the FEC source", "Path of the FEC file",
-                   "Default payment terms", "Indicators file"):
+    for prompt in (
+        "Company currency",
+        "Store",
+        "Name of the FEC source",
+        "Path of the FEC file",
+        "Default payment terms",
+        "Indicators file",
+    ):
         assert prompt in result.stdout
     settings = load_settings(config)
     assert settings.company.currency == "EUR"
@@ -420,8 +480,19 @@ def test_init_interactive(tmp_path: Path, books: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["demo"], ["sync"], ["status"], ["unmatched"], ["quarantine"], ["check"], ["init"],
-     ["calc"], ["calc", "outstanding"], ["calc", "dso"]],
+    [
+        [],
+        ["demo"],
+        ["sync"],
+        ["status"],
+        ["unmatched"],
+        ["quarantine"],
+        ["check"],
+        ["init"],
+        ["calc"],
+        ["calc", "outstanding"],
+        ["calc", "dso"],
+    ],
     ids=lambda c: " ".join(c) or "encours",
 )
 def test_help_shows_an_example(command: list[str]) -> None:

@@ -152,7 +152,9 @@ def test_demo_covers_every_case(demo) -> None:
     old = [
         r
         for r in rows
-        if r["CompteNum"] == "411000" and not r["EcritureLet"] and r["PieceRef"].startswith("FA")
+        if r["CompteNum"] == "411000"
+        and not r["EcritureLet"]
+        and r["PieceRef"].startswith("FA")
         and (date(2026, 10, 31) - _day(r["PieceDate"])).days > 150
     ]
     assert old

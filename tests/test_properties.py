@@ -41,9 +41,7 @@ from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.run import reconcile_dirty
 from encours.sync.store import Store
 
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOURCE = "books"
 START = date(2026, 1, 1)
 SPAN = 180  # days of business dates drawn: 2026-01-01 .. 2026-06-29
@@ -76,10 +74,16 @@ def customer_items(draw: st.DrawFn) -> tuple[list[DueItem], list[CreditItem], bo
         for seq in range(draw(st.integers(1, 3))):
             due.append(
                 DueItem(
-                    invoice_id=f"I{n}", seq=seq, issued_on=day(issued),
+                    invoice_id=f"I{n}",
+                    seq=seq,
+                    issued_on=day(issued),
                     due_on=day(issued + draw(st.integers(0, 120))),
-                    amount=draw(st.integers(1, 50_000)), kind=kind, number=number,
-                    match_ref=match_ref, matched_on=matched_on, order_ref=order_ref,
+                    amount=draw(st.integers(1, 50_000)),
+                    kind=kind,
+                    number=number,
+                    match_ref=match_ref,
+                    matched_on=matched_on,
+                    order_ref=order_ref,
                 )
             )
     invoice_ids = [f"I{n}" for n in range(invoices)] + ["ELSEWHERE"]
@@ -94,17 +98,25 @@ def customer_items(draw: st.DrawFn) -> tuple[list[DueItem], list[CreditItem], bo
             linked = draw(st.integers(1, budget))
             budget -= linked
             links.append(
-                (draw(st.sampled_from(invoice_ids)), linked,
-                 draw(st.none() | st.integers(0, SPAN + 30).map(day)))
+                (
+                    draw(st.sampled_from(invoice_ids)),
+                    linked,
+                    draw(st.none() | st.integers(0, SPAN + 30).map(day)),
+                )
             )
         kind = draw(st.sampled_from(["payment", "payment", "credit_note", "advance"]))
         credits.append(
             CreditItem(
-                credit_id=f"C{n}", kind=kind, on=day(draw(st.integers(0, SPAN))), amount=amount,
+                credit_id=f"C{n}",
+                kind=kind,
+                on=day(draw(st.integers(0, SPAN))),
+                amount=amount,
                 reference=draw(st.none() | st.sampled_from([f"N{i}" for i in range(6)])),
                 match_ref=draw(st.sampled_from((None,) + REFS)),
                 matched_on=draw(st.none() | st.integers(0, SPAN + 30).map(day)),
-                applies_to=draw(st.none() | st.sampled_from(invoice_ids)) if kind == "credit_note" else None,
+                applies_to=draw(st.none() | st.sampled_from(invoice_ids))
+                if kind == "credit_note"
+                else None,
                 is_on_order=draw(st.booleans()) if kind == "advance" else False,
                 order_ref=draw(st.sampled_from((None,) + ORDERS)) if kind == "advance" else None,
                 links=tuple(links),
@@ -176,16 +188,26 @@ def draw_invoice(draw: st.DrawFn, book: Book, ident: str, dates: st.SearchStrate
     issued = draw(dates)
     amounts = draw(st.lists(st.integers(1, 500_000), min_size=1, max_size=3))
     due_lines = tuple(
-        DueLine(due_on=day(issued + draw(st.integers(0, 120))), amount=eur(units)) for units in amounts
+        DueLine(due_on=day(issued + draw(st.integers(0, 120))), amount=eur(units))
+        for units in amounts
     )
     match_ref = draw(st.none() | st.sampled_from(book.match_refs))
     invoice = Invoice(
-        source=SOURCE, external_id=ident, customer_id=draw(st.sampled_from(book.customers)),
-        number=draw(st.none() | st.just(f"F-{ident}")), issued_on=day(issued),
-        total=eur(sum(amounts)), due_lines=due_lines,
-        kind=draw(st.sampled_from([InvoiceKind.INVOICE] * 3 + [InvoiceKind.UNBILLED, InvoiceKind.DEBIT])),
-        is_doubtful=draw(st.booleans()), match_ref=match_ref,
-        matched_on=day(issued + draw(st.integers(0, 60))) if match_ref and draw(st.booleans()) else None,
+        source=SOURCE,
+        external_id=ident,
+        customer_id=draw(st.sampled_from(book.customers)),
+        number=draw(st.none() | st.just(f"F-{ident}")),
+        issued_on=day(issued),
+        total=eur(sum(amounts)),
+        due_lines=due_lines,
+        kind=draw(
+            st.sampled_from([InvoiceKind.INVOICE] * 3 + [InvoiceKind.UNBILLED, InvoiceKind.DEBIT])
+        ),
+        is_doubtful=draw(st.booleans()),
+        match_ref=match_ref,
+        matched_on=day(issued + draw(st.integers(0, 60)))
+        if match_ref and draw(st.booleans())
+        else None,
         order_ref=draw(st.none() | st.sampled_from(ORDERS)),
     )
     book.records.append(invoice)
@@ -196,7 +218,11 @@ def draw_invoice(draw: st.DrawFn, book: Book, ident: str, dates: st.SearchStrate
 
 
 def draw_credit(
-    draw: st.DrawFn, book: Book, ident: str, dates: st.SearchStrategy[int], *,
+    draw: st.DrawFn,
+    book: Book,
+    ident: str,
+    dates: st.SearchStrategy[int],
+    *,
     kinds: tuple[str, ...] = ("payment", "payment", "credit_note", "advance"),
     references: bool = True,
 ) -> Credit:
@@ -213,19 +239,26 @@ def draw_credit(
             budget -= linked
             links.append(
                 SourceAllocation(
-                    invoice_id=draw(st.sampled_from(book.invoice_ids)), amount=eur(linked),
+                    invoice_id=draw(st.sampled_from(book.invoice_ids)),
+                    amount=eur(linked),
                     allocated_on=draw(st.none() | st.integers(0, SPAN + 60).map(day)),
                 )
             )
     match_ref = draw(st.none() | st.sampled_from(book.match_refs))
     common: dict[str, Any] = {
-        "source": SOURCE, "external_id": ident,
-        "customer_id": draw(st.sampled_from(book.customers)), "on": day(on),
+        "source": SOURCE,
+        "external_id": ident,
+        "customer_id": draw(st.sampled_from(book.customers)),
+        "on": day(on),
         "amount": eur(amount),
-        "reference": draw(st.none() | st.sampled_from(book.numbers or ["F-none"])) if references else None,
+        "reference": draw(st.none() | st.sampled_from(book.numbers or ["F-none"]))
+        if references
+        else None,
         "allocations": tuple(links) if draw(st.integers(0, 3)) == 0 else (),
         "match_ref": match_ref,
-        "matched_on": day(on + draw(st.integers(0, 60))) if match_ref and draw(st.booleans()) else None,
+        "matched_on": day(on + draw(st.integers(0, 60)))
+        if match_ref and draw(st.booleans())
+        else None,
     }
     if kind == "payment":
         if draw(st.integers(0, 9)) == 0:
@@ -237,7 +270,9 @@ def draw_credit(
         )
     else:
         credit = Advance(
-            **common, is_on_order=draw(st.booleans()), order_ref=draw(st.none() | st.sampled_from(ORDERS))
+            **common,
+            is_on_order=draw(st.booleans()),
+            order_ref=draw(st.none() | st.sampled_from(ORDERS)),
         )
     book.records.append(credit)
     return credit
@@ -332,7 +367,9 @@ def test_buckets_add_up_to_the_ledger_balance(book, as_of_offset):
             assert sum(amount for _, amount in aged[customer].buckets) == aged[customer].outstanding
             assert aged[customer].outstanding == expected[customer], customer
             assert aged[customer].unapplied >= 0
-            assert all(amount >= 0 for label, amount in aged[customer].buckets if label != "unapplied")
+            assert all(
+                amount >= 0 for label, amount in aged[customer].buckets if label != "unapplied"
+            )
         total = figures.total.aged
         assert sum(amount for _, amount in total.buckets) == total.outstanding
         assert total.outstanding == sum(expected[c] for c in book.customers)
@@ -354,34 +391,59 @@ def later_records(draw: st.DrawFn, book: Book, cut: int, *, credits_only: bool) 
     if credits_only:
         old = [i.external_id for i in book.invoices() if i.issued_on <= day(cut)]
         for n in range(draw(st.integers(1, 4)) if old else 0):
-            credit = draw_credit(draw, book, f"Z{n}", after, references=False,
-                                 kinds=("payment", "credit_note", "advance"))
+            credit = draw_credit(
+                draw,
+                book,
+                f"Z{n}",
+                after,
+                references=False,
+                kinds=("payment", "credit_note", "advance"),
+            )
             # favour invoices already lettered, best with an old credit: the group gets a
             # later member
-            lettered = [i.external_id for i in book.invoices() if i.issued_on <= day(cut) and i.match_ref]
+            lettered = [
+                i.external_id for i in book.invoices() if i.issued_on <= day(cut) and i.match_ref
+            ]
             shared = [
-                i.external_id for i in book.invoices()
-                if i.issued_on <= day(cut) and i.match_ref and any(
-                    c.match_ref == i.match_ref and c.customer_id == i.customer_id and c.on <= day(cut)
+                i.external_id
+                for i in book.invoices()
+                if i.issued_on <= day(cut)
+                and i.match_ref
+                and any(
+                    c.match_ref == i.match_ref
+                    and c.customer_id == i.customer_id
+                    and c.on <= day(cut)
                     for c in book.credits()
                 )
             ]
-            target_id = draw(st.sampled_from(
-                draw(st.sampled_from([pool for pool in (shared, lettered, old) if pool]))
-            ))
-            at = next(i for i, r in enumerate(book.records) if isinstance(r, Invoice) and r.external_id == target_id)
+            target_id = draw(
+                st.sampled_from(
+                    draw(st.sampled_from([pool for pool in (shared, lettered, old) if pool]))
+                )
+            )
+            at = next(
+                i
+                for i, r in enumerate(book.records)
+                if isinstance(r, Invoice) and r.external_id == target_id
+            )
             target = book.records[at]
             # lettered with the old invoice: same customer, the invoice's code (or a new code
             # given to the invoice as well), matched on or after the credit's date
             ref = target.match_ref or f"NEW{n}"
             matched_on = credit.on + timedelta(days=draw(st.integers(0, 30)))
-            update: dict[str, Any] = {"customer_id": target.customer_id, "match_ref": ref,
-                                      "matched_on": matched_on, "allocations": ()}
+            update: dict[str, Any] = {
+                "customer_id": target.customer_id,
+                "match_ref": ref,
+                "matched_on": matched_on,
+                "allocations": (),
+            }
             if isinstance(credit, CreditNote):
                 update["applies_to"] = None  # lettered, not linked
             book.records[-1] = credit.model_copy(update=update)
             if target.match_ref is None:
-                book.records[at] = target.model_copy(update={"match_ref": ref, "matched_on": matched_on})
+                book.records[at] = target.model_copy(
+                    update={"match_ref": ref, "matched_on": matched_on}
+                )
         return
     book.match_refs.append("LATE")
     for n in range(draw(st.integers(1, 4))):
@@ -393,8 +455,10 @@ def later_records(draw: st.DrawFn, book: Book, cut: int, *, credits_only: bool) 
     for at, record in enumerate(book.records[:first]):
         if record.match_ref is None and draw(st.integers(0, 3)) == 0:
             book.records[at] = record.model_copy(
-                update={"match_ref": draw(st.sampled_from(book.match_refs)),
-                        "matched_on": day(draw(after))}
+                update={
+                    "match_ref": draw(st.sampled_from(book.match_refs)),
+                    "matched_on": day(draw(after)),
+                }
             )
 
 
@@ -402,7 +466,12 @@ GUESSES = ("same_reference", "exact_amount", "oldest_first")
 
 
 def before_and_after(
-    data: st.DataObject, book: Book, cut: int, *, credits_only: bool, world_settings: Settings | None = None
+    data: st.DataObject,
+    book: Book,
+    cut: int,
+    *,
+    credits_only: bool,
+    world_settings: Settings | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], int]:
     """Figures per customer as of day `cut` before and after the later records are added to
     the same store (incremental reconciliation), and how many allocations were guesses."""
@@ -427,7 +496,9 @@ def before_and_after(
 @given(st.data(), books(), st.integers(0, SPAN))
 def test_records_after_d_do_not_change_the_outstanding_at_d(data, book, cut):
     before, after, _ = before_and_after(data, book, cut, credits_only=False)
-    assert {k: v.outstanding for k, v in after.items()} == {k: v.outstanding for k, v in before.items()}
+    assert {k: v.outstanding for k, v in after.items()} == {
+        k: v.outstanding for k, v in before.items()
+    }
     assert {k: v.outstanding for k, v in before.items()} == {
         c: ledger(book, day(cut))[c] for c in book.customers
     }
@@ -457,7 +528,9 @@ def test_credits_after_d_lettered_with_old_invoices_do_not_settle_them_at_d(data
 
 def _invoice(**changes: Any) -> Invoice:
     fields: dict[str, Any] = {
-        "customer_id": "K0", "issued_on": START, "total": eur(100),
+        "customer_id": "K0",
+        "issued_on": START,
+        "total": eur(100),
         "due_lines": (DueLine(due_on=START, amount=eur(100)),),
     } | changes
     return Invoice(source=SOURCE, external_id="I0", **fields)
@@ -473,8 +546,14 @@ def _payment(**changes: Any) -> Payment:
     [
         ([_invoice()], [_invoice(match_ref="X", matched_on=START)], 100),
         ([_payment()], [_payment(reference="F-1")], -40),
-        ([_invoice(), _payment()], [_invoice(total=eur(90), due_lines=(DueLine(due_on=START, amount=eur(90)),)),
-                                    _payment(match_ref="X")], 50),
+        (
+            [_invoice(), _payment()],
+            [
+                _invoice(total=eur(90), due_lines=(DueLine(due_on=START, amount=eur(90)),)),
+                _payment(match_ref="X"),
+            ],
+            50,
+        ),
     ],
     ids=["invoice", "credit", "both"],
 )

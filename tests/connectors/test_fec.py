@@ -19,11 +19,11 @@ from fec_files import Line, fec_text, receipt, sale, write_fec
 from encours.connectors.fec import FecConnector, _sniff_encoding
 from encours.errors import DataError
 from encours.metrics.outstanding import AgedBalance
-from encours.model import Customer, InvoiceKind, LedgerLine, LedgerSale, PaymentTerms, Rejected
+from encours.model import InvoiceKind, LedgerLine, LedgerSale, PaymentTerms
+from encours.sync import store as store_module
 from encours.sync.config import Settings, load_settings, parse_terms
 from encours.sync.figures import compute_figures
 from encours.sync.run import EXIT_DATA, EXIT_OK, run_sync
-from encours.sync import store as store_module
 from encours.sync.store import Store
 
 NOW = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
@@ -81,13 +81,30 @@ def dumps(records: list[object]) -> list[dict[str, object]]:
 
 # A small ledger touching every kind of record, used by several tests.
 LEDGER = [
-    *sale("1", "20260110", "C001", "Dupont SA", "1000,00", "200,00", "1200,00",
-          let="AB", date_let="20260215"),
+    *sale(
+        "1",
+        "20260110",
+        "C001",
+        "Dupont SA",
+        "1000,00",
+        "200,00",
+        "1200,00",
+        let="AB",
+        date_let="20260215",
+    ),
     *receipt("1", "20260215", "C001", "Dupont SA", "1200,00", let="AB", date_let="20260215"),
     Line("VT", "2", "20260120", "706000", debit="100,00", piece="AV2"),
     Line("VT", "2", "20260120", "445710", debit="20,00", piece="AV2"),
-    Line("VT", "2", "20260120", "411000", credit="120,00", aux="C002", aux_label="Martin",
-         piece="AV2"),
+    Line(
+        "VT",
+        "2",
+        "20260120",
+        "411000",
+        credit="120,00",
+        aux="C002",
+        aux_label="Martin",
+        piece="AV2",
+    ),
     *receipt("2", "20260125", "C002", "Martin", "300,00", account="419100", piece="CMD7"),
 ]
 
@@ -107,9 +124,13 @@ def test_variants_and_separators_give_the_same_records(
 
     assert dumps(records) == dumps(reference)
     assert [name_of(r) for r in records] == [
-        "Customer", "Invoice", "Sale",  # VT 1
+        "Customer",
+        "Invoice",
+        "Sale",  # VT 1
         "Payment",  # BQ 1
-        "Customer", "CreditNote", "Sale",  # VT 2
+        "Customer",
+        "CreditNote",
+        "Sale",  # VT 2
         "Advance",  # BQ 2
     ]
     header = path.read_text(encoding="utf-8").splitlines()[0]
@@ -143,8 +164,18 @@ def test_a_small_iso_file_is_iso_even_when_its_only_accent_is_at_the_very_end(
 
 @pytest.mark.parametrize(
     "amount",
-    ["3000,00", "000000000003000,00", "   3000,00", "3000,00   ", "3 000,00", "3000.00",
-     "3000", "3000,0", "+3000,00", "3000,000"],
+    [
+        "3000,00",
+        "000000000003000,00",
+        "   3000,00",
+        "3000,00   ",
+        "3 000,00",
+        "3000.00",
+        "3000",
+        "3000,0",
+        "+3000,00",
+        "3000,000",
+    ],
 )
 @pytest.mark.parametrize("signed", [False, True], ids=["debit-credit", "montant-sens"])
 def test_amount_formats_all_read_to_the_same_cents(
@@ -264,16 +295,43 @@ def test_default_terms_are_flagged_assumed_and_customer_terms_are_not(tmp_path: 
 
 ADVANCE_THEN_INVOICE = [
     # 5 Jan: 300,00 deposit on order CMD42, on 4191.
-    *receipt("1", "20260105", "C001", "Dupont", "300,00", account="419100", piece="CMD42",
-             let="A", date_let="20260201"),
+    *receipt(
+        "1",
+        "20260105",
+        "C001",
+        "Dupont",
+        "300,00",
+        account="419100",
+        piece="CMD42",
+        let="A",
+        date_let="20260201",
+    ),
     # 1 Feb: the invoice of 1 200,00 TTC...
-    *sale("2", "20260201", "C001", "Dupont", "1000,00", "200,00", "1200,00", piece="F2",
-          let="b"),
+    *sale("2", "20260201", "C001", "Dupont", "1000,00", "200,00", "1200,00", piece="F2", let="b"),
     # ... and the deposit moved from 4191 onto it (lettered on both accounts).
-    Line("OD", "3", "20260201", "419100", debit="300,00", aux="C001", aux_label="Dupont",
-         piece="F2", let="A", date_let="20260201"),
-    Line("OD", "3", "20260201", "411000", credit="300,00", aux="C001", aux_label="Dupont",
-         piece="F2", let="b"),
+    Line(
+        "OD",
+        "3",
+        "20260201",
+        "419100",
+        debit="300,00",
+        aux="C001",
+        aux_label="Dupont",
+        piece="F2",
+        let="A",
+        date_let="20260201",
+    ),
+    Line(
+        "OD",
+        "3",
+        "20260201",
+        "411000",
+        credit="300,00",
+        aux="C001",
+        aux_label="Dupont",
+        piece="F2",
+        let="b",
+    ),
 ]
 
 
@@ -281,13 +339,20 @@ def test_advance_invoice_and_transfer_records(tmp_path: Path) -> None:
     records = read(write_fec(tmp_path / "books.fec", ADVANCE_THEN_INVOICE))
 
     assert [name_of(r) for r in records] == [
-        "Customer", "Advance", "Invoice", "Sale", "Invoice", "Payment",
+        "Customer",
+        "Advance",
+        "Invoice",
+        "Sale",
+        "Invoice",
+        "Payment",
     ]
     _, advance, invoice, sale_, transfer_debit, transfer_credit = records
     assert advance.kind == "advance" and advance.reference == "CMD42" and cents(advance) == 30_000
     assert advance.match_ref == transfer_debit.match_ref == "419100:A"
     assert (invoice.kind, cents(invoice), invoice.match_ref) == (
-        InvoiceKind.INVOICE, 120_000, "411000:b"
+        InvoiceKind.INVOICE,
+        120_000,
+        "411000:b",
     )
     assert cents(sale_) == 120_000
     assert transfer_debit.kind == InvoiceKind.DEBIT and cents(transfer_debit) == 30_000
@@ -317,7 +382,9 @@ def test_sales_invoice_and_credit_note(tmp_path: Path) -> None:
     (invoice,) = only(records, "Invoice")
     (note,) = only(records, "CreditNote")
     assert (invoice.customer_id, invoice.kind, invoice.reference) == (
-        "C001", InvoiceKind.INVOICE, "F1"
+        "C001",
+        InvoiceKind.INVOICE,
+        "F1",
     )
     assert invoice_sale.customer_id == "C001"
     assert cents(invoice_sale) == 100_000 + 20_000 == cents(invoice)  # TTC = HT + VAT
@@ -418,8 +485,16 @@ def _bytes_iso_as_utf8() -> bytes:
         (_bytes_iso_as_utf8, "utf-8", ["line 4", "column CompteLib", "utf-8", "iso-8859-15"]),
         (lambda: b"", "auto", ["line 1"]),
     ],
-    ids=["missing-columns", "bad-date", "bad-amount", "bad-montant", "bad-sens",
-         "too-few-columns", "iso-read-as-utf8", "empty"],
+    ids=[
+        "missing-columns",
+        "bad-date",
+        "bad-amount",
+        "bad-montant",
+        "bad-sens",
+        "too-few-columns",
+        "iso-read-as-utf8",
+        "empty",
+    ],
 )
 def test_a_broken_file_raises_a_data_error_naming_file_line_and_column(
     tmp_path: Path, content: object, encoding: str, expected: list[str]
@@ -455,8 +530,9 @@ def configure(tmp_path: Path, extra: str = "") -> Settings:
     config.write_text(
         '[company]\ncurrency = "EUR"\n'
         '[store]\npath = "s.sqlite"\n'
-        '[sources.books]\ntype = "fec"\npath = "books.fec"\n' + extra +
-        '[targets.file]\ntype = "file"\npath = "out.json"\n',
+        '[sources.books]\ntype = "fec"\npath = "books.fec"\n'
+        + extra
+        + '[targets.file]\ntype = "file"\npath = "out.json"\n',
         encoding="utf-8",
     )
     return load_settings(config)
@@ -476,7 +552,8 @@ def table_rows(database: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         return {
             table: sorted(
-                connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr  # noqa: S608
+                connection.execute(f"SELECT * FROM {table}").fetchall(),
+                key=repr,  # noqa: S608
             )
             for table in TABLES
         }
@@ -533,12 +610,16 @@ def test_a_bad_file_on_the_first_run_leaves_the_store_empty(tmp_path: Path) -> N
 
 def test_a_re_exported_file_with_a_changed_invoice_is_read_again(tmp_path: Path) -> None:
     settings = configure(tmp_path)
-    write_fec(tmp_path / "books.fec", sale("1", "20260110", "C001", "Dupont", "1000,00",
-                                           "200,00", "1200,00"))
+    write_fec(
+        tmp_path / "books.fec",
+        sale("1", "20260110", "C001", "Dupont", "1000,00", "200,00", "1200,00"),
+    )
     assert run_sync(settings, as_of=date(2026, 2, 28), now=NOW).exit_code == EXIT_OK
 
-    write_fec(tmp_path / "books.fec", sale("1", "20260110", "C001", "Dupont", "2000,00",
-                                           "400,00", "2400,00"))
+    write_fec(
+        tmp_path / "books.fec",
+        sale("1", "20260110", "C001", "Dupont", "2000,00", "400,00", "2400,00"),
+    )
     assert run_sync(settings, as_of=date(2026, 2, 28), now=NOW).exit_code == EXIT_OK
 
     assert aged(settings, date(2026, 2, 28))["C001"].outstanding == 240_000

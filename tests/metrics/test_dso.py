@@ -56,46 +56,123 @@ SEED_2021 = months((90000, 31), (80000, 30), (50000, 31))
     ("outstanding", "walk", "order", "empty_month", "expected"),
     [
         # 31 + 28 + 40 000/70 000 × 31 = 76.714… -> 76.71
-        pytest.param("150000", Q1_2025, WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "76.71",
-                     id="domain-example"),
+        pytest.param(
+            "150000",
+            Q1_2025,
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "76.71",
+            id="domain-example",
+        ),
         # Dec 90 000 used up (31), 60 000 left: 60 000/80 000 × 30 = 22.5 -> 53.50
-        pytest.param("150000", SEED_2021, WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "53.50",
-                     id="seed-recent-first-standard"),
+        pytest.param(
+            "150000",
+            SEED_2021,
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "53.50",
+            id="seed-recent-first-standard",
+        ),
         # Oct 50 000 (31), Nov 80 000 (30), 20 000 left: 20 000/90 000 × 31 = 6.888… -> 67.89
-        pytest.param("150000", SEED_2021, WalkOrder.OLDEST_FIRST, EmptyMonth.COUNT, "67.89",
-                     id="seed-oldest-first-variant"),
+        pytest.param(
+            "150000",
+            SEED_2021,
+            WalkOrder.OLDEST_FIRST,
+            EmptyMonth.COUNT,
+            "67.89",
+            id="seed-oldest-first-variant",
+        ),
         # First month only partly used: 30 000/60 000 × 31 = 15.5
-        pytest.param("30000", Q1_2025, WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "15.50",
-                     id="first-month-partial"),
+        pytest.param(
+            "30000",
+            Q1_2025,
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "15.50",
+            id="first-month-partial",
+        ),
         # Zero-sales February, COUNT: 31 + 28 + (100 000 − 60 000)/70 000 × 31 = 76.71
-        pytest.param("100000", months((60000, 31), (0, 28), (70000, 31)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "76.71", id="zero-month-count"),
+        pytest.param(
+            "100000",
+            months((60000, 31), (0, 28), (70000, 31)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "76.71",
+            id="zero-month-count",
+        ),
         # Zero-sales February, STOP: March used up (31), the walk stops at February
-        pytest.param("100000", months((60000, 31), (0, 28), (70000, 31)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.STOP, "31.00", id="zero-month-stop"),
+        pytest.param(
+            "100000",
+            months((60000, 31), (0, 28), (70000, 31)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.STOP,
+            "31.00",
+            id="zero-month-stop",
+        ),
         # Negative February (credit notes over sales) is treated like an empty month
-        pytest.param("100000", months((60000, 31), (-5000, 28), (70000, 31)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "76.71",
-                     id="negative-month-count"),
-        pytest.param("100000", months((60000, 31), (-5000, 28), (70000, 31)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.STOP, "31.00",
-                     id="negative-month-stop"),
+        pytest.param(
+            "100000",
+            months((60000, 31), (-5000, 28), (70000, 31)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "76.71",
+            id="negative-month-count",
+        ),
+        pytest.param(
+            "100000",
+            months((60000, 31), (-5000, 28), (70000, 31)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.STOP,
+            "31.00",
+            id="negative-month-stop",
+        ),
         # An empty most recent month under STOP: nothing is counted
-        pytest.param("10000", months((0, 15), (50000, 28)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.STOP, "0.00", id="empty-first-stop"),
+        pytest.param(
+            "10000",
+            months((0, 15), (50000, 28)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.STOP,
+            "0.00",
+            id="empty-first-stop",
+        ),
         # ... under COUNT: 15 + 10 000/50 000 × 28 = 20.6
-        pytest.param("10000", months((0, 15), (50000, 28)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "20.60", id="empty-first-count"),
+        pytest.param(
+            "10000",
+            months((0, 15), (50000, 28)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "20.60",
+            id="empty-first-count",
+        ),
         # Outstanding exactly uses up March: 31, the empty February after it is not counted
-        pytest.param("60000", months((60000, 31), (0, 28), (70000, 31)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "31.00", id="exactly-used-up"),
+        pytest.param(
+            "60000",
+            months((60000, 31), (0, 28), (70000, 31)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "31.00",
+            id="exactly-used-up",
+        ),
         # Months run out with 20 000 left: 31 + 28 = 59, a floor
-        pytest.param("130000", months((60000, 31), (50000, 28)),
-                     WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "59.00", id="months-run-out"),
-        pytest.param("0", Q1_2025, WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "0.00",
-                     id="zero-outstanding"),
-        pytest.param("-500", Q1_2025, WalkOrder.OLDEST_FIRST, EmptyMonth.STOP, "0.00",
-                     id="negative-outstanding"),
+        pytest.param(
+            "130000",
+            months((60000, 31), (50000, 28)),
+            WalkOrder.RECENT_FIRST,
+            EmptyMonth.COUNT,
+            "59.00",
+            id="months-run-out",
+        ),
+        pytest.param(
+            "0", Q1_2025, WalkOrder.RECENT_FIRST, EmptyMonth.COUNT, "0.00", id="zero-outstanding"
+        ),
+        pytest.param(
+            "-500",
+            Q1_2025,
+            WalkOrder.OLDEST_FIRST,
+            EmptyMonth.STOP,
+            "0.00",
+            id="negative-outstanding",
+        ),
     ],
 )
 def test_count_back_dso(
@@ -118,8 +195,12 @@ def test_count_back_dso_is_exact_not_rounded() -> None:
 
 
 def test_count_back_dso_accepts_string_settings() -> None:
-    result = count_back_dso(D(150000), SEED_2021, order="oldest-first",  # type: ignore[arg-type]
-                            empty_month="stop")  # type: ignore[arg-type]
+    result = count_back_dso(
+        D(150000),
+        SEED_2021,
+        order="oldest-first",  # type: ignore[arg-type]
+        empty_month="stop",
+    )  # type: ignore[arg-type]
     assert round_days(result) == D("67.89")
 
 
@@ -159,29 +240,47 @@ def test_count_back_over_a_partial_month() -> None:
 @pytest.mark.parametrize(
     ("as_of", "count", "expected"),
     [
-        pytest.param(date(2025, 3, 15), 3, [
-            (date(2025, 3, 1), date(2025, 3, 15), 15),
-            (date(2025, 2, 1), date(2025, 2, 28), 28),
-            (date(2025, 1, 1), date(2025, 1, 31), 31),
-        ], id="mid-month"),
-        pytest.param(date(2025, 1, 10), 3, [
-            (date(2025, 1, 1), date(2025, 1, 10), 10),
-            (date(2024, 12, 1), date(2024, 12, 31), 31),
-            (date(2024, 11, 1), date(2024, 11, 30), 30),
-        ], id="across-year-boundary"),
-        pytest.param(date(2024, 3, 31), 2, [
-            (date(2024, 3, 1), date(2024, 3, 31), 31),
-            (date(2024, 2, 1), date(2024, 2, 29), 29),
-        ], id="leap-february"),
-        pytest.param(date(2025, 3, 1), 1, [
-            (date(2025, 3, 1), date(2025, 3, 1), 1),
-        ], id="first-of-month"),
+        pytest.param(
+            date(2025, 3, 15),
+            3,
+            [
+                (date(2025, 3, 1), date(2025, 3, 15), 15),
+                (date(2025, 2, 1), date(2025, 2, 28), 28),
+                (date(2025, 1, 1), date(2025, 1, 31), 31),
+            ],
+            id="mid-month",
+        ),
+        pytest.param(
+            date(2025, 1, 10),
+            3,
+            [
+                (date(2025, 1, 1), date(2025, 1, 10), 10),
+                (date(2024, 12, 1), date(2024, 12, 31), 31),
+                (date(2024, 11, 1), date(2024, 11, 30), 30),
+            ],
+            id="across-year-boundary",
+        ),
+        pytest.param(
+            date(2024, 3, 31),
+            2,
+            [
+                (date(2024, 3, 1), date(2024, 3, 31), 31),
+                (date(2024, 2, 1), date(2024, 2, 29), 29),
+            ],
+            id="leap-february",
+        ),
+        pytest.param(
+            date(2025, 3, 1),
+            1,
+            [
+                (date(2025, 3, 1), date(2025, 3, 1), 1),
+            ],
+            id="first-of-month",
+        ),
         pytest.param(date(2025, 3, 1), 0, [], id="none-asked"),
     ],
 )
-def test_monthly_periods(
-    as_of: date, count: int, expected: list[tuple[date, date, int]]
-) -> None:
+def test_monthly_periods(as_of: date, count: int, expected: list[tuple[date, date, int]]) -> None:
     periods = monthly_periods(as_of, count)
     assert [(p.start, p.end, p.days) for p in periods] == expected
 
@@ -201,36 +300,51 @@ def test_period_refuses_end_before_start() -> None:
     [
         pytest.param(date(2025, 3, 31), PeriodLength.MONTH, date(2025, 3, 1), 31, id="month"),
         # Jan 31 + Feb 28 + Mar 31
-        pytest.param(date(2025, 3, 31), PeriodLength.QUARTER, date(2025, 1, 1), 90,
-                     id="quarter"),
+        pytest.param(date(2025, 3, 31), PeriodLength.QUARTER, date(2025, 1, 1), 90, id="quarter"),
         # 31 + 28 + 31 + 30 + 31 + 30
-        pytest.param(date(2025, 6, 30), PeriodLength.HALF_YEAR, date(2025, 1, 1), 181,
-                     id="half-year"),
+        pytest.param(
+            date(2025, 6, 30), PeriodLength.HALF_YEAR, date(2025, 1, 1), 181, id="half-year"
+        ),
         pytest.param(date(2025, 12, 31), PeriodLength.YEAR, date(2025, 1, 1), 365, id="year"),
-        pytest.param(date(2024, 12, 31), PeriodLength.YEAR, date(2024, 1, 1), 366,
-                     id="leap-year"),
+        pytest.param(date(2024, 12, 31), PeriodLength.YEAR, date(2024, 1, 1), 366, id="leap-year"),
         # 16–28 Feb (13) + 1–15 Mar (15)
-        pytest.param(date(2025, 3, 15), PeriodLength.MONTH, date(2025, 2, 16), 28,
-                     id="mid-month"),
+        pytest.param(date(2025, 3, 15), PeriodLength.MONTH, date(2025, 2, 16), 28, id="mid-month"),
         # Month end: whole months March–May, 31 + 30 + 31 (31 Feb does not exist)
-        pytest.param(date(2025, 5, 31), PeriodLength.QUARTER, date(2025, 3, 1), 92,
-                     id="quarter-clamped-month-end"),
+        pytest.param(
+            date(2025, 5, 31),
+            PeriodLength.QUARTER,
+            date(2025, 3, 1),
+            92,
+            id="quarter-clamped-month-end",
+        ),
         # Dec 31 + Jan 31 + Feb 29
-        pytest.param(date(2024, 2, 29), PeriodLength.QUARTER, date(2023, 12, 1), 91,
-                     id="leap-february-end"),
-        pytest.param(date(2025, 2, 28), PeriodLength.MONTH, date(2025, 2, 1), 28,
-                     id="february-end"),
+        pytest.param(
+            date(2024, 2, 29), PeriodLength.QUARTER, date(2023, 12, 1), 91, id="leap-february-end"
+        ),
+        pytest.param(
+            date(2025, 2, 28), PeriodLength.MONTH, date(2025, 2, 1), 28, id="february-end"
+        ),
         # 28 Feb 2024 is not a month end (leap year): from 29 Jan, 3 + 28 days
-        pytest.param(date(2024, 2, 28), PeriodLength.MONTH, date(2024, 1, 29), 31,
-                     id="leap-february-28"),
+        pytest.param(
+            date(2024, 2, 28), PeriodLength.MONTH, date(2024, 1, 29), 31, id="leap-february-28"
+        ),
         # 30 Feb does not exist: clamped to 28 Feb, so the month is 1–30 March
-        pytest.param(date(2025, 3, 30), PeriodLength.MONTH, date(2025, 3, 1), 30,
-                     id="clamped-day"),
+        pytest.param(date(2025, 3, 30), PeriodLength.MONTH, date(2025, 3, 1), 30, id="clamped-day"),
         # 16–28 Feb (13) + Mar 31 + Apr 30 + May 31 + Jun 30 + Jul 31 + 1–15 Aug (15)
-        pytest.param(date(2025, 8, 15), PeriodLength.HALF_YEAR, date(2025, 2, 16), 181,
-                     id="half-year-mid-month"),
-        pytest.param(date(2025, 1, 15), PeriodLength.QUARTER, date(2024, 10, 16), 92,
-                     id="quarter-across-year"),
+        pytest.param(
+            date(2025, 8, 15),
+            PeriodLength.HALF_YEAR,
+            date(2025, 2, 16),
+            181,
+            id="half-year-mid-month",
+        ),
+        pytest.param(
+            date(2025, 1, 15),
+            PeriodLength.QUARTER,
+            date(2024, 10, 16),
+            92,
+            id="quarter-across-year",
+        ),
     ],
 )
 def test_accounting_period_calendar(
@@ -392,15 +506,21 @@ DUE = date(2025, 1, 31)
         # One invoice paid 10 days late
         pytest.param([("500", DUE, date(2025, 2, 10))], "10", id="single"),
         # (1 000 × 10 + 3 000 × −2) / 4 000 = 4 000 / 4 000 = 1
-        pytest.param([("1000", DUE, date(2025, 2, 10)), ("3000", DUE, date(2025, 1, 29))], "1",
-                     id="early-counts-negative"),
+        pytest.param(
+            [("1000", DUE, date(2025, 2, 10)), ("3000", DUE, date(2025, 1, 29))],
+            "1",
+            id="early-counts-negative",
+        ),
         # (1 000 × 30 + 9 000 × 0) / 10 000 = 3, where an unweighted mean would say 15
-        pytest.param([("1000", DUE, date(2025, 3, 2)), ("9000", DUE, DUE)], "3",
-                     id="weighted-not-plain-mean"),
+        pytest.param(
+            [("1000", DUE, date(2025, 3, 2)), ("9000", DUE, DUE)], "3", id="weighted-not-plain-mean"
+        ),
         # (100 × 5 + 200 × 20) / 300 = 4 500 / 300 = 15
-        pytest.param([("100", DUE, date(2025, 2, 5)), ("200", date(2025, 2, 10),
-                                                         date(2025, 3, 2))], "15",
-                     id="different-due-dates"),
+        pytest.param(
+            [("100", DUE, date(2025, 2, 5)), ("200", date(2025, 2, 10), date(2025, 3, 2))],
+            "15",
+            id="different-due-dates",
+        ),
         pytest.param([], None, id="none-paid"),
         pytest.param([("0", DUE, date(2025, 2, 10))], None, id="zero-amount"),
     ],
@@ -438,32 +558,91 @@ SEED_SALES = {"2021-10": D(50000), "2021-11": D(80000), "2021-12": D(90000)}
 @pytest.mark.parametrize(
     ("outstanding", "sales", "method", "order", "expected"),
     [
-        pytest.param("150000", Q1_SALES, DsoMethod.COUNT_BACK, WalkOrder.RECENT_FIRST, "76.71",
-                     id="domain-example"),
-        pytest.param("150000", SEED_SALES, DsoMethod.COUNT_BACK, WalkOrder.RECENT_FIRST,
-                     "53.50", id="seed-recent-first"),
-        pytest.param("150000", SEED_SALES, DsoMethod.COUNT_BACK, WalkOrder.OLDEST_FIRST,
-                     "67.89", id="seed-oldest-first"),
+        pytest.param(
+            "150000",
+            Q1_SALES,
+            DsoMethod.COUNT_BACK,
+            WalkOrder.RECENT_FIRST,
+            "76.71",
+            id="domain-example",
+        ),
+        pytest.param(
+            "150000",
+            SEED_SALES,
+            DsoMethod.COUNT_BACK,
+            WalkOrder.RECENT_FIRST,
+            "53.50",
+            id="seed-recent-first",
+        ),
+        pytest.param(
+            "150000",
+            SEED_SALES,
+            DsoMethod.COUNT_BACK,
+            WalkOrder.OLDEST_FIRST,
+            "67.89",
+            id="seed-oldest-first",
+        ),
         # Key order in the mapping does not matter
-        pytest.param("150000", dict(reversed(SEED_SALES.items())), DsoMethod.COUNT_BACK,
-                     WalkOrder.OLDEST_FIRST, "67.89", id="unsorted-keys"),
+        pytest.param(
+            "150000",
+            dict(reversed(SEED_SALES.items())),
+            DsoMethod.COUNT_BACK,
+            WalkOrder.OLDEST_FIRST,
+            "67.89",
+            id="unsorted-keys",
+        ),
         # Jan–Mar 2025 is 90 days; 30 000 / 60 000 × 90 = 45
-        pytest.param("30000", {"2025-01": D(20000), "2025-02": D(20000), "2025-03": D(20000)},
-                     DsoMethod.ACCOUNTING, WalkOrder.RECENT_FIRST, "45.00",
-                     id="accounting-domain-example"),
+        pytest.param(
+            "30000",
+            {"2025-01": D(20000), "2025-02": D(20000), "2025-03": D(20000)},
+            DsoMethod.ACCOUNTING,
+            WalkOrder.RECENT_FIRST,
+            "45.00",
+            id="accounting-domain-example",
+        ),
         # Oct–Dec 2021 is 92 days; 150 000 / 220 000 × 92 = 62.727… -> 62.73
-        pytest.param("150000", SEED_SALES, DsoMethod.ACCOUNTING, WalkOrder.RECENT_FIRST,
-                     "62.73", id="accounting-seed"),
+        pytest.param(
+            "150000",
+            SEED_SALES,
+            DsoMethod.ACCOUNTING,
+            WalkOrder.RECENT_FIRST,
+            "62.73",
+            id="accounting-seed",
+        ),
         # Leap February has 29 days: 14 500 / 29 000 × 29 = 14.5
-        pytest.param("14500", {"2024-02": D(29000)}, DsoMethod.COUNT_BACK,
-                     WalkOrder.RECENT_FIRST, "14.50", id="leap-february"),
+        pytest.param(
+            "14500",
+            {"2024-02": D(29000)},
+            DsoMethod.COUNT_BACK,
+            WalkOrder.RECENT_FIRST,
+            "14.50",
+            id="leap-february",
+        ),
         # Across a year boundary, most recent first: Jan 2025 (31) then 10 000/20 000 × 31
-        pytest.param("40000", {"2024-12": D(20000), "2025-01": D(30000)}, DsoMethod.COUNT_BACK,
-                     WalkOrder.RECENT_FIRST, "46.50", id="across-year"),
-        pytest.param("150000", {"2025-03": D(0)}, DsoMethod.COUNT_BACK, WalkOrder.RECENT_FIRST,
-                     None, id="count-back-no-sales"),
-        pytest.param("150000", {"2025-03": D(0)}, DsoMethod.ACCOUNTING, WalkOrder.RECENT_FIRST,
-                     None, id="accounting-no-sales"),
+        pytest.param(
+            "40000",
+            {"2024-12": D(20000), "2025-01": D(30000)},
+            DsoMethod.COUNT_BACK,
+            WalkOrder.RECENT_FIRST,
+            "46.50",
+            id="across-year",
+        ),
+        pytest.param(
+            "150000",
+            {"2025-03": D(0)},
+            DsoMethod.COUNT_BACK,
+            WalkOrder.RECENT_FIRST,
+            None,
+            id="count-back-no-sales",
+        ),
+        pytest.param(
+            "150000",
+            {"2025-03": D(0)},
+            DsoMethod.ACCOUNTING,
+            WalkOrder.RECENT_FIRST,
+            None,
+            id="accounting-no-sales",
+        ),
     ],
 )
 def test_calc_dso(
@@ -496,8 +675,12 @@ def test_calc_dso_defaults_to_standard_count_back() -> None:
 
 def test_calc_dso_accepts_string_settings_and_loose_keys() -> None:
     sales = {" 2021-10": D(50000), "2021-11 ": D(80000), "2021-12": D(90000)}
-    result = calc_dso(D(150000), sales, method="count-back",  # type: ignore[arg-type]
-                      order="oldest-first")  # type: ignore[arg-type]
+    result = calc_dso(
+        D(150000),
+        sales,
+        method="count-back",  # type: ignore[arg-type]
+        order="oldest-first",
+    )  # type: ignore[arg-type]
     assert round_days(result) == D("67.89")
     assert round_days(calc_dso(D(14500), {"2024-2": D(29000)})) == D("14.50")
 
@@ -566,7 +749,10 @@ def test_count_back_is_non_negative(
 
 @given(a=amounts, b=amounts, walk=walks, order=orders, empty_month=empty_months)
 def test_count_back_is_monotone_in_outstanding(
-    a: Decimal, b: Decimal, walk: list[tuple[Decimal, int]], order: WalkOrder,
+    a: Decimal,
+    b: Decimal,
+    walk: list[tuple[Decimal, int]],
+    order: WalkOrder,
     empty_month: EmptyMonth,
 ) -> None:
     low, high = sorted((a, b))

@@ -23,7 +23,9 @@ AS_OF = date(2026, 3, 31)
 EDGES = (30, 60, 90)
 
 
-def late(days: int, residual: int = 100, *, kind: str = "invoice", doubtful: bool = False) -> OpenLine:
+def late(
+    days: int, residual: int = 100, *, kind: str = "invoice", doubtful: bool = False
+) -> OpenLine:
     """A line `days` days past due as of AS_OF (0: due today, negative: due later)."""
     return OpenLine(kind, AS_OF - timedelta(days=days), residual, doubtful)
 
@@ -141,9 +143,14 @@ def test_buckets_add_up_to_the_outstanding():
 
 
 def test_combined_column_by_column():
-    first = aged_balance([late(10, 100), late(95, 50, doubtful=True)], unapplied=20, as_of=AS_OF, edges=EDGES)
+    first = aged_balance(
+        [late(10, 100), late(95, 50, doubtful=True)], unapplied=20, as_of=AS_OF, edges=EDGES
+    )
     second = aged_balance(
-        [late(-5, 300), late(40, 70), late(2, 5, kind="unbilled")], unapplied=0, as_of=AS_OF, edges=EDGES
+        [late(-5, 300), late(40, 70), late(2, 5, kind="unbilled")],
+        unapplied=0,
+        as_of=AS_OF,
+        edges=EDGES,
     )
     total = combined([first, second], EDGES)
     assert total.buckets == (
@@ -162,8 +169,11 @@ def test_combined_column_by_column():
 
 def test_combined_of_nothing_and_of_balances_with_nothing_overdue():
     empty = combined([], EDGES)
-    assert empty == AgedBalance(buckets=tuple((label, 0) for label in bucket_labels(EDGES)),
-                                oldest_overdue_days=None, doubtful=0)
+    assert empty == AgedBalance(
+        buckets=tuple((label, 0) for label in bucket_labels(EDGES)),
+        oldest_overdue_days=None,
+        doubtful=0,
+    )
     quiet = aged_balance([late(-1)], unapplied=0, as_of=AS_OF, edges=EDGES)
     assert combined([quiet, quiet], EDGES).oldest_overdue_days is None
 
@@ -183,7 +193,9 @@ def test_domain_seed_examples(open_invoices, advances, expected):
 
 
 def test_outstanding_with_unbilled_and_cents():
-    assert outstanding([Decimal("100.10")], [Decimal("0.05")], [Decimal("9.95")]) == Decimal("110.00")
+    assert outstanding([Decimal("100.10")], [Decimal("0.05")], [Decimal("9.95")]) == Decimal(
+        "110.00"
+    )
     assert outstanding([]) == Decimal(0)
 
 
@@ -205,10 +217,16 @@ def test_domain_seed_examples_through_the_aged_balance(open_invoices, advances, 
 def test_seed_advance_linked_to_one_invoice_moves_money_not_the_total():
     # 2 000 + 1 500 + 1 500, an advance of 1 000 linked to the second: that invoice is 500 open.
     linked = aged_balance(
-        [late(40, 2000_00), late(10, 500_00), late(-5, 1500_00)], unapplied=0, as_of=AS_OF, edges=EDGES
+        [late(40, 2000_00), late(10, 500_00), late(-5, 1500_00)],
+        unapplied=0,
+        as_of=AS_OF,
+        edges=EDGES,
     )
     floating = aged_balance(
-        [late(40, 2000_00), late(10, 1500_00), late(-5, 1500_00)], unapplied=1000_00, as_of=AS_OF, edges=EDGES
+        [late(40, 2000_00), late(10, 1500_00), late(-5, 1500_00)],
+        unapplied=1000_00,
+        as_of=AS_OF,
+        edges=EDGES,
     )
     assert linked.outstanding == floating.outstanding == 4000_00
     assert linked.overdue == 2500_00

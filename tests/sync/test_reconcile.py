@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
@@ -27,8 +26,15 @@ def due(
     order_ref: str | None = None,
 ) -> DueItem:
     return DueItem(
-        invoice_id=invoice_id, seq=seq, issued_on=issued_on or D(2026, 1, 1), due_on=due_on,
-        amount=amount, kind=kind, number=number, match_ref=match_ref, matched_on=matched_on,
+        invoice_id=invoice_id,
+        seq=seq,
+        issued_on=issued_on or D(2026, 1, 1),
+        due_on=due_on,
+        amount=amount,
+        kind=kind,
+        number=number,
+        match_ref=match_ref,
+        matched_on=matched_on,
         order_ref=order_ref,
     )
 
@@ -41,13 +47,22 @@ def credit_note(credit_id: str, amount: int, on: date, **kw: object) -> CreditIt
     return CreditItem(credit_id=credit_id, kind="credit_note", on=on, amount=amount, **kw)  # type: ignore[arg-type]
 
 
-def advance(credit_id: str, amount: int, on: date, *, is_on_order: bool = True, **kw: object) -> CreditItem:
+def advance(
+    credit_id: str, amount: int, on: date, *, is_on_order: bool = True, **kw: object
+) -> CreditItem:
     return CreditItem(
-        credit_id=credit_id, kind="advance", on=on, amount=amount, is_on_order=is_on_order, **kw  # type: ignore[arg-type]
+        credit_id=credit_id,
+        kind="advance",
+        on=on,
+        amount=amount,
+        is_on_order=is_on_order,
+        **kw,  # type: ignore[arg-type]
     )
 
 
-def run(due_items: list[DueItem], credits: list[CreditItem], *, oldest_first: bool = True) -> Reconciliation:
+def run(
+    due_items: list[DueItem], credits: list[CreditItem], *, oldest_first: bool = True
+) -> Reconciliation:
     return reconcile(due_items, credits, oldest_first=oldest_first)
 
 
@@ -153,8 +168,16 @@ def test_match_group_without_matched_on_is_dated_by_the_later_of_the_two_documen
 def test_match_group_pair_dated_by_its_own_match_dates_not_by_a_later_member():
     # Found by tests/test_properties.py: I0 and C0 lettered together by 31 Jan; a payment of
     # 15 Mar is lettered into the same group on 20 Mar. C0 still settled I0 on 31 Jan.
-    lines = [due("I0", 100_00, D(2026, 1, 31), issued_on=D(2026, 1, 5), match_ref="L1",
-                 matched_on=D(2026, 1, 31))]
+    lines = [
+        due(
+            "I0",
+            100_00,
+            D(2026, 1, 31),
+            issued_on=D(2026, 1, 5),
+            match_ref="L1",
+            matched_on=D(2026, 1, 31),
+        )
+    ]
     credits = [
         credit_note("C0", 60_00, D(2026, 1, 20), match_ref="L1", matched_on=D(2026, 1, 31)),
         payment("Z0", 40_00, D(2026, 3, 15), match_ref="L1", matched_on=D(2026, 3, 20)),
@@ -165,8 +188,10 @@ def test_match_group_pair_dated_by_its_own_match_dates_not_by_a_later_member():
     ]
     # without any match date, the same: each pair by its own documents
     bare = [due("I0", 100_00, D(2026, 1, 31), issued_on=D(2026, 1, 5), match_ref="L1")]
-    credits = [credit_note("C0", 60_00, D(2026, 1, 20), match_ref="L1"),
-               payment("Z0", 40_00, D(2026, 3, 15), match_ref="L1")]
+    credits = [
+        credit_note("C0", 60_00, D(2026, 1, 20), match_ref="L1"),
+        payment("Z0", 40_00, D(2026, 3, 15), match_ref="L1"),
+    ]
     assert [t[4] for t in triples(run(bare, credits))] == [D(2026, 1, 20), D(2026, 3, 15)]
 
 
@@ -178,8 +203,13 @@ def test_match_group_beats_an_older_guess():
     alone = run(lines, [payment("P0", 100_00, D(2026, 2, 1))])
     assert [(t[1], t[5]) for t in triples(alone)] == [("I1", "exact_amount")]
     lines = [due("I1", 100_00, D(2026, 1, 31), match_ref="L9"), due("I2", 100_00, D(2026, 2, 28))]
-    later = run(lines, [payment("P0", 100_00, D(2026, 2, 1)),
-                        payment("Z0", 100_00, D(2026, 4, 1), match_ref="L9")])
+    later = run(
+        lines,
+        [
+            payment("P0", 100_00, D(2026, 2, 1)),
+            payment("Z0", 100_00, D(2026, 4, 1), match_ref="L9"),
+        ],
+    )
     assert [(t[0], t[1], t[5]) for t in triples(later)] == [
         ("Z0", "I1", "match_group"),
         ("P0", "I2", "exact_amount"),
@@ -486,15 +516,23 @@ def test_unbilled_lines_never_receive_guessed_credits(credit):
         (payment("P1", 100_00, D(2026, 1, 5), reference="N1"), D(2026, 1, 20)),
         (payment("P1", 100_00, D(2026, 2, 5), reference="N1"), D(2026, 2, 5)),
         # a link dated before both documents is moved to the later one
-        (payment("P1", 100_00, D(2026, 1, 5), links=(("i1", 100_00, D(2026, 1, 1)),)), D(2026, 1, 20)),
+        (
+            payment("P1", 100_00, D(2026, 1, 5), links=(("i1", 100_00, D(2026, 1, 1)),)),
+            D(2026, 1, 20),
+        ),
         # a match date before both documents too
-        (payment("P1", 100_00, D(2026, 1, 25), match_ref="G", matched_on=D(2026, 1, 2)), D(2026, 1, 25)),
+        (
+            payment("P1", 100_00, D(2026, 1, 25), match_ref="G", matched_on=D(2026, 1, 2)),
+            D(2026, 1, 25),
+        ),
         (payment("P1", 100_00, D(2026, 1, 5)), D(2026, 1, 20)),  # exact amount
         (payment("P1", 90_00, D(2026, 1, 5)), D(2026, 1, 20)),  # oldest first
     ],
 )
 def test_allocation_never_dated_before_either_document(credit, expected):
-    lines = [due("i1", 100_00, D(2026, 2, 28), issued_on=D(2026, 1, 20), number="N1", match_ref="G")]
+    lines = [
+        due("i1", 100_00, D(2026, 2, 28), issued_on=D(2026, 1, 20), number="N1", match_ref="G")
+    ]
     result = run(lines, [credit])
     assert [a.allocated_on for a in result.allocations] == [expected]
     for allocation in result.allocations:
@@ -522,15 +560,16 @@ def test_nothing_to_match():
 
 
 def test_allocation_amounts_are_minor_units_of_the_company_currency():
-    result = reconcile(
-        [due("i1", 12345, D(2026, 1, 31))], [payment("P1", 12345, D(2026, 2, 1))]
-    )
+    result = reconcile([due("i1", 12345, D(2026, 1, 31))], [payment("P1", 12345, D(2026, 2, 1))])
     assert result.allocations[0].amount == 12345
 
 
 def _fresh(items: list) -> list:
     """Copies with `left` reset: reconcile mutates its inputs."""
-    return [type(item)(**{k: getattr(item, k) for k in item.__dataclass_fields__ if k != "left"}) for item in items]
+    return [
+        type(item)(**{k: getattr(item, k) for k in item.__dataclass_fields__ if k != "left"})
+        for item in items
+    ]
 
 
 def _mixed_case() -> tuple[list[DueItem], list[CreditItem]]:
