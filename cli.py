@@ -103,8 +103,9 @@ def _as_of(value: str | None) -> date:
 @click.version_option(package_name="encours")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path) -> None:
-    """Receivables outstanding (encours client), ageing and DSO from your accounting tools,
-    written back onto each customer's record.
+    """Receivables outstanding (encours client), ageing and DSO, onto the customer's record.
+
+    Reads your accounting tools and writes the figures back where the sales team looks.
 
     \b
     Examples:

@@ -1,5 +1,7 @@
-"""The common records every connector speaks: customers, invoices, credit notes, payments,
-advances, sales and allocations, with `Money` as Decimal plus an ISO 4217 currency.
+"""The common records every connector speaks, and `Money` (Decimal + ISO 4217 currency).
+
+Customers, invoices with their due lines, credit notes, payments, advances, sales and
+allocations.
 
 Records are frozen pydantic models validated at the edge (vendor payload -> record); a float
 amount is refused, an amount finer than its currency's minor unit is refused, an unknown
@@ -262,8 +264,10 @@ class CreditNote(Credit):
 
 
 class Advance(Credit):
-    """A deposit or advance (acompte). On an order (account 4191) it waits for its invoice:
-    only an explicit link or the order reference may allocate it, never a guess.
+    """A deposit or advance (acompte).
+
+    On an order (account 4191) it waits for its invoice: only an explicit link or the order
+    reference may allocate it, never a guess.
     """
 
     kind: Literal[CreditKind.ADVANCE] = CreditKind.ADVANCE
@@ -294,8 +298,10 @@ class AllocationRule(StrEnum):
 
 
 class Allocation(NamedTuple):
-    """What paid what: `amount` of credit `credit_id` set against due line `due_seq` of
-    invoice `invoice_id`, on `allocated_on`, by `rule`.
+    """What paid what, for how much, on which date, by which rule.
+
+    `amount` of credit `credit_id` set against due line `due_seq` of invoice `invoice_id`,
+    on `allocated_on`, by `rule`.
 
     Made by reconciliation, never taken from outside (a source's own links arrive as
     `SourceAllocation`), and made by the million on a large ledger: so a plain tuple, with
@@ -311,8 +317,10 @@ class Allocation(NamedTuple):
 
 
 class TermLine(Frozen):
-    """One line of a payment term: `share` percent of the total (None: what is left), due
-    `days` after the invoice date, moved to the month's last day when `end_of_month`.
+    """One line of a payment term.
+
+    `share` percent of the total (None: what is left), due `days` after the invoice date,
+    moved to the month's last day when `end_of_month`.
     """
 
     share: Decimal | None = Field(default=None, gt=0, le=100)
@@ -350,16 +358,20 @@ class PaymentTerms(Frozen):
 
     @classmethod
     def net(cls, days: int, *, end_of_month: bool = False) -> PaymentTerms:
-        """A single due date: `net(30)` is "30 jours"; `net(45, end_of_month=True)` is
-        "45 jours fin de mois".
+        """A single due date.
+
+        `net(30)` is "30 jours"; `net(45, end_of_month=True)` is "45 jours fin de mois".
         """
         return cls(lines=(TermLine(days=days, end_of_month=end_of_month),))
 
     def amounts(self, units: int) -> tuple[int, ...]:
-        """Split `units` (minor units) by the shares: each share is rounded down and the last
-        line takes the remainder, so the parts always add up to the whole, to the cent.
+        """Split `units` (minor units) by the shares.
 
-        >>> PaymentTerms(lines=(TermLine(share=Decimal(30), days=0), TermLine(days=60))).amounts(10001)
+        Each share is rounded down and the last line takes the remainder, so the parts always
+        add up to the whole, to the cent.
+
+        >>> terms = PaymentTerms(lines=(TermLine(share=Decimal(30), days=0), TermLine(days=60)))
+        >>> terms.amounts(10001)
         (3000, 7001)
         """
         parts: list[int] = []
@@ -378,7 +390,8 @@ class PaymentTerms(Frozen):
         """The invoice's due lines: `amounts` on `due_dates`, without lines of zero.
 
         >>> terms = PaymentTerms(lines=(TermLine(share=Decimal(30), days=0), TermLine(days=60)))
-        >>> [str(d.amount) for d in terms.due_lines(date(2026, 1, 1), Money.from_minor(10001, "EUR"))]
+        >>> lines = terms.due_lines(date(2026, 1, 1), Money.from_minor(10001, "EUR"))
+        >>> [str(line.amount) for line in lines]
         ['30.00 EUR', '70.01 EUR']
         """
         lines = [
@@ -418,8 +431,10 @@ class LedgerLine(NamedTuple):
 
 
 class LedgerSale(NamedTuple):
-    """The sales including VAT of one ledger entry (minor units; negative for a credit note),
-    the bulk form of a `Sale`; `customer_id` None when the entry has no single customer.
+    """The sales including VAT of one ledger entry: the bulk form of a `Sale`.
+
+    In minor units, negative for a credit note; `customer_id` None when the entry has no
+    single customer.
     """
 
     source: str

@@ -1,5 +1,7 @@
-"""The indicators of one customer (or of the company) as of a date, from its aged balance,
-its sales and its settled invoices: what `status` shows and what is pushed.
+"""The indicators of one customer (or of the company) as of a date.
+
+They come from its aged balance, its sales and its settled invoices: what `status` shows
+and what is pushed.
 
 Pure: the figures come in as arguments (minor units of the company currency, see
 `outstanding.py`), DSO and the figures around it come from `dso.py`.
@@ -53,8 +55,9 @@ class DsoSettings:
 
 @dataclass(frozen=True, slots=True)
 class PeriodFlows:
-    """What moved during the accounting period, in minor units: the outstanding on the day
-    before it started, the sales and the cash received during it.
+    """What moved during the accounting period, in minor units.
+
+    The outstanding on the day before it started, the sales and the cash received during it.
     """
 
     opening: int

@@ -12,8 +12,9 @@ DEMO_SPEC = FecSpec()
 
 
 def prepare(folder: Path, spec: FecSpec = DEMO_SPEC) -> tuple[Path, date]:
-    """Write `books.fec` and `config.toml` into `folder`; return the config path and the
-    as-of date of the demo (the last day of the generated books).
+    """Write `books.fec` and `config.toml` into `folder`.
+
+    Returns the config path and the as-of date of the demo (the last day of the books).
 
     The FEC is the same bytes every time, so running the demo again syncs nothing new.
     """

@@ -1,5 +1,7 @@
-"""The state of encours in one SQLite file: records, raw payloads, quarantine, cursors, runs,
-allocations, indicator snapshots and last pushed values. All SQL lives here.
+"""The state of encours in one SQLite file; all SQL lives here.
+
+Records, raw payloads, quarantine, cursors, runs, allocations, indicator snapshots and last
+pushed values.
 
 Writes are upserts by `(source, external_id)` that change a row only when its content does,
 so reading a page twice is harmless and a second run on the same data writes nothing.
@@ -310,8 +312,10 @@ class Store:
         )
 
     def finish_reconciliation(self) -> None:
-        """Date when each dirty customer's due lines were settled and credits used up, then
-        clear the dirty list (inside the caller's transaction).
+        """Date settlements of the dirty customers, then clear the dirty list.
+
+        Sets when each due line was settled and each credit used up; call it inside the
+        caller's transaction.
         """
         self.db.execute(
             "UPDATE due_lines SET settled_on = ("
@@ -342,8 +346,9 @@ class Store:
             self.db.row_factory = None
 
     def open_due_lines(self, as_of: date) -> Iterator[tuple[str, str, str, str, int, int]]:
-        """Due lines open as of a date: (source, customer_id, kind, due_on, residual,
-        is_doubtful), ordered by customer.
+        """Due lines open as of a date, ordered by customer.
+
+        Rows are (source, customer_id, kind, due_on, residual, is_doubtful).
 
         Open means issued on or before `as_of` and not settled by allocations dated on or
         before it; the residual is the amount less those allocations.
@@ -361,8 +366,9 @@ class Store:
         )
 
     def unapplied(self, as_of: date) -> dict[tuple[str, str | None], int]:
-        """Credits received on or before `as_of` and not allocated by then, per customer
-        (customer None: receipts not tied to any customer).
+        """Credits received on or before `as_of` and not allocated by then, per customer.
+
+        Customer None: receipts not tied to any customer.
         """
         day = as_of.isoformat()
         rows = self.db.execute(
@@ -389,8 +395,9 @@ class Store:
         return sales
 
     def payment_delays(self, as_of: date) -> dict[tuple[str, str], tuple[int, int]]:
-        """Per customer, over invoice due lines settled by `as_of`: (sum of amount × days
-        late, sum of amount), integers, so the weighted mean is exact.
+        """Per customer, over invoice due lines settled by `as_of`: the payment delay sums.
+
+        (sum of amount × days late, sum of amount), integers, so the weighted mean is exact.
         """
         rows = self.db.execute(
             "SELECT source, customer_id, "
@@ -401,8 +408,9 @@ class Store:
         return {(s, c): (int(weighted), int(total)) for s, c, weighted, total in rows}
 
     def unmatched_credits(self, as_of: date) -> Iterator[tuple[str, str, str, str, str, int]]:
-        """Credits still unallocated as of a date, for a person to check: (source, customer_id,
-        kind, external_id, reference, unallocated amount).
+        """Credits still unallocated as of a date, for a person to check.
+
+        Rows are (source, customer_id, kind, external_id, reference, unallocated amount).
         """
         day = as_of.isoformat()
         yield from self.db.execute(
@@ -417,9 +425,11 @@ class Store:
     def period_flows(
         self, start: date, end: date
     ) -> dict[tuple[str, str | None], tuple[int, int, int]]:
-        """Per customer: (outstanding on the day before `start`, sales and cash received from
-        `start` to `end` included). The opening outstanding is the balance of the account,
-        debits less credits, which no allocation changes.
+        """Per customer: what moved in the period from `start` to `end` included.
+
+        (outstanding on the day before `start`, sales, cash received). The opening
+        outstanding is the balance of the account, debits less credits, which no allocation
+        changes.
         """
         before = date.fromordinal(start.toordinal() - 1).isoformat()
         first, last = start.isoformat(), end.isoformat()
@@ -479,8 +489,10 @@ class Store:
     # -- snapshots and pushes ---------------------------------------------------------------
 
     def save_snapshot(self, as_of: date, indicators: dict[str, dict[str, Any]], run_id: int) -> int:
-        """Keep the indicators computed for a date (history for trends); return how many
-        customers' rows changed. Rows whose indicators are unchanged are not rewritten.
+        """Keep the indicators computed for a date (history for trends).
+
+        Returns how many customers' rows changed; rows whose indicators are unchanged are not
+        rewritten.
         """
         changed = 0
         for customer_key, values in indicators.items():

@@ -50,7 +50,7 @@ CREDIT_NAMES = {"payment": "Payment", "credit_note": "CreditNote", "advance": "A
 
 
 def name_of(record: object) -> str:
-    """What a record stands for: a ledger line with due lines is an invoice, else its credit kind."""
+    """What a record stands for: a ledger line with due lines is an invoice, else a credit."""
     if isinstance(record, LedgerLine):
         return "Invoice" if record.due_lines else CREDIT_NAMES[record.kind]
     if isinstance(record, LedgerSale):
@@ -552,8 +552,8 @@ def table_rows(database: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         return {
             table: sorted(
-                connection.execute(f"SELECT * FROM {table}").fetchall(),
-                key=repr,  # noqa: S608
+                connection.execute(f"SELECT * FROM {table}").fetchall(),  # noqa: S608
+                key=repr,
             )
             for table in TABLES
         }
