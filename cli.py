@@ -28,7 +28,7 @@ from encours.errors import ConfigError, EncoursError
 from encours.metrics.dso import DsoMethod, WalkOrder, calc_dso, round_days
 from encours.metrics.outstanding import outstanding as outstanding_of
 from encours.sync import demo as demo_setup
-from encours.sync.config import Settings, load_settings
+from encours.sync.config import Settings, default_as_of, load_settings
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.init import InitAnswers, check_everything, write_config
 from encours.sync.report import amount, figures_json
@@ -77,10 +77,13 @@ def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _as_of(value: str | None) -> date:
-    """The as-of date given, else today: the only place that reads the clock for dates."""
+def _as_of(value: str | None, settings: Settings) -> date:
+    """The as-of date given, else the `[company] as_of` rule applied to today.
+
+    The only place that reads the clock for dates.
+    """
     if value is None:
-        return datetime.now(UTC).astimezone().date()
+        return default_as_of(settings.company.as_of, datetime.now(UTC).astimezone().date())
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -184,7 +187,7 @@ def sync(
     """
     summary = run_sync(
         app.settings,
-        as_of=_as_of(as_of_text),
+        as_of=_as_of(as_of_text, app.settings),
         now=datetime.now(UTC),
         dry_run=dry_run,
         push=not no_push,
@@ -217,7 +220,7 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
     settings = app.settings
     store = Store.open(settings.store.path)
     try:
-        figures = compute_figures(store, settings, _as_of(as_of_text))
+        figures = compute_figures(store, settings, _as_of(as_of_text, settings))
     finally:
         store.close()
     if only is not None and not any(c.customer_id == only for c in figures.customers):
@@ -239,7 +242,7 @@ def unmatched(app: App, as_of_text: str | None) -> None:
     settings = app.settings
     store = Store.open(settings.store.path)
     try:
-        rows = list(store.unmatched_credits(_as_of(as_of_text)))
+        rows = list(store.unmatched_credits(_as_of(as_of_text, settings)))
     finally:
         store.close()
     currency = settings.company.currency

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,7 @@ class CompanySettings(Section):
 
     name: str | None = None
     currency: str = "EUR"
+    as_of: Literal["today", "yesterday", "last-month-end"] = "today"
 
     @field_validator("currency")
     @classmethod
@@ -163,7 +165,7 @@ def parse_terms(value: int | str) -> PaymentTerms:
     """Payment terms from the config: `30`, `"45 fin de mois"`, `"30% 0, 70% 60"`.
 
     Lines are separated by commas; every line but the last gives a share in percent; the last
-    takes the rest whatever share it names.
+    takes the rest (if it names a share, the shares must add up to 100 %).
 
     >>> [(t.share, t.days, t.end_of_month) for t in parse_terms("30% 0, 60 jours fdm").lines]
     [(Decimal('30'), 0, False), (None, 60, True)]
@@ -186,6 +188,11 @@ def parse_terms(value: int | str) -> PaymentTerms:
             raise ValueError(
                 f"{part.strip()!r} needs a share in percent (only the last may omit it)"
             )
+        if is_last and share is not None:
+            named = Decimal(share.replace(",", "."))
+            given = sum((line.share or Decimal(0) for line in lines), named)
+            if given != 100:
+                raise ValueError(f"the shares add up to {given} %, not 100 %")
         lines.append(
             TermLine(
                 share=None if is_last else Decimal(share.replace(",", ".")),
@@ -194,6 +201,21 @@ def parse_terms(value: int | str) -> PaymentTerms:
             )
         )
     return PaymentTerms(lines=tuple(lines))
+
+
+def default_as_of(rule: str, today: date) -> date:
+    """The as-of date when none is given: today, yesterday, or the last day of last month.
+
+    A nightly run at 02:30 usually wants "yesterday": the day that just ended.
+
+    >>> default_as_of("last-month-end", date(2026, 3, 15))
+    datetime.date(2026, 2, 28)
+    """
+    if rule == "yesterday":
+        return date.fromordinal(today.toordinal() - 1)
+    if rule == "last-month-end":
+        return date.fromordinal(today.replace(day=1).toordinal() - 1)
+    return today
 
 
 def load_settings(path: Path) -> Settings:

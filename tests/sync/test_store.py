@@ -1,0 +1,185 @@
+"""The SQLite store: migrations, file mode, currencies, upserts and full-read deletions."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from encours.errors import StateError
+from encours.model import Customer, DueLine, Invoice, Money, Payment, SourceRecord
+from encours.sync.migrations import MIGRATIONS
+from encours.sync.store import Store
+
+NOW = datetime(2026, 3, 1, 3, tzinfo=UTC)
+DAY = date(2026, 1, 10)
+
+
+def invoice(
+    external_id: str, amount: str, currency: str = "EUR", rate: str | None = None
+) -> Invoice:
+    total = Money(amount=Decimal(amount), currency=currency)
+    return Invoice(
+        source="books",
+        external_id=external_id,
+        customer_id="C1",
+        issued_on=DAY,
+        total=total,
+        due_lines=(DueLine(due_on=date(2026, 2, 9), amount=total),),
+        exchange_rate=None if rate is None else Decimal(rate),
+    )
+
+
+def write(
+    store: Store, records: list[SourceRecord], *, replace_all: bool = True
+) -> tuple[int, int, int]:
+    with store.transaction():
+        run_id = store.start_run(DAY, NOW)
+        counts = store.write_records(
+            "books", records, company_currency="EUR", run_id=run_id, replace_all=replace_all
+        )
+    return counts.written, counts.quarantined, counts.deleted
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "s.sqlite")
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def test_a_new_store_is_migrated_and_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "deep" / "s.sqlite")
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        assert stat.S_IMODE((tmp_path / "deep" / "s.sqlite").stat().st_mode) == 0o600
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        store.close()
+
+
+def test_a_store_from_a_newer_encours_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    Store.open(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StateError, match="newer encours"):
+        Store.open(path)
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(store: Store) -> None:
+    write(store, [invoice("F1", "100.00")])
+    before = store.db.execute("SELECT * FROM invoices").fetchall()
+    broken = (*MIGRATIONS, "CREATE TABLE extra (x); INSERT INTO nowhere VALUES (1);")
+
+    with pytest.raises(StateError, match="migration 2 .* unchanged"):
+        store.migrate(broken)
+
+    assert store.schema_version == len(MIGRATIONS)
+    assert (
+        store.db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
+    )
+    assert store.db.execute("SELECT * FROM invoices").fetchall() == before
+
+
+def test_foreign_currency_is_converted_with_the_document_rate(store: Store) -> None:
+    written, quarantined, _ = write(store, [invoice("F1", "100.00", "USD", rate="0.9150")])
+
+    assert (written, quarantined) == (1, 0)
+    total, currency, in_currency, rate = store.db.execute(
+        "SELECT total, currency, total_in_currency, exchange_rate FROM invoices"
+    ).fetchone()
+    assert (total, currency, in_currency, rate) == (9150, "USD", "100.00", "0.9150")
+    assert store.db.execute("SELECT SUM(amount) FROM due_lines").fetchone()[0] == 9150
+
+
+def test_instalments_converted_still_add_up_to_the_converted_total(store: Store) -> None:
+    total = Money(amount=Decimal("100.01"), currency="USD")
+    halves = (
+        DueLine(due_on=date(2026, 2, 1), amount=Money(amount=Decimal("50.00"), currency="USD")),
+        DueLine(due_on=date(2026, 3, 1), amount=Money(amount=Decimal("50.01"), currency="USD")),
+    )
+    record = Invoice(
+        source="books",
+        external_id="F2",
+        customer_id="C1",
+        issued_on=DAY,
+        total=total,
+        due_lines=halves,
+        exchange_rate=Decimal("0.3333"),
+    )
+    write(store, [record])
+
+    (converted,) = store.db.execute("SELECT total FROM invoices").fetchone()
+    assert converted == 3333  # 100.01 × 0.3333 = 33.333333 -> 33.33
+    assert store.db.execute("SELECT SUM(amount) FROM due_lines").fetchone()[0] == converted
+
+
+def test_a_document_without_a_rate_is_quarantined_not_guessed(store: Store) -> None:
+    written, quarantined, _ = write(store, [invoice("F1", "100.00", "USD"), invoice("F2", "50.00")])
+
+    assert (written, quarantined) == (1, 1)
+    ((stream, external_id, reason),) = store.db.execute(
+        "SELECT stream, external_id, reason FROM quarantine"
+    ).fetchall()
+    assert (stream, external_id) == ("invoice", "F1")
+    assert "no exchange rate" in reason and "never guesses" in reason
+
+
+def test_writing_the_same_records_again_changes_nothing(store: Store) -> None:
+    records: list[SourceRecord] = [
+        Customer(source="books", external_id="C1", name="Dupont"),
+        invoice("F1", "100.00"),
+        Payment(
+            source="books",
+            external_id="P1",
+            customer_id="C1",
+            on=DAY,
+            amount=Money(amount=Decimal("40.00"), currency="EUR"),
+        ),
+    ]
+    write(store, records)
+    tables = ("customers", "invoices", "due_lines", "credits", "quarantine")
+    before = {t: store.db.execute(f"SELECT * FROM {t}").fetchall() for t in tables}  # noqa: S608
+
+    written, _, deleted = write(store, records)
+
+    assert (written, deleted) == (3, 0)
+    after = {t: store.db.execute(f"SELECT * FROM {t}").fetchall() for t in tables}  # noqa: S608
+    assert after == before
+
+
+def test_a_full_read_deletes_what_the_source_no_longer_has(store: Store) -> None:
+    write(store, [invoice("F1", "100.00"), invoice("F2", "50.00")])
+    store.db.execute("DELETE FROM dirty_customers")
+
+    _, _, deleted = write(store, [invoice("F1", "100.00")])
+
+    assert deleted == 1
+    assert store.db.execute("SELECT external_id FROM invoices").fetchall() == [("F1",)]
+    assert store.db.execute("SELECT invoice_id FROM due_lines").fetchall() == [("F1",)]
+    assert store.dirty_customers() == [("books", "C1")]
+
+
+def test_an_invoice_with_fewer_due_lines_than_before_loses_the_extra_ones(store: Store) -> None:
+    total = Money(amount=Decimal("100.00"), currency="EUR")
+    half = Money(amount=Decimal("50.00"), currency="EUR")
+    two = Invoice(
+        source="books",
+        external_id="F1",
+        customer_id="C1",
+        issued_on=DAY,
+        total=total,
+        due_lines=(
+            DueLine(due_on=date(2026, 2, 1), amount=half),
+            DueLine(due_on=date(2026, 3, 1), amount=half),
+        ),
+    )
+    write(store, [two])
+    write(store, [invoice("F1", "100.00")])
+
+    assert store.db.execute("SELECT seq, amount FROM due_lines").fetchall() == [(0, 10000)]
