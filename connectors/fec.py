@@ -30,8 +30,8 @@ A FEC has millions of lines, so this reader works on bytes (both encodings keep 
 separators as single bytes), decodes only the fields it keeps, and yields tuples rather than
 pydantic records (see `model.LedgerLine`).
 
-Incremental sync: a FEC is a whole export; `fingerprint()` changes when the file does, and
-sync reads it again only then, replacing what it had from this source.
+Incremental sync: a FEC is a whole export. Its position is a digest of its bytes: sync reads
+it again only when that changes, and then replaces what it had from this source.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
+from encours.connectors.base import Pull
 from encours.errors import ConfigError, DataError
 from encours.model import (
     CreditKind,
@@ -104,6 +105,15 @@ class FecConnector:
         """Open the file and read its header; raise ConfigError or DataError if unusable."""
         with _open(self.path) as handle:
             _Header.read(handle.readline(), self.path, self._encoding())
+
+    def pull(self, position: str | None) -> Pull:
+        """The whole file, unless its digest is still `position`."""
+        digest = self.fingerprint()
+        if digest == position:
+            return Pull(
+                records=iter(()), position=lambda: digest, replace_all=False, unchanged=True
+            )
+        return Pull(records=self.records(), position=lambda: digest, replace_all=True)
 
     def fingerprint(self) -> str:
         """A digest of the file's bytes: sync reads the file again only when it changes."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from encours.errors import ConfigError, DataError, EncoursError, TransientError
+from encours.errors import ApiError, ConfigError, DataError, EncoursError, TransientError
 from encours.model import Rejected, SourceRecord
 from encours.sync.config import Settings
 from encours.sync.figures import Figures, compute_figures
@@ -26,9 +26,13 @@ from encours.sync.store import Store
 EXIT_OK = 0
 EXIT_QUARANTINE = 3  # the run completed; some records wait in quarantine
 EXIT_DATA = 65  # a source could not be read (the others were)
+EXIT_REFUSED = 70  # a source refused a request that retrying will not fix
 EXIT_ALREADY_RUNNING = 73
 EXIT_TEMPORARY = 75  # a source or target failed for a reason that may pass: run again later
 EXIT_CONFIG = 78
+
+#: The cursor row that keeps where each source was read up to.
+POSITION = "position"
 
 #: Called with (stage, detail) as the run goes; the CLI shows it on a terminal.
 Progress = Callable[[str, str], None]
@@ -64,11 +68,11 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """The most serious outcome: config, then data, then temporary, then quarantine."""
+        """The most serious outcome: config, data, refused, temporary, then quarantine."""
         codes = {outcome.exit_code for outcome in self.sources}
         if self.push_errors:
             codes.add(EXIT_TEMPORARY)
-        for code in (EXIT_CONFIG, EXIT_DATA, EXIT_TEMPORARY):
+        for code in (EXIT_CONFIG, EXIT_DATA, EXIT_REFUSED, EXIT_TEMPORARY):
             if code in codes:
                 return code
         return EXIT_QUARANTINE if self.quarantined_waiting else EXIT_OK
@@ -195,28 +199,27 @@ def pull_source(
     """Read one source into the store in one transaction; a failure leaves it untouched."""
     outcome = SourceOutcome(source.source)
     try:
-        fingerprint = source.fingerprint()
-        if not full_refresh and store.cursor(source.source, "file") == fingerprint:
+        position = None if full_refresh else store.cursor(source.source, POSITION)
+        pull = source.pull(position)
+        if pull.unchanged:
             outcome.status = "unchanged"
             say("pull", f"{source.source}: unchanged since the last run")
             return outcome
         with store.transaction():
             counts = store.write_records(
                 source.source,
-                _counted(source.records(), source.source, say),
+                _counted(pull.records, source.source, say),
                 company_currency=source.currency,
                 run_id=run_id,
-                replace_all=True,
+                replace_all=pull.replace_all,
             )
-            store.set_cursor(source.source, "file", fingerprint, run_id)
+            store.set_cursor(source.source, POSITION, pull.position(), run_id)
         outcome.written, outcome.deleted = counts.written, counts.deleted
         outcome.quarantined = counts.quarantined
-    except (DataError, TransientError, ConfigError) as exc:
-        outcome.status, outcome.error = "failed", str(exc)
-        outcome.exit_code = {DataError: EXIT_DATA, TransientError: EXIT_TEMPORARY}.get(
-            next(k for k in (DataError, TransientError, ConfigError) if isinstance(exc, k)),
-            EXIT_CONFIG,
-        )
+    except (DataError, TransientError, ConfigError, ApiError) as exc:
+        # This source is left as it was; the others go on. The store's own errors do not
+        # belong to one source: they stop the run.
+        outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
         say("error", f"{source.source}: {exc}")
     return outcome
 

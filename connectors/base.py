@@ -1,0 +1,49 @@
+"""What every connector offers sync: the protocols of a source and a target, and a `Pull`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from encours.model import Rejected, SourceRecord
+
+
+@dataclass
+class Pull:
+    """What a source hands over for one run.
+
+    `records` are read lazily, page by page; `position()` is asked only after the last record
+    was stored, and sync keeps it in the same transaction, so a run that stops half way
+    starts again from the old position. `replace_all` says the records are the whole source:
+    whatever the store has of it and did not see again was deleted at the source.
+    `unchanged` says there is nothing to read since `position`.
+    """
+
+    records: Iterator[SourceRecord | Rejected]
+    position: Callable[[], str]
+    replace_all: bool
+    unchanged: bool = False
+
+
+class Source(Protocol):
+    """A tool encours reads from."""
+
+    source: str
+    currency: str
+
+    def check(self) -> None:
+        """Raise ConfigError, AuthError or DataError if the source cannot be read."""
+
+    def pull(self, position: str | None) -> Pull:
+        """What changed since `position` (everything when it is None)."""
+
+
+class Target(Protocol):
+    """A tool encours writes the indicators to."""
+
+    def check(self) -> None:
+        """Raise ConfigError or AuthError if the target cannot be written."""
+
+    def push(self, changes: Mapping[str, Mapping[str, str]]) -> None:
+        """Write changed values: customer key -> field -> value."""
