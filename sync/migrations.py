@@ -114,19 +114,21 @@ MIGRATIONS: tuple[str, ...] = (
         raw TEXT NOT NULL,
         PRIMARY KEY (source, external_id)
     ) WITHOUT ROWID;
+    -- Clustered by customer: reconciliation replaces a customer's allocations as a block.
     CREATE TABLE allocations (
         source TEXT NOT NULL,
         customer_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
         credit_id TEXT NOT NULL,
         invoice_id TEXT NOT NULL,
         due_seq INTEGER NOT NULL,
         amount INTEGER NOT NULL,
         allocated_on TEXT NOT NULL,
-        rule TEXT NOT NULL
-    );
+        rule TEXT NOT NULL,
+        PRIMARY KEY (source, customer_id, position)
+    ) WITHOUT ROWID;
     CREATE INDEX allocations_by_due_line ON allocations (source, invoice_id, due_seq);
     CREATE INDEX allocations_by_credit ON allocations (source, credit_id);
-    CREATE INDEX allocations_by_customer ON allocations (source, customer_id);
     CREATE TABLE dirty_customers (
         source TEXT NOT NULL,
         customer_id TEXT NOT NULL,

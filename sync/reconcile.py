@@ -82,10 +82,16 @@ class CreditItem:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """The allocations made, and the credits left (partly) unallocated for a person to check."""
+    """The allocations made, and the credits left (partly) unallocated for a person to check.
+
+    `settled_on` gives, for each due line wholly allocated, the date of its last allocation
+    (from then on it is no longer open); `used_on` the same for each credit wholly used.
+    """
 
     allocations: tuple[Allocation, ...]
     unmatched: tuple[tuple[str, int], ...]
+    settled_on: dict[tuple[str, int], date]
+    used_on: dict[str, date]
 
 
 def reconcile(
@@ -111,9 +117,20 @@ def reconcile(
     _by_exact_amount(run, credits, lines_by_invoice)
     if oldest_first:
         _oldest_first(run, credits, due)
+    last_on: dict[tuple[str, int], date] = {}
+    last_used: dict[str, date] = {}
+    for allocation in run.allocations:
+        line = (allocation.invoice_id, allocation.due_seq)
+        last_on[line] = max(last_on.get(line, allocation.allocated_on), allocation.allocated_on)
+        used = last_used.get(allocation.credit_id, allocation.allocated_on)
+        last_used[allocation.credit_id] = max(used, allocation.allocated_on)
     return Reconciliation(
         allocations=tuple(run.allocations),
         unmatched=tuple((c.credit_id, c.left) for c in credits if c.left > 0),
+        settled_on={
+            (d.invoice_id, d.seq): last_on[(d.invoice_id, d.seq)] for d in due if d.left == 0
+        },
+        used_on={c.credit_id: last_used[c.credit_id] for c in credits if c.left == 0},
     )
 
 

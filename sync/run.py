@@ -244,7 +244,17 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
             [_credit_item(row) for row in credit_rows],
             oldest_first=settings.reconcile.oldest_first,
         )
-        store.replace_allocations(source, customer_id, result.allocations)
+        settled = [
+            (day, row[2], row[3])
+            for row in due_rows
+            if (day := _iso(result.settled_on.get((row[2], row[3])))) != row[12]
+        ]
+        used = [
+            (day, row[2])
+            for row in credit_rows
+            if (day := _iso(result.used_on.get(row[2]))) != row[13]
+        ]
+        store.replace_reconciliation(source, customer_id, result.allocations, settled, used)
         count += 1
         if count % 1000 == 0:
             say("reconcile", f"{count:,} customers reconciled")
@@ -268,6 +278,7 @@ def _due_item(row: tuple) -> DueItem:  # type: ignore[type-arg]
         match_ref,
         matched_on,
         order_ref,
+        _,
     ) = row
     return DueItem(
         invoice_id=invoice_id,
@@ -298,6 +309,7 @@ def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
         is_on_order,
         order_ref,
         links,
+        _,
     ) = row
     return CreditItem(
         credit_id=external_id,
@@ -314,6 +326,10 @@ def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
         if links != "[]"
         else (),
     )
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _day(text: str | None) -> date | None:

@@ -54,7 +54,11 @@ class WriteCounts:
 
 
 class Store:
-    """The SQLite store. Open it with `Store.open(path)`; close it with `close()`."""
+    """The SQLite store. Open it with `Store.open(path)`; close it with `close()`.
+
+    Queries that look allocations up name their index (`INDEXED BY`): without statistics the
+    planner may prefer a scan of the clustered key, which turns a lookup into a scan per row.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
@@ -254,9 +258,17 @@ class Store:
 
         Rows come from two ordered scans merged by customer, so memory holds one customer.
         """
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS settled (source TEXT, invoice_id TEXT, "
+            "seq INTEGER, day TEXT, PRIMARY KEY (source, invoice_id, seq)) WITHOUT ROWID"
+        )
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS used (source TEXT, credit_id TEXT, day TEXT, "
+            "PRIMARY KEY (source, credit_id)) WITHOUT ROWID"
+        )
         due = self.db.execute(
             "SELECT d.source, d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on, "
-            "d.amount, d.kind, i.number, i.match_ref, i.matched_on, i.order_ref "
+            "d.amount, d.kind, i.number, i.match_ref, i.matched_on, i.order_ref, d.settled_on "
             "FROM dirty_customers c "
             "JOIN due_lines d ON d.source = c.source AND d.customer_id = c.customer_id "
             "JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id "
@@ -265,7 +277,7 @@ class Store:
         credits = self.db.execute(
             "SELECT r.source, r.customer_id, r.external_id, r.kind, r.on_date, r.amount, "
             "r.reference, r.match_ref, r.matched_on, r.applies_to, r.is_on_order, r.order_ref, "
-            "r.links FROM dirty_customers c "
+            "r.links, r.used_on FROM dirty_customers c "
             "JOIN credits r ON r.source = c.source AND r.customer_id = c.customer_id "
             "ORDER BY r.source, r.customer_id"
         )
@@ -279,11 +291,20 @@ class Store:
                 credit_rows.take((source, customer_id)),
             )
 
-    def replace_allocations(
-        self, source: str, customer_id: str, allocations: Sequence[Allocation]
+    def replace_reconciliation(
+        self,
+        source: str,
+        customer_id: str,
+        allocations: Sequence[Allocation],
+        settled: Sequence[tuple[str | None, str, int]],
+        used: Sequence[tuple[str | None, str]],
     ) -> None:
-        """Set a customer's allocations (inside the caller's transaction), if they changed."""
-        rows = sorted(
+        """Set a customer's allocations if they changed, and the settlement dates given.
+
+        `settled` holds (settled_on, invoice_id, due_seq) and `used` (used_on, credit_id),
+        only for the dates that changed. Call it inside the caller's transaction.
+        """
+        rows = [
             (
                 a.credit_id,
                 a.invoice_id,
@@ -293,44 +314,45 @@ class Store:
                 a.rule.value,
             )
             for a in allocations
-        )
-        existing = sorted(
-            self.db.execute(
-                "SELECT credit_id, invoice_id, due_seq, amount, allocated_on, rule "
-                "FROM allocations WHERE source = ? AND customer_id = ?",
-                (source, customer_id),
-            ).fetchall()
-        )
-        if [tuple(row) for row in existing] == rows:
-            return
-        self.db.execute(
-            "DELETE FROM allocations WHERE source = ? AND customer_id = ?", (source, customer_id)
+        ]
+        existing = self.db.execute(
+            "SELECT credit_id, invoice_id, due_seq, amount, allocated_on, rule "
+            "FROM allocations WHERE source = ? AND customer_id = ? ORDER BY position",
+            (source, customer_id),
+        ).fetchall()
+        if existing != rows:
+            if existing:
+                self.db.execute(
+                    "DELETE FROM allocations WHERE source = ? AND customer_id = ?",
+                    (source, customer_id),
+                )
+            self.db.executemany(
+                "INSERT INTO allocations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(source, customer_id, n, *row) for n, row in enumerate(rows)],
+            )
+        # Not written in place: the scans of `reconcile_inputs` are still reading those tables.
+        self.db.executemany(
+            "INSERT INTO temp.settled VALUES (?, ?, ?, ?)",
+            [(source, invoice_id, seq, day) for day, invoice_id, seq in settled],
         )
         self.db.executemany(
-            "INSERT INTO allocations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(source, customer_id, *row) for row in rows],
+            "INSERT INTO temp.used VALUES (?, ?, ?)",
+            [(source, credit_id, day) for day, credit_id in used],
         )
 
     def finish_reconciliation(self) -> None:
-        """Date settlements of the dirty customers, then clear the dirty list.
-
-        Sets when each due line was settled and each credit used up; call it inside the
-        caller's transaction.
-        """
+        """Write the settlement dates gathered, then clear the dirty list."""
         self.db.execute(
-            "UPDATE due_lines SET settled_on = ("
-            " SELECT CASE WHEN SUM(a.amount) >= due_lines.amount THEN MAX(a.allocated_on) END"
-            " FROM allocations a WHERE a.source = due_lines.source"
-            " AND a.invoice_id = due_lines.invoice_id AND a.due_seq = due_lines.seq)"
-            " WHERE (source, customer_id) IN (SELECT source, customer_id FROM dirty_customers)"
+            "UPDATE due_lines SET settled_on = s.day FROM temp.settled s "
+            "WHERE due_lines.source = s.source AND due_lines.invoice_id = s.invoice_id "
+            "AND due_lines.seq = s.seq"
         )
         self.db.execute(
-            "UPDATE credits SET used_on = ("
-            " SELECT CASE WHEN SUM(a.amount) >= credits.amount THEN MAX(a.allocated_on) END"
-            " FROM allocations a WHERE a.source = credits.source"
-            " AND a.credit_id = credits.external_id)"
-            " WHERE (source, customer_id) IN (SELECT source, customer_id FROM dirty_customers)"
+            "UPDATE credits SET used_on = u.day FROM temp.used u "
+            "WHERE credits.source = u.source AND credits.external_id = u.credit_id"
         )
+        self.db.execute("DELETE FROM temp.settled")
+        self.db.execute("DELETE FROM temp.used")
         self.db.execute("DELETE FROM dirty_customers")
 
     # -- figures as of a date ---------------------------------------------------------------
@@ -356,7 +378,8 @@ class Store:
         day = as_of.isoformat()
         yield from self.db.execute(
             "SELECT d.source, d.customer_id, d.kind, d.due_on, d.amount - COALESCE(("
-            "  SELECT SUM(a.amount) FROM allocations a WHERE a.source = d.source"
+            "  SELECT SUM(a.amount) FROM allocations a INDEXED BY allocations_by_due_line"
+            "  WHERE a.source = d.source"
             "  AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq AND a.allocated_on <= :day"
             "), 0) AS residual, d.is_doubtful "
             "FROM due_lines d WHERE d.issued_on <= :day "
@@ -373,7 +396,8 @@ class Store:
         day = as_of.isoformat()
         rows = self.db.execute(
             "SELECT c.source, c.customer_id, SUM(c.amount - COALESCE(("
-            "  SELECT SUM(a.amount) FROM allocations a WHERE a.source = c.source"
+            "  SELECT SUM(a.amount) FROM allocations a INDEXED BY allocations_by_credit"
+            "  WHERE a.source = c.source"
             "  AND a.credit_id = c.external_id AND a.allocated_on <= :day), 0)) "
             "FROM credits c WHERE c.on_date <= :day AND (c.used_on IS NULL OR c.used_on > :day) "
             "GROUP BY c.source, c.customer_id",
@@ -415,7 +439,8 @@ class Store:
         day = as_of.isoformat()
         yield from self.db.execute(
             "SELECT c.source, c.customer_id, c.kind, c.external_id, COALESCE(c.reference, ''), "
-            "c.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE "
+            "c.amount - COALESCE((SELECT SUM(a.amount) FROM allocations a "
+            "INDEXED BY allocations_by_credit WHERE "
             "a.source = c.source AND a.credit_id = c.external_id AND a.allocated_on <= :day), 0) "
             "AS left_over FROM credits c WHERE c.on_date <= :day "
             "AND (c.used_on IS NULL OR c.used_on > :day) AND left_over > 0 ORDER BY 1, 2, 5",

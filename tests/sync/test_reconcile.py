@@ -554,7 +554,7 @@ def test_unmatched_lists_every_credit_with_something_left_in_date_order():
 
 
 def test_nothing_to_match():
-    assert run([], []) == Reconciliation(allocations=(), unmatched=())
+    assert run([], []) == Reconciliation(allocations=(), unmatched=(), settled_on={}, used_on={})
     assert run([], [payment("P1", 1, D(2026, 1, 1))]).unmatched == (("P1", 1),)
     assert run([due("i1", 1, D(2026, 1, 1))], []).allocations == ()
 
@@ -602,3 +602,13 @@ def test_same_output_for_shuffled_inputs(seed):
     rng.shuffle(lines)
     rng.shuffle(credits)
     assert run(lines, credits) == expected
+
+
+def test_settlement_dates_are_the_last_allocation_of_what_is_wholly_allocated():
+    lines = [due("i1", 100_00, D(2026, 1, 31)), due("i2", 100_00, D(2026, 2, 28))]
+    credits = [payment("P1", 60_00, D(2026, 2, 5)), payment("P2", 80_00, D(2026, 2, 20))]
+
+    result = run(lines, credits)
+
+    assert result.settled_on == {("i1", 0): D(2026, 2, 20)}  # 60 on 5 Feb, 40 on 20 Feb
+    assert result.used_on == {"P1": D(2026, 2, 5), "P2": D(2026, 2, 20)}
