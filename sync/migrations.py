@@ -104,7 +104,8 @@ MIGRATIONS: tuple[str, ...] = (
         raw TEXT NOT NULL,
         PRIMARY KEY (source, external_id)
     ) WITHOUT ROWID;
-    CREATE INDEX credits_by_customer ON credits (source, customer_id);
+    -- Covers the sums per customer of `unapplied` and `period_flows`: a narrow scan.
+    CREATE INDEX credits_by_customer ON credits (source, customer_id, on_date, kind, amount);
     CREATE TABLE sales (
         source TEXT NOT NULL,
         external_id TEXT NOT NULL,
@@ -114,6 +115,7 @@ MIGRATIONS: tuple[str, ...] = (
         raw TEXT NOT NULL,
         PRIMARY KEY (source, external_id)
     ) WITHOUT ROWID;
+    CREATE INDEX sales_by_day ON sales (booked_on, source, customer_id, amount);
     -- Clustered by customer: reconciliation replaces a customer's allocations as a block.
     CREATE TABLE allocations (
         source TEXT NOT NULL,

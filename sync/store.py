@@ -393,17 +393,23 @@ class Store:
 
         Customer None: receipts not tied to any customer.
         """
+        # Credits received by then, less what was allocated by then: an allocation is never
+        # dated before its credit, so both sums cover the same credits. Two narrow scans.
         day = as_of.isoformat()
-        rows = self.db.execute(
-            "SELECT c.source, c.customer_id, SUM(c.amount - COALESCE(("
-            "  SELECT SUM(a.amount) FROM allocations a INDEXED BY allocations_by_credit"
-            "  WHERE a.source = c.source"
-            "  AND a.credit_id = c.external_id AND a.allocated_on <= :day), 0)) "
-            "FROM credits c WHERE c.on_date <= :day AND (c.used_on IS NULL OR c.used_on > :day) "
-            "GROUP BY c.source, c.customer_id",
-            {"day": day},
-        )
-        return {(source, customer): int(amount) for source, customer, amount in rows if amount}
+        totals: dict[tuple[str, str | None], int] = {}
+        for source, customer, amount in self.db.execute(
+            "SELECT source, customer_id, SUM(amount) FROM credits INDEXED BY credits_by_customer "
+            "WHERE on_date <= ? GROUP BY 1, 2",
+            (day,),
+        ):
+            totals[(source, customer)] = int(amount)
+        for source, customer, amount in self.db.execute(
+            "SELECT source, customer_id, SUM(amount) FROM allocations WHERE allocated_on <= ? "
+            "GROUP BY 1, 2",
+            (day,),
+        ):
+            totals[(source, customer)] = totals.get((source, customer), 0) - int(amount)
+        return {key: amount for key, amount in totals.items() if amount}
 
     def monthly_sales(
         self, since: date, as_of: date
@@ -412,7 +418,7 @@ class Store:
         sales: dict[tuple[str, str | None], dict[str, int]] = {}
         for source, customer, month, amount in self.db.execute(
             "SELECT source, customer_id, substr(booked_on, 1, 7), SUM(amount) FROM sales "
-            "WHERE booked_on BETWEEN ? AND ? GROUP BY 1, 2, 3",
+            "INDEXED BY sales_by_day WHERE booked_on BETWEEN ? AND ? GROUP BY 1, 2, 3",
             (since.isoformat(), as_of.isoformat()),
         ):
             sales.setdefault((source, customer), {})[month] = int(amount)
@@ -462,26 +468,27 @@ class Store:
         queries = (
             (
                 0,
-                "SELECT source, customer_id, SUM(total) FROM invoices WHERE issued_on <= ? "
+                "SELECT source, customer_id, SUM(amount) FROM due_lines WHERE issued_on <= ? "
                 "GROUP BY 1, 2",
                 (before,),
             ),
             (
                 0,
-                "SELECT source, customer_id, -SUM(amount) FROM credits WHERE on_date <= ? "
-                "GROUP BY 1, 2",
+                "SELECT source, customer_id, -SUM(amount) FROM credits "
+                "INDEXED BY credits_by_customer WHERE on_date <= ? GROUP BY 1, 2",
                 (before,),
             ),
             (
                 1,
-                "SELECT source, customer_id, SUM(amount) FROM sales WHERE booked_on BETWEEN ? "
-                "AND ? GROUP BY 1, 2",
+                "SELECT source, customer_id, SUM(amount) FROM sales INDEXED BY sales_by_day "
+                "WHERE booked_on BETWEEN ? AND ? GROUP BY 1, 2",
                 (first, last),
             ),
             (
                 2,
-                "SELECT source, customer_id, SUM(amount) FROM credits WHERE kind IN "
-                "('payment', 'advance') AND on_date BETWEEN ? AND ? GROUP BY 1, 2",
+                "SELECT source, customer_id, SUM(amount) FROM credits "
+                "INDEXED BY credits_by_customer WHERE kind IN ('payment', 'advance') "
+                "AND on_date BETWEEN ? AND ? GROUP BY 1, 2",
                 (first, last),
             ),
         )
