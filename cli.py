@@ -145,7 +145,7 @@ def demo(folder: Path, as_json: bool) -> None:
     config_path, as_of = demo_setup.prepare(folder)
     settings = load_settings(config_path)
     click.echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
-    summary = run_sync(settings, as_of=as_of, now=datetime.now(UTC), progress=_progress())
+    summary = _run_with_progress(settings, as_of=as_of)
     _print_summary(summary)
     assert summary.figures is not None  # noqa: S101 - a finished run always computed them
     _print_status(summary.figures, as_json=as_json, only=None)
@@ -185,15 +185,14 @@ def sync(
     Example (crontab, every night at 02:30):
         30 2 * * *  ENCOURS_CONFIG=/etc/encours/config.toml encours sync
     """
-    summary = run_sync(
+    summary = _run_with_progress(
         app.settings,
+        quiet,
         as_of=_as_of(as_of_text, app.settings),
-        now=datetime.now(UTC),
         dry_run=dry_run,
         push=not no_push,
         only_source=only_source,
         full_refresh=full_refresh,
-        progress=None if quiet else _progress(),
     )
     _print_summary(summary)
     if dry_run:
@@ -495,15 +494,36 @@ def calc_dso_command(
         click.echo(f"{text or 'n/a (no sales)'} days ({method}, {order})")
 
 
-def _progress() -> Callable[[str, str], None] | None:
-    """Progress on a terminal (stderr), nothing under cron."""
-    if not sys.stderr.isatty():
-        return None
+class _TerminalProgress:
+    """Progress on a terminal (stderr): one line per stage, rewritten in place."""
 
-    def show(stage: str, detail: str) -> None:
-        click.echo(f"  {stage:<9} {detail}", err=True)
+    def __init__(self) -> None:
+        self.stage = ""
 
-    return show
+    def __call__(self, stage: str, detail: str) -> None:
+        start = "\r\033[K" if stage == self.stage else ("\n" if self.stage else "")
+        click.echo(f"{start}  {stage:<9} {detail}", err=True, nl=False)
+        self.stage = stage
+
+    def finish(self) -> None:
+        """End the last progress line, before the summary."""
+        if self.stage:
+            click.echo("", err=True)
+            self.stage = ""
+
+
+def _progress() -> _TerminalProgress | None:
+    """Progress on a terminal; nothing under cron, where only the summary goes to the log."""
+    return _TerminalProgress() if sys.stderr.isatty() else None
+
+
+def _run_with_progress(settings: Settings, quiet: bool = False, **options: Any) -> RunSummary:
+    progress = None if quiet else _progress()
+    try:
+        return run_sync(settings, now=datetime.now(UTC), progress=progress, **options)
+    finally:
+        if progress is not None:
+            progress.finish()
 
 
 def _print_summary(summary: RunSummary) -> None:
