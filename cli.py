@@ -33,6 +33,7 @@ from encours.sync.figures import Figures, compute_figures
 from encours.sync.init import InitAnswers, check_everything, write_config
 from encours.sync.report import amount, figures_json
 from encours.sync.run import RunSummary, run_sync
+from encours.sync.secrets import keyring_available, redact, set_secret
 from encours.sync.store import Store
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -59,7 +60,7 @@ pass_app = click.make_pass_decorator(App)
 
 
 def _fail(exc: EncoursError) -> NoReturn:
-    click.echo(f"encours: {exc}", err=True)
+    click.echo(f"encours: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -288,8 +289,42 @@ def check(app: App) -> None:
             click.echo(f"ok      {name}")
         else:
             problems += 1
-            click.echo(f"FAILED  {name}: {error}")
+            click.echo(f"FAILED  {name}: {redact(error)}")
+    usable, backend = keyring_available()
+    if usable:
+        click.echo(f"ok      keyring ({backend})")
+    else:
+        click.echo(f"note    no keyring ({backend}): secrets are read from the environment")
     sys.exit(78 if problems else 0)
+
+
+@cli.group()
+def secrets() -> None:
+    """Store the secrets of sources and targets (tokens, passwords) in the system keyring.
+
+    Where there is no keyring (a headless server), set them in the environment instead:
+    ENCOURS_<NAME>_<KEY>, e.g. ENCOURS_PENNYLANE_TOKEN.
+
+    \b
+    Example:
+        encours secrets set pennylane token
+    """
+
+
+@secrets.command("set")
+@click.argument("name")
+@click.argument("key")
+@_handled
+def secrets_set(name: str, key: str) -> None:
+    """Ask for the secret KEY of source or target NAME (hidden) and store it in the keyring.
+
+    \b
+    Example:
+        encours secrets set pennylane token
+    """
+    value = click.prompt(f"{key} of {name}", hide_input=True)
+    set_secret(name, key, value)
+    click.echo(f"Stored in the keyring as {name}.{key}.")
 
 
 @cli.command()

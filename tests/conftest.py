@@ -2,4 +2,28 @@
 
 This folder is not a package, so pytest puts it on `sys.path` while it loads this file:
 test modules in sub-folders can then import the helpers beside it (`from fec_files import ...`).
+
+Every test runs against an in-memory keyring (`keyring_memory.py`): the real system keyring
+is never asked for anything.
 """
+
+import keyring
+import keyring.core
+import pytest
+from keyring_memory import MemoryKeyring
+
+from encours.sync import secrets
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
+    """Install the in-memory keyring; monkeypatch restores whatever `keyring` held before."""
+    monkeypatch.setattr(keyring.core, "_keyring_backend", keyring.core._keyring_backend)
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    monkeypatch.setattr(secrets, "_warned", False)
+    monkeypatch.setattr(secrets, "_broken", None)
+    monkeypatch.setattr(secrets, "_known", set())
+    for variable in ("ENCOURS_PENNYLANE_TOKEN", "ENCOURS_MY_CRM_EU_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    return memory

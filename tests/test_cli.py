@@ -15,6 +15,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import keyring
+import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 
@@ -405,7 +407,7 @@ def test_init_non_interactive_then_check(tmp_path: Path, books: Path) -> None:
     settings = load_settings(config)
     assert settings.sources["books"].path == books
     checked = run("--config", config, "check")
-    assert checked.stdout.count("ok ") == 3  # store, source, target
+    assert checked.stdout.count("ok ") == 4  # store, source, target, keyring
     run("--config", config, "sync", "--as-of", "2026-10-31")
 
 
@@ -499,3 +501,26 @@ def test_help_shows_an_example(command: list[str]) -> None:
     result = run(*command, "--help")
     assert "Usage: " in result.stdout
     assert "Example" in result.stdout
+
+
+def test_secrets_set_stores_in_the_keyring_without_echoing(tmp_path, memory_keyring):
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(tmp_path / "c.toml"), "secrets", "set", "pennylane", "token"],
+        input="s3cr3t-value\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert memory_keyring.get_password("encours", "pennylane.token") == "s3cr3t-value"
+    assert "s3cr3t-value" not in result.output
+
+
+def test_secrets_set_without_a_keyring_names_the_environment_variable(tmp_path):
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(tmp_path / "c.toml"), "secrets", "set", "pennylane", "token"],
+        input="s3cr3t-value\n",
+    )
+    assert result.exit_code == 78
+    assert "ENCOURS_PENNYLANE_TOKEN" in result.output
+    assert "s3cr3t-value" not in result.output
