@@ -1,0 +1,851 @@
+"""The one HTTP layer of every HTTP connector: session, errors, retries, pacing, pages, redaction.
+
+A vendor module declares a base URL, an auth, a `Pacer` sized to the vendor's published limit
+and a paginator per endpoint; it never loops over pages, sleeps or retries itself.
+
+    client = HttpClient(BASE_URL, auth=BearerAuth(token), pacer=Pacer(25, 5))
+    pages = CursorPaginator("cursor", "next_cursor", has_more_path="has_more")
+    for item in client.paginate("/customer_invoices", params={"limit": 100},
+                                paginator=pages, items="items"):
+        ...
+
+Order of work for one request: pace -> send -> classify the status (a table) -> parse the
+JSON with `Decimal` -> `check_body`. Only `TransientError` (5xx, 408, 429, network errors,
+a truncated body) is retried, by `RetryPolicy` on tenacity. Every URL and message goes
+through `redact` before it is logged or raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qs, quote, quote_plus, unquote_plus, urljoin, urlsplit
+
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth
+from requests.structures import CaseInsensitiveDict
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from encours.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DataError,
+    EncoursError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+)
+
+__all__ = [
+    "BearerAuth",
+    "CursorPaginator",
+    "HttpClient",
+    "NextLinkPaginator",
+    "OffsetPaginator",
+    "PagePaginator",
+    "PageRequest",
+    "Pacer",
+    "Paginator",
+    "RetryPolicy",
+    "redact",
+]
+
+log = logging.getLogger("encours.http")
+
+T = TypeVar("T")
+
+try:
+    _VERSION = version("encours")
+except PackageNotFoundError:  # running from a bare checkout
+    _VERSION = "0"
+
+# What a run waits at most, in one go, for a retry or for a rate-limit window. A vendor that
+# asks for longer (a daily quota, a Retry-After of an hour) gets a RateLimitedError at once:
+# hammering it again would only burn quota (HubSpot "429 retry storms", VENDORS.md, checked
+# 2026-11).
+MAX_WAIT = 60.0
+
+# Header values above this are Unix timestamps, below it delays in seconds: Pennylane's
+# `ratelimit-reset` is a timestamp, others send seconds (VENDORS.md, checked 2026-11).
+_EPOCH_THRESHOLD = 1_000_000_000
+
+# A quota header at 0 -> how long that window lasts when no reset header says when it ends
+# (None: use the reset headers, else the pacer's own window). Names per VENDORS.md, checked
+# 2026-11: Pennylane `ratelimit-*`; HubSpot `X-HubSpot-RateLimit-*` (no reset header, the
+# window is in `-Interval-Milliseconds`); Zoho `X-Rate-Limit-*`; Xero `X-MinLimit-Remaining`,
+# `X-DayLimit-Remaining`; Sellsy `X-Quota-Remaining-By-*`.
+_QUOTA_HEADERS: dict[str, float | None] = {
+    "ratelimit-remaining": None,
+    "x-ratelimit-remaining": None,
+    "x-rate-limit-remaining": None,
+    "x-hubspot-ratelimit-remaining": None,
+    "x-hubspot-ratelimit-secondly-remaining": 1.0,
+    "x-hubspot-ratelimit-daily-remaining": 86_400.0,
+    "x-minlimit-remaining": 60.0,
+    "x-daylimit-remaining": 86_400.0,
+    "x-quota-remaining-by-second": 1.0,
+    "x-quota-remaining-by-minute": 60.0,
+}
+_RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset")
+_INTERVAL_MS_HEADER = "x-hubspot-ratelimit-interval-milliseconds"
+
+# ---------------------------------------------------------------------------------------------
+# Redaction
+
+
+# Query parameters whose value is a credential, whatever the vendor calls them.
+_SENSITIVE_NAME = re.compile(
+    r"token|key|secret|passw(?:or)?d|signature|credential|authori[sz]ation|^sig$", re.I
+)
+_QUERY_PAIR = re.compile(r"([?&;])([^=&;#\s]+)=([^&;#\s'\"]*)")
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.I)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Hide credentials in a message or URL.
+
+    Every known secret (also percent-encoded) becomes `***`, as do the values of query
+    parameters named like a credential (`access_token=`, `api_key=`, `signature=`, ...) and
+    the password of a `user:password@host` URL.
+
+    Args:
+        text: a message, URL or response excerpt.
+        secrets: the strings that must never be shown (tokens, keys, passwords).
+
+    Returns:
+        The text with every credential replaced by `***`.
+    """
+    variants = {v for s in secrets if s for v in (s, quote(s, safe=""), quote_plus(s))}
+    for secret in sorted(variants, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(secret, "***")
+
+    def mask(match: re.Match[str]) -> str:
+        name = unquote_plus(match[2])
+        return f"{match[1]}{match[2]}=***" if _SENSITIVE_NAME.search(name) else match[0]
+
+    text = _QUERY_PAIR.sub(mask, text)
+    return _USERINFO.sub(r"\1***@", text)
+
+
+class BearerAuth(AuthBase):
+    """`Authorization: Bearer <token>`; its repr hides the token."""
+
+    def __init__(self, token: str) -> None:
+        if not token or not token.strip():
+            raise AuthError("the API token is empty: set it with `encours secrets set`")
+        self._token = token
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What `redact` must hide for this auth."""
+        return (self._token,)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the header on an outgoing request."""
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token='***')"
+
+
+def _secrets_of(auth: AuthBase | None) -> tuple[str, ...]:
+    if isinstance(auth, HTTPBasicAuth):
+        return tuple(str(s) for s in (auth.password,) if s)
+    return tuple(getattr(auth, "secrets", ()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Header parsing
+
+
+def _delay(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a header: delay-seconds, a Unix timestamp or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # HTTP dates are GMT by definition (RFC 9110 §5.6.7)
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now)
+    if not math.isfinite(number):
+        return None
+    return max(0.0, number - now if number > _EPOCH_THRESHOLD else number)
+
+
+def _reset_delay(headers: Mapping[str, str], now: float) -> float | None:
+    for name in _RESET_HEADERS:
+        delay = _delay(headers.get(name), now)
+        if delay is not None:
+            return delay
+    return None
+
+
+def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """What a 429 asks us to wait: `Retry-After`, else the vendor's reset header."""
+    delay = _delay(headers.get("retry-after"), now)
+    return delay if delay is not None else _reset_delay(headers, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pacing
+
+
+class Pacer:
+    """Keep a run under a vendor's rate limit instead of bouncing off it.
+
+    A sliding window: before each request, `wait()` sleeps until fewer than `max_calls`
+    requests were sent in the last `per_seconds`. After each response, `observe()` reads the
+    remaining-quota headers; when one reaches 0 the next `wait()` sleeps until the reset.
+    Size it to the published limit, e.g. `Pacer(25, 5)` for Pennylane's 25 requests per
+    5 s per token, `Pacer(100, 10)` for a HubSpot Starter private app (VENDORS.md, checked
+    2026-11). One pacer per token: share it between clients that use the same token.
+    """
+
+    def __init__(
+        self,
+        max_calls: int,
+        per_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
+        """Create a pacer.
+
+        Args:
+            max_calls: requests allowed in any window of `per_seconds`.
+            per_seconds: the window's length.
+            clock: a monotonic clock (injectable for tests).
+            sleep: how to wait (injectable for tests).
+            wall_clock: Unix time, to read reset headers given as timestamps.
+            max_wait: a quota that resets later than this raises `RateLimitedError`.
+        """
+        if max_calls < 1 or per_seconds <= 0:
+            raise ValueError("a pacer needs max_calls >= 1 and per_seconds > 0")
+        self.max_calls = max_calls
+        self.per_seconds = per_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._max_wait = max_wait
+        self._sent: deque[float] = deque(maxlen=max_calls)  # send times of the last calls
+        self._blocked_until = -math.inf  # on `clock`, set when a quota header hits 0
+
+    def _delay(self, now: float) -> float:
+        window = self._sent[0] + self.per_seconds - now if len(self._sent) == self.max_calls else 0
+        return max(0.0, window, self._blocked_until - now)
+
+    def wait(self) -> None:
+        """Sleep until one more request stays under the limit, then count it.
+
+        Raises:
+            RateLimitedError: the quota resets later than `max_wait`; try again later.
+        """
+        now = self._clock()
+        delay = self._delay(now)
+        if delay > self._max_wait:
+            raise RateLimitedError(
+                f"the API quota is used up for the next {delay:.0f} s, longer than a run "
+                f"waits ({self._max_wait:.0f} s). Try again later.",
+                retry_after=delay,
+            )
+        while delay > 0:  # a loop, because float sums or a short sleep may leave a sliver
+            log.debug("pacing: waiting %.2f s to stay under the rate limit", delay)
+            self._sleep(delay)
+            now = self._clock()
+            delay = self._delay(now)
+        self._sent.append(now)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Read a response's quota headers; a quota at 0 blocks until its reset."""
+        headers = CaseInsensitiveDict(headers)
+        for name, window in _QUOTA_HEADERS.items():
+            try:
+                remaining = float(headers.get(name, "nan"))
+            except ValueError:
+                continue
+            if not remaining <= 0:  # also skips a missing header (nan)
+                continue
+            delay = _reset_delay(headers, self._wall_clock()) if window is None else window
+            if delay is None and _INTERVAL_MS_HEADER in headers:
+                delay = _delay(headers[_INTERVAL_MS_HEADER], 0.0)
+                delay = delay / 1000 if delay is not None else None
+            if delay is None:
+                delay = self.per_seconds
+            self._blocked_until = max(self._blocked_until, self._clock() + delay)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries
+
+
+def _default_wait() -> wait_base:
+    return wait_exponential_jitter(initial=1, max=30, jitter=1)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry `TransientError` (and its `RateLimitedError`) with a capped, jittered backoff.
+
+    The wait before a retry is `max(retry_after, backoff)`, capped at `max_wait`; a server
+    that asks for more than `max_wait` is not retried at all (the error says when to come
+    back). Tests pass `wait=wait_none()` and `sleep=list.append` so nothing sleeps.
+    """
+
+    attempts: int = 5
+    wait: Callable[[RetryCallState], float] = field(default_factory=_default_wait)
+    sleep: Callable[[float], None] = time.sleep
+    max_wait: float = MAX_WAIT
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        hint = getattr(error, "retry_after", None) or 0.0
+        return min(self.max_wait, max(hint, self.wait(state)))
+
+    def _asks_too_long(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        return (getattr(error, "retry_after", None) or 0.0) > self.max_wait
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.info("retrying in %.1f s (attempt %d failed): %s", pause, state.attempt_number, error)
+
+    def call(self, fn: Callable[[], T], *, retryable: bool = True) -> T:
+        """Run `fn`, retrying it on `TransientError` while the policy allows.
+
+        Args:
+            fn: one attempt; it raises `TransientError` when another attempt may succeed.
+            retryable: False for a request that must not be repeated (a POST without an
+                idempotency key): one attempt only.
+
+        Raises:
+            TransientError: the last error, its message saying why no more attempts were made.
+        """
+        tries = 0
+
+        def attempt() -> T:
+            nonlocal tries
+            tries += 1
+            return fn()
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts if retryable else 1) | self._asks_too_long,
+            wait=self._wait,
+            retry=retry_if_exception_type(TransientError),
+            sleep=self.sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except TransientError as error:
+            retry_after = getattr(error, "retry_after", None) or 0.0
+            if retry_after > self.max_wait:
+                why = (
+                    f"not retried: the server asks to wait {retry_after:.0f} s, longer than "
+                    f"a run waits ({self.max_wait:.0f} s). Try again later."
+                )
+            elif not retryable:
+                why = (
+                    "not retried: the request is not idempotent (pass idempotent=True or an "
+                    "Idempotency-Key header if repeating it is safe)."
+                )
+            else:
+                why = f"gave up after {tries} attempt{'s' if tries > 1 else ''}. Try again later."
+            error.args = (f"{error.args[0] if error.args else error} ({why})", *error.args[1:])
+            raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Pagination
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page to fetch: a path or absolute URL, its query and (for POST searches) its body."""
+
+    url: str
+    params: Mapping[str, Any]
+    json: Mapping[str, Any] | None = None
+
+    def with_value(self, name: str, value: Any, *, in_body: bool = False) -> PageRequest:
+        """The same request with one query (or body) value set; filters are kept."""
+        if in_body:
+            return replace(self, json={**(self.json or {}), name: value})
+        return replace(self, params={**self.params, name: value})
+
+
+class Paginator(Protocol):
+    """How to get from one page to the next; stateless, so one instance serves many calls."""
+
+    def first(self, request: PageRequest) -> PageRequest:
+        """The request for the first page."""
+
+    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """The request for the page after `request` (which returned `count` items), or None."""
+
+
+def _dig(payload: Any, path: str) -> Any:
+    """`payload["a"]["b"]` for path "a.b"; None when any step is missing; payload for ""."""
+    for key in filter(None, path.split(".")):
+        if not isinstance(payload, Mapping):
+            return None
+        payload = payload.get(key)
+    return payload
+
+
+@dataclass(frozen=True)
+class CursorPaginator:
+    """An opaque cursor from each response, sent back as `cursor_param`.
+
+    Pennylane v2: `CursorPaginator("cursor", "next_cursor", has_more_path="has_more")`, with
+    `limit` in the params; the cursor does not carry the filter, which is why every page
+    resends all params. HubSpot: `CursorPaginator("after", "paging.next.after")`, and with
+    `in_body=True` for the POST searches (VENDORS.md, checked 2026-11).
+    """
+
+    cursor_param: str
+    next_cursor_path: str
+    has_more_path: str | None = None
+    in_body: bool = False
+
+    def first(self, request: PageRequest) -> PageRequest:
+        """The first page is the caller's request as is."""
+        return request
+
+    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """Follow the cursor; stop when `has_more` is false or there is no cursor."""
+        cursor = _dig(payload, self.next_cursor_path)
+        has_more = _dig(payload, self.has_more_path) if self.has_more_path else None
+        if self.has_more_path and not has_more:
+            return None
+        if cursor is None or cursor == "":
+            if has_more:  # stopping here would silently drop the rest of the records
+                raise ApiError(
+                    f"the response says {self.has_more_path}=true but has no "
+                    f"{self.next_cursor_path}; the vendor's pagination is broken"
+                )
+            return None
+        return request.with_value(self.cursor_param, cursor, in_body=self.in_body)
+
+
+@dataclass(frozen=True)
+class OffsetPaginator:
+    """`limit`/`offset` pages; a page shorter than `page_size` is the last."""
+
+    limit_param: str
+    offset_param: str
+    page_size: int
+
+    def first(self, request: PageRequest) -> PageRequest:
+        """Start at offset 0 with the page size."""
+        return replace(
+            request,
+            params={**request.params, self.limit_param: self.page_size, self.offset_param: 0},
+        )
+
+    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """Move the offset by one page, unless this page was short."""
+        if count < self.page_size:
+            return None
+        offset = int(request.params[self.offset_param]) + self.page_size
+        return request.with_value(self.offset_param, offset)
+
+
+@dataclass(frozen=True)
+class PagePaginator:
+    """Numbered pages from `start`; a page shorter than `page_size` is the last.
+
+    `size_param` (e.g. Xero `pageSize`, Zoho `per_page`) sends the page size when given.
+    """
+
+    page_param: str
+    page_size: int
+    start: int = 1
+    size_param: str | None = None
+
+    def first(self, request: PageRequest) -> PageRequest:
+        """Page `start`, with the page size when the API takes one."""
+        size = {self.size_param: self.page_size} if self.size_param else {}
+        return replace(request, params={**request.params, **size, self.page_param: self.start})
+
+    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """The next page number, unless this page was short."""
+        if count < self.page_size:
+            return None
+        return request.with_value(self.page_param, int(request.params[self.page_param]) + 1)
+
+
+@dataclass(frozen=True)
+class NextLinkPaginator:
+    """Follow the URL found at `next_path`; the client refuses a link to another host."""
+
+    next_path: str
+
+    def first(self, request: PageRequest) -> PageRequest:
+        """The first page is the caller's request as is."""
+        return request
+
+    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """The linked page; the caller's params are kept unless the link sets them."""
+        link = _dig(payload, self.next_path)
+        if not link:
+            return None
+        parts = urlsplit(urljoin(request.url, str(link)))
+        linked = parse_qs(parts.query, keep_blank_values=True)
+        url = parts._replace(query="", fragment="").geturl()
+        return replace(request, url=url, params={**request.params, **linked})
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+
+# status -> (error, what to tell the user); then by class of status (4xx, 5xx).
+_STATUS_ERRORS: dict[int, tuple[type[EncoursError], str]] = {
+    401: (
+        AuthError,
+        "the credentials were refused. Check the token or renew it (`encours secrets set`)",
+    ),
+    403: (AuthError, "access denied. The token lacks a permission or scope for this call"),
+    404: (NotFoundError, "not found. Check the id or the base URL"),
+    408: (TransientError, "the server timed out. This is usually temporary"),
+    429: (RateLimitedError, "rate limited by the server"),
+}
+_CLASS_ERRORS: dict[int, tuple[type[EncoursError], str]] = {
+    5: (TransientError, "the server failed. This is usually temporary"),
+    4: (
+        ApiError,
+        "the request was refused. Check the configuration; if it is right, this is "
+        "a bug in encours or an API change: please report it",
+    ),
+}
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class HttpClient:
+    """One session to one API: timeouts, error table, retries, pacing, pages, redaction.
+
+    Vendors whose errors come back in a 200 body override `check_body`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: AuthBase | None,
+        timeout: float | tuple[float, float] = (5, 60),
+        retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        session: requests.Session | None = None,
+        user_agent: str = f"encours/{_VERSION}",
+        secrets: Iterable[str] = (),
+    ) -> None:
+        """Create a client.
+
+        Args:
+            base_url: the API root; relative paths are joined to it.
+            auth: a requests auth (e.g. `BearerAuth(token)`), None for a header-key API.
+            timeout: (connect, read) seconds; requests has no default and would wait forever.
+            retry: the retry policy (tests pass one whose `sleep` records).
+            pacer: the client-side rate limiter, None for no pacing.
+            session: a `requests.Session` to reuse, else a new one.
+            user_agent: the User-Agent header.
+            secrets: more strings to redact, e.g. an API key sent in a custom header.
+        """
+        self.base_url = base_url.rstrip("/")
+        self._auth = auth
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._pacer = pacer
+        self._session = session or requests.Session()
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._secrets = (*_secrets_of(auth), *secrets)
+        self._origin = urlsplit(self.base_url)[:2]
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    def redact(self, text: str) -> str:
+        """`redact` with this client's secrets."""
+        return redact(text, self._secrets)
+
+    # -- public calls --------------------------------------------------------------------------
+
+    def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """GET `path` and return its JSON (None for an empty body)."""
+        return self._call("GET", path, params, json, headers, idempotent, parse=True)[1]
+
+    def post(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """POST and return the JSON; retried only with `idempotent=True` or an Idempotency-Key."""
+        return self._call("POST", path, params, json, headers, idempotent, parse=True)[1]
+
+    def patch(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """PATCH and return the JSON; retried only like `post`."""
+        return self._call("PATCH", path, params, json, headers, idempotent, parse=True)[1]
+
+    def put(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """PUT and return the JSON (PUT is idempotent, so it is retried)."""
+        return self._call("PUT", path, params, json, headers, idempotent, parse=True)[1]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> requests.Response:
+        """Send a request with the same checks and retries, and return the raw `Response`."""
+        return self._call(method.upper(), path, params, json, headers, idempotent, parse=False)[0]
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        paginator: Paginator,
+        items: str,
+        method: str = "GET",
+        json: Mapping[str, Any] | None = None,
+    ) -> Iterator[Any]:
+        """Yield the items of every page, one page in memory at a time.
+
+        A page request is a read, so it is retried even when sent as a POST search.
+
+        Args:
+            path: the list endpoint.
+            params: filters, resent on every page.
+            paginator: how to go from one page to the next.
+            items: dotted path of the list in each page ("items", "results", "data.rows").
+            method: "GET", or "POST" for search endpoints.
+            json: the body of a POST search (a body cursor is set by the paginator).
+
+        Raises:
+            ApiError: the server sent the same page token or link twice (it would loop).
+            DataError: a page has no list at `items`.
+        """
+        page: PageRequest | None = paginator.first(PageRequest(path, dict(params or {}), json))
+        seen: set[tuple[str, str]] = set()
+        while page is not None:
+            key = (self._full_url(page.url, page.params), repr(page.json))
+            if key in seen:
+                raise ApiError(
+                    f"{method} {self.redact(key[0])}: the server sent the same page token or "
+                    "link twice; stopping instead of looping. This is a vendor bug: please "
+                    "report it.",
+                    url=self.redact(key[0]),
+                )
+            seen.add(key)
+            _, payload = self._call(
+                method, page.url, page.params, page.json, None, True, parse=True
+            )
+            rows = _dig(payload, items)
+            if not isinstance(rows, list):
+                found = sorted(payload) if isinstance(payload, Mapping) else type(payload).__name__
+                raise DataError(
+                    f"{method} {self.redact(key[0])}: expected a list at "
+                    f"'{items}' in the response, found {found}"
+                )
+            yield from rows
+            page = paginator.next(page, payload, len(rows))
+
+    def check_body(self, payload: Any) -> None:
+        """Raise an `EncoursError` for an error reported inside a 2xx body; no-op by default.
+
+        Override for vendors such as QuickBooks (`Fault`). Raise `TransientError` to retry.
+        """
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        if "://" not in path:
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if urlsplit(path)[:2] != self._origin:  # credentials go to our API host only
+            raise ApiError(
+                f"refusing to send credentials to {self.redact(path)}: it is not "
+                f"on {self._origin[1]}. This is a vendor bug or a wrong base URL.",
+                url=self.redact(path),
+            )
+        return path
+
+    def _full_url(self, path: str, params: Mapping[str, Any] | None) -> str:
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(self._url(path), params)
+        return str(prepared.url)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        *,
+        parse: bool,
+    ) -> tuple[requests.Response, Any]:
+        url = self._url(path)
+        shown = self.redact(self._full_url(url, params))
+        sent_headers = {**self._headers, **(headers or {})}
+        if idempotent is None:
+            has_key = any(h.lower() == "idempotency-key" for h in sent_headers)
+            idempotent = method in _IDEMPOTENT_METHODS or has_key
+
+        def attempt() -> tuple[requests.Response, Any]:
+            if self._pacer is not None:
+                self._pacer.wait()
+            started = time.perf_counter()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=sent_headers,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                )
+            except requests.exceptions.SSLError as exc:  # a certificate does not fix itself
+                raise ConfigError(
+                    f"{method} {shown}: TLS failed ({self._why(exc)}). Check "
+                    "the base URL and the server's certificate."
+                ) from self._safe_cause(exc)
+            except _NETWORK_ERRORS as exc:
+                log.debug(
+                    "%s %s -> %s after %.3f s",
+                    method,
+                    shown,
+                    type(exc).__name__,
+                    time.perf_counter() - started,
+                )
+                raise self._network_error(method, shown, exc) from self._safe_cause(exc)
+            log.debug(
+                "%s %s -> %d in %.3f s",
+                method,
+                shown,
+                response.status_code,
+                time.perf_counter() - started,
+            )
+            if self._pacer is not None:
+                self._pacer.observe(response.headers)
+            self._raise_for_status(method, shown, response)
+            if not parse:
+                return response, None
+            payload = self._parse(method, shown, response)
+            self.check_body(payload)
+            return response, payload
+
+        return self._retry.call(attempt, retryable=idempotent)
+
+    def _safe_cause(self, exc: Exception) -> Exception | None:
+        """`exc` to chain, or None when its text holds a secret (a URL with `?api_key=`)."""
+        return exc if self.redact(str(exc)) == str(exc) else None
+
+    def _why(self, exc: Exception) -> str:
+        return self.redact(f"{type(exc).__name__}: {exc}")
+
+    def _network_error(self, method: str, shown: str, exc: Exception) -> TransientError:
+        if isinstance(exc, requests.ConnectTimeout):
+            what = f"could not connect within the timeout ({self._timeout})"
+        elif isinstance(exc, requests.Timeout):
+            what = f"no answer within the timeout ({self._timeout})"
+        else:
+            what = "the connection failed"
+        return TransientError(
+            f"{method} {shown}: {what} ({self._why(exc)}). Check the "
+            "network; this is usually temporary."
+        )
+
+    def _raise_for_status(self, method: str, shown: str, response: requests.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        error_type, advice = _STATUS_ERRORS.get(status) or _CLASS_ERRORS.get(
+            status // 100, _CLASS_ERRORS[4]
+        )
+        retry_after = _retry_after(response.headers, time.time()) if status == 429 else None
+        if retry_after is not None:
+            advice += f"; it asks to wait {retry_after:.0f} s"
+        excerpt = " ".join(response.text[:300].split())
+        message = f"{method} {shown} -> {status}: {advice}."
+        if excerpt:
+            message += f" The server said: {self.redact(excerpt)}"
+        if issubclass(error_type, RateLimitedError):
+            raise error_type(message, retry_after=retry_after)
+        if issubclass(error_type, ApiError):
+            raise error_type(message, status=status, url=shown)
+        raise error_type(message)
+
+    def _parse(self, method: str, shown: str, response: requests.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json(parse_float=Decimal)  # amounts stay exact: no float ever
+        except ValueError as exc:
+            raise TransientError(
+                f"{method} {shown} -> {response.status_code}: the body is not valid JSON "
+                f"({len(response.content)} bytes; {exc}). A truncated answer is usually "
+                "temporary; if it persists the API may have changed."
+            ) from exc
