@@ -49,27 +49,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-#: The 18 FEC columns, in order.
-COLUMNS: tuple[str, ...] = (
-    "JournalCode",
-    "JournalLib",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
-    "Debit",
-    "Credit",
-    "EcritureLet",
-    "DateLet",
-    "ValidDate",
-    "Montantdevise",
-    "Idevise",
-)
+from encours.connectors.fec import COLUMNS
 
 CUSTOMERS = "411000"
 DOUBTFUL = "416000"

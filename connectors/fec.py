@@ -54,19 +54,17 @@ from encours.model import (
     to_decimal,
 )
 
-COLUMNS_COMMON = (
-    "JournalCode",
-    "JournalLib",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
+#: The 18 columns of a FEC (article A47 A-1 of the Livre des procédures fiscales), in order.
+COLUMNS: tuple[str, ...] = (
+    "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
+    "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib", "Debit", "Credit",
+    "EcritureLet", "DateLet", "ValidDate", "Montantdevise", "Idevise",
+)  # fmt: skip
+#: The variant that gives an amount and its sense (D or C) instead of a debit and a credit.
+COLUMNS_SIGNED: tuple[str, ...] = tuple(
+    {"Debit": "Montant", "Credit": "Sens"}.get(name, name) for name in COLUMNS
 )
+COLUMNS_COMMON = COLUMNS[:11]
 COLUMNS_DEBIT_CREDIT = ("Debit", "Credit")
 COLUMNS_AMOUNT_SIGN = ("Montant", "Sens")
 COLUMNS_AFTER = ("EcritureLet", "DateLet", "ValidDate")

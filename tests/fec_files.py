@@ -18,29 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS_DEBIT_CREDIT = (
-    "JournalCode",
-    "JournalLib",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
-    "Debit",
-    "Credit",
-    "EcritureLet",
-    "DateLet",
-    "ValidDate",
-    "Montantdevise",
-    "Idevise",
-)
-COLUMNS_AMOUNT_SIGN = tuple(
-    {"Debit": "Montant", "Credit": "Sens"}.get(name, name) for name in COLUMNS_DEBIT_CREDIT
-)
+from encours.connectors.fec import COLUMNS, COLUMNS_SIGNED
+
+COLUMNS_DEBIT_CREDIT = COLUMNS
+COLUMNS_AMOUNT_SIGN = COLUMNS_SIGNED
 
 JOURNALS = {"VT": "Ventes", "BQ": "Banque", "OD": "Opérations diverses"}
 ACCOUNTS = {
