@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from encours.fecgen import FecSpec, write_fec
@@ -164,6 +165,13 @@ def bench_size(n: int, base: Path, as_of: date, repeat: int, skip_encours: bool)
             "status_peak_mb": status["peak_mb"],
             "status_rc": status["returncode"],
         }
+        if not status["returncode"]:
+            # The same money as the ledger: the total outstanding is the receivable balance.
+            document = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+            outstanding = Decimal(document["total"]["outstanding"])
+            row["encours_total_matches_generator"] = (
+                int(outstanding * 100) == stats.receivable_cents
+            )
         for name, child in (("sync", sync), ("status", status)):
             if child["returncode"]:
                 print(f"  {name} failed for N={n} (exit {child['returncode']}):", file=sys.stderr)
