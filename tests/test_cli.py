@@ -246,6 +246,58 @@ def test_sync_twice_writes_nothing_the_second_time(tmp_path: Path) -> None:
     assert dump_store(tmp_path / "encours.sqlite") == before_store
 
 
+def test_a_full_refresh_of_the_same_file_writes_nothing_either(demo_copy: Path) -> None:
+    config = demo_copy / "config.toml"
+    target = demo_copy / "indicators.json"
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    before_store = dump_store(demo_copy / "encours.sqlite")
+
+    result = run("--config", config, "sync", "--as-of", AS_OF, "--full-refresh")
+
+    assert "source books: ok" in result.stderr  # read again, record by record
+    assert "target file: 0 customer(s) updated" in result.stderr
+    assert target.stat().st_mtime_ns == 1_000_000_000
+    assert dump_store(demo_copy / "encours.sqlite") == before_store
+
+
+def test_a_changed_invoice_pushes_that_customer_only(demo_copy: Path) -> None:
+    config = demo_copy / "config.toml"
+    fec = demo_copy / "books.fec"
+    lines = fec.read_text(encoding="utf-8").split("\n")
+    # The last sales invoice of the file, still open on the last day: raise it by 10.00.
+    index = max(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("VT\t")
+        and line.split("\t")[4] == "411000"
+        and not line.split("\t")[13]
+        and line.split("\t")[11] not in ("", "0,00")
+    )
+    entry = lines[index].split("\t")[2]
+    customer = lines[index].split("\t")[6]
+    for i, line in enumerate(lines):
+        fields = line.split("\t")
+        if len(fields) > 12 and fields[0] == "VT" and fields[2] == entry:
+            for column in (11, 12):
+                if fields[column] not in ("", "0,00"):
+                    cents = int(fields[column].replace(",", "")) + (
+                        1000 if fields[4] in ("411000", "706000", "707000") else 0
+                    )
+                    fields[column] = f"{cents // 100},{cents % 100:02d}"
+            lines[i] = "\t".join(fields)
+    fec.write_text("\n".join(lines), encoding="utf-8")
+    before = json.loads((demo_copy / "indicators.json").read_text(encoding="utf-8"))
+
+    result = run("--config", config, "sync", "--as-of", AS_OF)
+
+    assert "target file: 1 customer(s) updated" in result.stderr
+    after = json.loads((demo_copy / "indicators.json").read_text(encoding="utf-8"))
+    changed = {key for key in after if after[key] != before.get(key)}
+    assert changed == {f"books:{customer}"}
+    old, new = before[f"books:{customer}"], after[f"books:{customer}"]
+    assert Decimal(new["outstanding"]) - Decimal(old["outstanding"]) == Decimal("10.00")
+
+
 def test_dry_run_keeps_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     config, _ = demo_setup.prepare(tmp_path)
     run("--config", config, "sync", "--as-of", "2026-05-31")
