@@ -155,7 +155,10 @@ def demo(folder: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.option(
-    "--as-of", "as_of_text", metavar="DATE", help="Compute as of this date (default today)."
+    "--as-of",
+    "as_of_text",
+    metavar="DATE",
+    help="Compute as of this date (default: the [company] as_of rule, today unless set).",
 )
 @click.option(
     "--dry-run", is_flag=True, help="Do everything, keep nothing: print what would be pushed."
@@ -180,7 +183,16 @@ def sync(
     """Pull every source, reconcile, compute the indicators and push what changed.
 
     The nightly job. Shows progress on a terminal; under cron it prints one summary line
-    per source and target, fit for a log. See the exit codes in `encours --help`'s README.
+    per source and target, fit for a log.
+
+    \b
+    Exit codes:
+      0   done
+      3   done, but records wait in quarantine (encours quarantine)
+      65  a source could not be read (the others were)
+      73  another sync is running on this store
+      75  temporary failure: the next run catches up
+      78  configuration error
 
     \b
     Example (crontab, every night at 02:30):
@@ -202,7 +214,12 @@ def sync(
 
 
 @cli.command()
-@click.option("--as-of", "as_of_text", metavar="DATE", help="As of this date (default today).")
+@click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="DATE",
+    help="As of this date (default: the [company] as_of rule, today unless set).",
+)
 @click.option("--customer", "only", metavar="ID", help="Only this customer (its id in the source).")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output (schema in the README).")
 @pass_app
@@ -229,7 +246,12 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
 
 
 @cli.command()
-@click.option("--as-of", "as_of_text", metavar="DATE", help="As of this date (default today).")
+@click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="DATE",
+    help="As of this date (default: the [company] as_of rule, today unless set).",
+)
 @pass_app
 @_handled
 def unmatched(app: App, as_of_text: str | None) -> None:
