@@ -40,6 +40,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from encours.connectors.base import Pull
 from encours.errors import ConfigError, DataError
@@ -179,7 +180,7 @@ class _EntryReader:
                     f"{width}; the file may be cut or use another separator"
                 )
             if fields[i_date] not in dates:  # every line's date is checked, once per day
-                self._day(fields[i_date], "EcritureDate", number, required=True)
+                self._day(fields[i_date], "EcritureDate", number)
             debit_text, credit_text = fields[i_debit], fields[i_credit]
             if (
                 not signed
@@ -259,15 +260,13 @@ class _EntryReader:
                     self._ledger_line(f"{entry_id}/{index}", line, account, customer_id, is_sale)
                 )
         if is_sale:
-            booked_on = self._day(
-                first[at["EcritureDate"]], "EcritureDate", first_number, required=True
-            )
+            booked_on = self._day(first[at["EcritureDate"]], "EcritureDate", first_number)
             records.append(
                 LedgerSale(
                     self.source,
                     entry_id,
                     customers.pop() if len(customers) == 1 else None,
-                    booked_on,  # type: ignore[arg-type]
+                    booked_on,
                     sales,
                     b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
                 )
@@ -280,12 +279,10 @@ class _EntryReader:
         at = self.header.index
         number, text, fields, debit, credit = line
         amount = debit - credit
-        booked_on = self._day(fields[at["EcritureDate"]], "EcritureDate", number, required=True)
+        booked_on = self._day(fields[at["EcritureDate"]], "EcritureDate", number)
         code = fields[self.i_let].strip()
         match_ref = f"{account.decode('ascii', 'replace')}:{self._text(code)}" if code else None
-        matched_on = (
-            self._day(fields[at["DateLet"]], "DateLet", number, required=False) if code else None
-        )
+        matched_on = self._optional_day(fields[at["DateLet"]], "DateLet", number) if code else None
         due_lines: tuple[tuple[str, int], ...] = ()
         assumed = False
         if amount > 0:
@@ -297,14 +294,14 @@ class _EntryReader:
                 kind = InvoiceKind.DEBIT.value
             if kind == InvoiceKind.UNBILLED.value or account.startswith(b"4191"):
                 # Nothing falls due on unbilled revenue or on an advance being used up.
-                due_lines = ((booked_on, amount),)  # type: ignore[assignment]
+                due_lines = ((booked_on, amount),)
             else:
-                piece_on = self._day(fields[at["PieceDate"]], "PieceDate", number, required=False)
+                piece_on = self._optional_day(fields[at["PieceDate"]], "PieceDate", number)
                 terms = self.terms.get(customer_id)
                 assumed = terms is None
                 due_lines = self._due_lines(
                     terms or self.default_terms, piece_on or booked_on, amount
-                )  # type: ignore[arg-type]
+                )
         elif account.startswith(b"4191"):
             kind = CreditKind.ADVANCE.value
         elif is_sale:
@@ -316,7 +313,7 @@ class _EntryReader:
             external_id,
             customer_id,
             kind,
-            booked_on,  # type: ignore[arg-type]
+            booked_on,
             self._text(fields[at["PieceRef"]]) or None,
             abs(amount),
             due_lines,
@@ -362,15 +359,20 @@ class _EntryReader:
             raw=b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
         )
 
-    def _day(self, text: bytes, column: str, number: int, *, required: bool) -> str | None:
+    def _day(self, text: bytes, column: str, number: int) -> str:
         """YYYYMMDD (or YYYY-MM-DD) to ISO text, cached: a ledger repeats the same days."""
+        day = self._optional_day(text, column, number)
+        if day is None:
+            raise DataError(f"{self.path}, line {number}, column {column}: the date is empty")
+        return day
+
+    def _optional_day(self, text: bytes, column: str, number: int) -> str | None:
+        """Like `_day`, but an empty field is None."""
         day = self.dates.get(text)
         if day is not None:
             return day
         stripped = text.strip()
         if not stripped:
-            if required:
-                raise DataError(f"{self.path}, line {number}, column {column}: the date is empty")
             return None
         digits = stripped.replace(b"-", b"") if len(stripped) == 10 else stripped
         try:
@@ -500,7 +502,7 @@ class _open:  # noqa: N801 - used like open()
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> BinaryIO:
         try:
             self.handle = self.path.open("rb")
         except FileNotFoundError:

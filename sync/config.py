@@ -175,7 +175,7 @@ def parse_terms(value: int | str) -> PaymentTerms:
     parts = [p for p in value.split(",") if p.strip()]
     if not parts:
         raise ValueError("empty payment terms")
-    lines = []
+    lines: list[TermLine] = []
     for index, part in enumerate(parts):
         match = _TERMS.match(part)
         if not match:

@@ -7,7 +7,7 @@ holds one customer's open lines at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
@@ -98,7 +98,7 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
             settings=dso,
             monthly_sales=sales.get(key, {}),
             flows=PeriodFlows(opening=opening, sales=period_sales, cash=cash),
-            payment_delay=delays.get(key),  # type: ignore[arg-type]
+            payment_delay=delays.get(key),
             credit_limit=limit,
         )
 
@@ -169,9 +169,9 @@ def _aged_by_customer(
         )
 
 
-def _sum_months(per_customer: object) -> dict[str, int]:
+def _sum_months(per_customer: Iterable[Mapping[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
-    for months in per_customer:  # type: ignore[attr-defined]
+    for months in per_customer:
         for month, amount in months.items():
             total[month] = total.get(month, 0) + amount
     return total

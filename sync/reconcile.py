@@ -120,8 +120,8 @@ def reconcile(
     last_on: dict[tuple[str, int], date] = {}
     last_used: dict[str, date] = {}
     for allocation in run.allocations:
-        line = (allocation.invoice_id, allocation.due_seq)
-        last_on[line] = max(last_on.get(line, allocation.allocated_on), allocation.allocated_on)
+        key = (allocation.invoice_id, allocation.due_seq)
+        last_on[key] = max(last_on.get(key, allocation.allocated_on), allocation.allocated_on)
         used = last_used.get(allocation.credit_id, allocation.allocated_on)
         last_used[allocation.credit_id] = max(used, allocation.allocated_on)
     return Reconciliation(

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from encours.errors import ApiError, ConfigError, DataError, EncoursError, TransientError
 from encours.model import Rejected, SourceRecord
@@ -264,7 +265,7 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     return count
 
 
-def _due_item(row: tuple) -> DueItem:  # type: ignore[type-arg]
+def _due_item(row: tuple[Any, ...]) -> DueItem:
     (
         _,
         _,
@@ -294,7 +295,7 @@ def _due_item(row: tuple) -> DueItem:  # type: ignore[type-arg]
     )
 
 
-def _credit_item(row: tuple) -> CreditItem:  # type: ignore[type-arg]
+def _credit_item(row: tuple[Any, ...]) -> CreditItem:
     (
         _,
         _,

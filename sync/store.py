@@ -253,7 +253,9 @@ class Store:
             "UNION SELECT source, customer_id FROM credits WHERE customer_id IS NOT NULL"
         )
 
-    def reconcile_inputs(self) -> Iterator[tuple[str, str, list[sqlite3.Row], list[sqlite3.Row]]]:
+    def reconcile_inputs(
+        self,
+    ) -> Iterator[tuple[str, str, list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """For each dirty customer, in order: (source, customer_id, due lines, credits).
 
         Rows come from two ordered scans merged by customer, so memory holds one customer.
@@ -424,7 +426,7 @@ class Store:
             sales.setdefault((source, customer), {})[month] = int(amount)
         return sales
 
-    def payment_delays(self, as_of: date) -> dict[tuple[str, str], tuple[int, int]]:
+    def payment_delays(self, as_of: date) -> dict[tuple[str, str | None], tuple[int, int]]:
         """Per customer, over invoice due lines settled by `as_of`: the payment delay sums.
 
         (sum of amount × days late, sum of amount), integers, so the weighted mean is exact.
@@ -614,7 +616,7 @@ class _BatchWriter:
             )
         else:
             try:
-                self._record(record)
+                self._record(record)  # type: ignore[arg-type]  # LedgerLine went above
                 self.written += 1
             except _NoRate as exc:
                 self._quarantine(
@@ -623,7 +625,7 @@ class _BatchWriter:
                         stream=type(record).__name__.lower(),
                         external_id=record.external_id,
                         reason=str(exc),
-                        raw=record.raw or record.model_dump_json(),
+                        raw=record.raw or record.model_dump_json(),  # type: ignore[union-attr]
                     )
                 )
 
@@ -684,7 +686,7 @@ class _BatchWriter:
                 )
             )
 
-    def _record(self, record: SourceRecord) -> None:
+    def _record(self, record: Customer | Invoice | Credit | Sale | LedgerSale) -> None:
         if isinstance(record, LedgerSale):
             self._append(
                 "sales",
