@@ -280,20 +280,18 @@ def describe_validation_error(exc: ValidationError) -> str:
 def resolve_paths(settings: Settings, base: Path) -> Settings:
     """Make every relative path in the settings absolute against `base`."""
 
-    def absolute(path: Path) -> Path:
-        path = path.expanduser()
-        return path if path.is_absolute() else base / path
+    def absolute(section: Section) -> Section:
+        paths = {
+            name: value.expanduser() if value.expanduser().is_absolute() else base / value
+            for name, value in section
+            if isinstance(value, Path)
+        }
+        return section.model_copy(update=paths)
 
     return settings.model_copy(
         update={
-            "store": settings.store.model_copy(update={"path": absolute(settings.store.path)}),
-            "sources": {
-                name: source.model_copy(update={"path": absolute(source.path)})
-                for name, source in settings.sources.items()
-            },
-            "targets": {
-                name: target.model_copy(update={"path": absolute(target.path)})
-                for name, target in settings.targets.items()
-            },
+            "store": absolute(settings.store),
+            "sources": {name: absolute(source) for name, source in settings.sources.items()},
+            "targets": {name: absolute(target) for name, target in settings.targets.items()},
         }
     )
