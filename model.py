@@ -14,6 +14,7 @@ This module imports nothing else of the project; everything may import it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -132,6 +133,23 @@ class Record(Frozen):
         if value is not None and value.tzinfo is None:
             raise ValueError("updated_at must be timezone-aware")
         return value
+
+
+@dataclass(frozen=True)
+class Party:
+    """A company as one side knows it, to match an accounting customer with a CRM record.
+
+    Kept apart from `Customer`: a CRM record is no customer of the ledger, and matching
+    runs over thousands of them, so a plain frozen dataclass.
+    """
+
+    key: str
+    name: str = ""
+    siren: str | None = None
+    siret: str | None = None
+    vat_number: str | None = None
+    email_domain: str | None = None
+
 
 
 class SourceRef(Frozen):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from encours.model import Rejected, SourceRecord
+from encours.model import Party, Rejected, SourceRecord
 
 
 @dataclass
@@ -47,3 +47,11 @@ class Target(Protocol):
 
     def push(self, changes: Mapping[str, Mapping[str, str]]) -> None:
         """Write changed values: customer key -> field -> value."""
+
+
+@runtime_checkable
+class RecordTarget(Target, Protocol):
+    """A target with records of its own (a CRM's companies), matched to customers first."""
+
+    def companies(self) -> Iterator[Party]:
+        """Every record, as matching sees it."""

@@ -99,8 +99,38 @@ class FileTargetSettings(Section):
         return self.format or ("csv" if self.path.suffix.lower() == ".csv" else "json")
 
 
-SourceSettings = Annotated[FecSourceSettings, Field(discriminator="type")]
-TargetSettings = Annotated[FileTargetSettings, Field(discriminator="type")]
+class PennylaneSourceSettings(Section):
+    """`[sources.NAME]` with `type = "pennylane"`: one company of Pennylane (API v2).
+
+    The API token is a secret: `encours secrets set NAME token`, or the environment variable
+    ENCOURS_<NAME>_TOKEN. Nothing else to set: the changelog position is kept in the store.
+    """
+
+    type: Literal["pennylane"]
+
+
+class HubSpotTargetSettings(Section):
+    """`[targets.NAME]` with `type = "hubspot"`: custom company properties in a HubSpot portal.
+
+    The private-app token is a secret: `encours secrets set NAME token`, or the environment
+    variable ENCOURS_<NAME>_TOKEN. Which company is which customer: the `mapping` file first,
+    then SIREN, VAT number, domain and name (see `sync/identity.py`).
+    """
+
+    type: Literal["hubspot"]
+    mapping: Path = Path("mapping.csv")
+    property_prefix: str = Field(default="encours_", pattern=r"^[a-z][a-z0-9_]*$")
+    group: str = "encours"
+    group_label: str = "Encours & risque"
+    siren_property: str = "siren"
+    siret_property: str = "siret"
+    vat_property: str = "vat_number"
+
+
+SourceSettings = Annotated[
+    FecSourceSettings | PennylaneSourceSettings, Field(discriminator="type")
+]
+TargetSettings = Annotated[FileTargetSettings | HubSpotTargetSettings, Field(discriminator="type")]
 
 
 class MetricsSettings(Section):

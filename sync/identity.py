@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from encours.errors import ConfigError
+from encours.model import Party
 
 NEVER = "-"
 LEGAL_FORMS = frozenset(
@@ -42,18 +43,6 @@ MAIL_PROVIDERS = frozenset(
     msn.com yahoo.com yahoo.fr orange.fr wanadoo.fr free.fr sfr.fr neuf.fr laposte.net
     bbox.fr icloud.com me.com aol.com gmx.fr gmx.com protonmail.com proton.me""".split()
 )
-
-
-@dataclass(frozen=True)
-class Party:
-    """A company as one side knows it: an accounting customer or a CRM record."""
-
-    key: str
-    name: str = ""
-    siren: str | None = None
-    siret: str | None = None
-    vat_number: str | None = None
-    email_domain: str | None = None
 
 
 @dataclass

@@ -82,7 +82,7 @@ def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
             results.append((f"source {name}", str(exc)))
     for name, target in settings.targets.items():
         try:
-            make_target(name, target).check()
+            make_target(name, target, settings).check()
             results.append((f"target {name}", None))
         except EncoursError as exc:
             results.append((f"target {name}", str(exc)))

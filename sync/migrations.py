@@ -183,4 +183,15 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO dirty_customers VALUES (OLD.source, OLD.customer_id) ON CONFLICT DO NOTHING;
     END;
     """,
+    # 2: which CRM record each customer was matched to, per target, for `encours customers`.
+    """
+    CREATE TABLE matches (
+        target TEXT NOT NULL,
+        customer_key TEXT NOT NULL,
+        record_key TEXT,
+        status TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (target, customer_key)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 from encours.metrics.dso import round_days
 from encours.metrics.indicators import Indicators
-from encours.metrics.outstanding import AgedBalance
+from encours.metrics.outstanding import AgedBalance, bucket_labels
 from encours.model import to_decimal
 from encours.sync.figures import CustomerFigures, Figures
 
@@ -99,10 +99,29 @@ def figures_json(figures: Figures) -> dict[str, Any]:
     }
 
 
-def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[str, str]:
-    """The values a target receives for one customer, by indicator name, as strings.
+def aging_key(label: str) -> str:
+    """The push key of an ageing column, safe as a field name.
 
-    `aging` expands to one value per column (`aging_1-30`, ...); a figure that cannot be
+    `1-30` -> `aging_1_30`, `90+` -> `aging_90_plus`.
+    """
+    return "aging_" + label.replace("-", "_").replace("+", "_plus")
+
+
+def push_keys(indicators: tuple[str, ...], edges: tuple[int, ...]) -> tuple[str, ...]:
+    """The keys `push_values` gives for these indicators: `aging` expands to its columns."""
+    keys: list[str] = []
+    for name in indicators:
+        if name == "aging":
+            keys.extend(aging_key(label) for label in bucket_labels(edges))
+        else:
+            keys.append(name)
+    return tuple(keys)
+
+
+def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[str, str]:
+    """The values a target receives for one customer, by push key, as strings.
+
+    `aging` expands to one value per column (`aging_1_30`, ...); a figure that cannot be
     computed is an empty string, so the target's field is cleared rather than left stale.
     """
     document = customer_json(customer)
@@ -110,7 +129,7 @@ def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[
     values: dict[str, str] = {}
     for name in indicators:
         if name == "aging":
-            values.update({f"aging_{label}": value for label, value in document["aging"].items()})
+            values.update({aging_key(label): value for label, value in document["aging"].items()})
         elif name == "as_of":
             values[name] = figures.as_of.isoformat()
         elif name == "credit_used":

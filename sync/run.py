@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from encours.connectors.base import RecordTarget, Source, Target
 from encours.errors import ApiError, ConfigError, DataError, EncoursError, TransientError
 from encours.model import Rejected, SourceRecord
-from encours.sync.config import Settings
+from encours.sync.config import HubSpotTargetSettings, Settings, TargetSettings
 from encours.sync.figures import Figures, compute_figures
+from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import RunLock
 from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.report import customer_json, indicators_json, push_values
-from encours.sync.sources import Source, Target, make_source, make_target
+from encours.sync.sources import field_names, make_source, make_target
 from encours.sync.store import Store
 
 EXIT_OK = 0
@@ -185,7 +187,7 @@ def _steps(
             push_target(
                 store,
                 name,
-                make_target(name, target_settings),
+                target_settings,
                 figures,
                 settings,
                 summary,
@@ -347,7 +349,7 @@ def _snapshot(figures: Figures) -> dict[str, dict[str, object]]:
 def push_target(
     store: Store,
     name: str,
-    target: Target,
+    target_settings: TargetSettings,
     figures: Figures,
     settings: Settings,
     summary: RunSummary,
@@ -355,33 +357,45 @@ def push_target(
     dry_run: bool,
     say: Progress,
 ) -> None:
-    """Send a target the values that changed since its last successful push.
+    """Send a target the values that changed since its last successful push to each record.
 
-    A customer whose values did not change is not sent at all; `as_of` goes along with a
-    customer's changed values but never alone (it changes every day).
+    A record whose values did not change is not sent at all; `as_of` goes along with a
+    record's changed values but never alone (it changes every day). A CRM target first
+    matches customers to its records (`sync/identity.py`); a customer with no sure match is
+    not pushed, and `encours customers` lists it.
     """
+    try:
+        target = make_target(name, target_settings, settings)
+        destinations = _destinations(store, name, target, target_settings, figures)
+    except EncoursError as exc:
+        summary.push_errors[name] = str(exc)
+        say("error", f"{name}: {exc}")
+        return
+    fields = field_names(target_settings, settings)
+    as_of_field = fields.get("as_of")
     pushed = store.last_pushed(name)
-    field_names = settings.push.field_names
     changes: dict[str, dict[str, str]] = {}
     for customer in figures.customers:
+        record = destinations.get(customer.key)
+        if record is None:
+            continue
         values = {
-            field_names.get(key, key): value
+            fields[key]: value
             for key, value in push_values(customer, settings.push.indicators).items()
         }
-        before = pushed.get(customer.key, {})
+        before = pushed.get(record, {})
         changed = {
             field: value
             for field, value in values.items()
-            if before.get(field) != value and field != field_names.get("as_of", "as_of")
+            if before.get(field) != value and field != as_of_field
         }
         if changed:
-            as_of_field = field_names.get("as_of", "as_of")
             if as_of_field in values:
                 changed[as_of_field] = values[as_of_field]
-            changes[customer.key] = changed
+            changes[record] = changed
     summary.planned[name] = changes
     if dry_run:
-        say("push", f"{name}: would write {len(changes)} customer(s) (dry run)")
+        say("push", f"{name}: would write {len(changes)} record(s) (dry run)")
         return
     try:
         target.push(changes)
@@ -392,4 +406,25 @@ def push_target(
     with store.transaction():
         store.record_pushed(name, changes, summary.run_id)
     summary.pushes[name] = len(changes)
-    say("push", f"{name}: {len(changes)} customer(s) written")
+    say("push", f"{name}: {len(changes)} record(s) written")
+
+
+def _destinations(
+    store: Store, name: str, target: Target, settings: TargetSettings, figures: Figures
+) -> dict[str, str]:
+    """Customer key -> the target's record key: itself for a file, the matched CRM record."""
+    if not isinstance(target, RecordTarget):
+        return {customer.key: customer.key for customer in figures.customers}
+    mapping = load_mapping(settings.mapping) if isinstance(settings, HubSpotTargetSettings) else {}
+    matching = match_customers(store.customer_parties(), target.companies(), mapping)
+    rows: list[tuple[str, str | None, str, str]] = [
+        (key, record, "matched", rule) for key, (record, rule) in matching.matched.items()
+    ]
+    rows += [
+        (key, None, "ambiguous", " ".join(records)) for key, records in matching.ambiguous.items()
+    ]
+    rows += [(key, None, "unmatched", "") for key in matching.unmatched]
+    rows += [(key, None, "excluded", "mapping") for key in matching.excluded]
+    with store.transaction():
+        store.save_matches(name, sorted(rows))
+    return {key: record for key, (record, _) in matching.matched.items()}

@@ -32,6 +32,7 @@ from encours.model import (
     LedgerLine,
     LedgerSale,
     Money,
+    Party,
     Rejected,
     Sale,
     SourceRecord,
@@ -507,6 +508,33 @@ class Store:
                 "SELECT DISTINCT source, customer_id FROM invoices WHERE due_date_assumed = 1"
             )
         }
+
+    def customer_parties(self) -> list[Party]:
+        """Every customer as matching sees it, keyed `source:external_id`."""
+        return [
+            Party(f"{source}:{external_id}", name, siren, siret, vat, domain)
+            for source, external_id, name, siren, siret, vat, domain in self.db.execute(
+                "SELECT source, external_id, name, siren, siret, vat_number, email_domain "
+                "FROM customers ORDER BY 1, 2"
+            )
+        ]
+
+    def save_matches(self, target: str, rows: Sequence[tuple[str, str | None, str, str]]) -> None:
+        """Replace a target's matching: (customer key, record key, status, detail) rows."""
+        self.db.execute("DELETE FROM matches WHERE target = ?", (target,))
+        self.db.executemany(
+            "INSERT INTO matches VALUES (?, ?, ?, ?, ?)", [(target, *row) for row in rows]
+        )
+
+    def matches(self, target: str | None = None) -> list[tuple[str, str, str | None, str, str]]:
+        """(target, customer key, record key, status, detail), by target and customer."""
+        return list(
+            self.db.execute(
+                "SELECT target, customer_key, record_key, status, detail FROM matches "
+                "WHERE ? IS NULL OR target = ? ORDER BY 1, 2",
+                (target, target),
+            )
+        )
 
     def quarantine_count(self) -> int:
         """How many records wait in quarantine."""

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from encours.errors import ConfigError
+from encours.model import Party
 from encours.sync.identity import (
-    Party,
     domain_of,
     load_mapping,
     match_customers,

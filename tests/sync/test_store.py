@@ -76,7 +76,7 @@ def test_a_failing_migration_leaves_the_store_as_it_was(store: Store) -> None:
     before = store.db.execute("SELECT * FROM invoices").fetchall()
     broken = (*MIGRATIONS, "CREATE TABLE extra (x); INSERT INTO nowhere VALUES (1);")
 
-    with pytest.raises(StateError, match="migration 2 .* unchanged"):
+    with pytest.raises(StateError, match=f"migration {len(MIGRATIONS) + 1} .* unchanged"):
         store.migrate(broken)
 
     assert store.schema_version == len(MIGRATIONS)
@@ -84,6 +84,22 @@ def test_a_failing_migration_leaves_the_store_as_it_was(store: Store) -> None:
         store.db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
     )
     assert store.db.execute("SELECT * FROM invoices").fetchall() == before
+
+
+def test_a_store_of_the_first_schema_migrates_forward_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = Store(sqlite3.connect(path, isolation_level=None), path)
+    store.migrate(MIGRATIONS[:1])  # what the first release wrote
+    write(store, [invoice("F1", "100.00")])
+    store.close()
+
+    upgraded = Store.open(path)
+    try:
+        assert upgraded.schema_version == len(MIGRATIONS) > 1
+        assert upgraded.db.execute("SELECT external_id FROM invoices").fetchall() == [("F1",)]
+        assert upgraded.matches() == []  # the table of migration 2 is there
+    finally:
+        upgraded.close()
 
 
 def test_foreign_currency_is_converted_with_the_document_rate(store: Store) -> None:
