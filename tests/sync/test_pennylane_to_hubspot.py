@@ -1,0 +1,89 @@
+"""The most common set-up end to end: invoices in Pennylane, salespeople in HubSpot.
+
+A real SQLite store, the real `run_sync`, and the two fake servers (Pennylane's checks every
+request against Pennylane's OpenAPI file; HubSpot's checks bodies with HubSpot's own client
+models). Tokens come from the environment, as on a headless server.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import responses
+from fake_hubspot import FakeHubSpot
+from fakes.pennylane import SPEC_PATH, FakePennylane, customer, invoice
+
+from encours.sync.config import load_settings
+from encours.sync.run import EXIT_OK, run_sync
+from encours.sync.sources import make_target
+from encours.sync.store import Store
+
+pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI file is absent")
+
+HUBSPOT_TOKEN = "hs-private-app-token-0123"  # noqa: S105 - a fake token
+AS_OF = date(2026, 3, 1)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    pennylane = FakePennylane()
+    pennylane.customers = {
+        1: customer(1, "Boulangerie Dupont", reg_no="345678901"),
+        2: customer(2, "Garage Martin", emails=["compta@garage-martin.fr"]),
+        3: customer(3, "Inconnu SARL"),
+    }
+    pennylane.invoices = {
+        10: invoice(10, 1, "1200.00"),  # open, due 9 Feb: overdue on 1 Mar
+        11: invoice(11, 1, "600.00", remaining="0.00", status="paid", paid=True),
+        12: invoice(12, 2, "240.00", remaining="40.00", status="partially_paid"),
+        13: invoice(13, 3, "99.00"),
+    }
+    hubspot = FakeHubSpot(HUBSPOT_TOKEN)
+    hubspot.add_property("siren")
+    hubspot.add_company("501", name="Dupont Boulangerie", siren="345678901")
+    hubspot.add_company("502", name="Martin", domain="garage-martin.fr")
+    hubspot.add_company("503", name="Someone Else")
+    monkeypatch.setenv("ENCOURS_PL_TOKEN", pennylane.token)
+    monkeypatch.setenv("ENCOURS_CRM_TOKEN", HUBSPOT_TOKEN)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "s.sqlite"\n'
+        '[sources.pl]\ntype = "pennylane"\n'
+        '[targets.crm]\ntype = "hubspot"\n'
+        '[push]\nindicators = ["outstanding", "overdue", "not_due", "as_of"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        pennylane.register(rsps)
+        hubspot.install(rsps)
+        make_target("crm", settings.targets["crm"], settings).ensure_properties()
+        yield settings, pennylane, hubspot
+    assert pennylane.violations == [] and hubspot.violations == []
+
+
+def test_pull_match_and_push_then_nothing_the_second_time(world) -> None:
+    settings, pennylane, hubspot = world
+
+    first = run_sync(settings, as_of=AS_OF, now=datetime(2026, 3, 1, 2, tzinfo=UTC))
+
+    assert first.exit_code == EXIT_OK, first.as_dict()
+    assert hubspot.companies["501"]["encours_outstanding"] == "1200.00"  # by SIREN
+    assert hubspot.companies["501"]["encours_overdue"] == "1200.00"
+    assert hubspot.companies["502"]["encours_outstanding"] == "40.00"  # by e-mail domain
+    assert hubspot.companies["501"]["encours_as_of"] == "2026-03-01"
+    assert "encours_outstanding" not in hubspot.companies["503"]  # matched to nobody
+    store = Store.open(settings.store.path)
+    try:
+        statuses = {key: status for _, key, _, status, _ in store.matches("crm")}
+    finally:
+        store.close()
+    assert statuses == {"pl:1": "matched", "pl:2": "matched", "pl:3": "unmatched"}
+
+    batches = hubspot.calls["POST /crm/v3/objects/companies/batch/update"]
+    second = run_sync(settings, as_of=AS_OF, now=datetime(2026, 3, 1, 3, tzinfo=UTC))
+
+    assert second.exit_code == EXIT_OK
+    assert hubspot.calls["POST /crm/v3/objects/companies/batch/update"] == batches  # nothing new
