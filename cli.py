@@ -276,6 +276,32 @@ def unmatched(app: App, as_of_text: str | None) -> None:
 
 
 @cli.command()
+@click.option("--target", metavar="NAME", help="Only this target.")
+@click.option("--unmatched", "only_open", is_flag=True, help="Only what a person must settle.")
+@pass_app
+@_handled
+def customers(app: App, target: str | None, only_open: bool) -> None:
+    """Which CRM record each customer was matched to at the last sync, and by which rule.
+
+    Ambiguous and unmatched customers are not pushed: settle them in the target's mapping
+    file (`customer,record` lines; `-` for never), read again on the next sync.
+
+    \b
+    Example:
+        encours customers --unmatched
+    """
+    store = Store.open(app.settings.store.path)
+    try:
+        rows = store.matches(target)
+    finally:
+        store.close()
+    shown = [row for row in rows if not only_open or row[3] in ("ambiguous", "unmatched")]
+    for name, customer, record, status, detail in shown:
+        click.echo(f"{name}\t{customer}\t{status}\t{record or '-'}\t{detail}")
+    click.echo(f"{len(shown)} customer(s)", err=True)
+
+
+@cli.command()
 @pass_app
 @_handled
 def quarantine(app: App) -> None:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import responses
+from click.testing import CliRunner
 from fake_hubspot import FakeHubSpot
 from fakes.pennylane import SPEC_PATH, FakePennylane, customer, invoice
 
+from encours.cli import cli
 from encours.sync.config import load_settings
 from encours.sync.run import EXIT_OK, run_sync
 from encours.sync.sources import make_target
@@ -87,3 +89,14 @@ def test_pull_match_and_push_then_nothing_the_second_time(world) -> None:
 
     assert second.exit_code == EXIT_OK
     assert hubspot.calls["POST /crm/v3/objects/companies/batch/update"] == batches  # nothing new
+
+
+def test_customers_lists_what_a_person_must_settle(world) -> None:
+    settings, _, _ = world
+    run_sync(settings, as_of=AS_OF, now=datetime(2026, 3, 1, 2, tzinfo=UTC))
+    config = settings.store.path.parent / "config.toml"
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "customers", "--unmatched"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["crm\tpl:3\tunmatched\t-\t"]
