@@ -30,7 +30,7 @@ from encours.metrics.outstanding import outstanding as outstanding_of
 from encours.sync import demo as demo_setup
 from encours.sync.config import Settings, default_as_of, load_settings
 from encours.sync.figures import Figures, compute_figures
-from encours.sync.init import InitAnswers, check_everything, write_config
+from encours.sync.init import InitAnswers, check_everything, create_target_fields, write_config
 from encours.sync.report import amount, figures_json
 from encours.sync.run import RunSummary, run_sync
 from encours.sync.secrets import keyring_available, redact, set_secret
@@ -400,6 +400,21 @@ def secrets_set(name: str, key: str) -> None:
     show_default=True,
     help="Where the indicators per customer are written (.json or .csv).",
 )
+@click.option(
+    "--source-type",
+    type=click.Choice(["fec", "pennylane"]),
+    default="fec",
+    show_default=True,
+    help="Where the invoices are.",
+)
+@click.option(
+    "--target-type",
+    type=click.Choice(["file", "hubspot"]),
+    default="file",
+    show_default=True,
+    help="Where the indicators go.",
+)
+@click.option("--target-name", help="Name of the target (default: its type).")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 @_handled
@@ -412,9 +427,16 @@ def init(
     fec_path: str | None,
     payment_terms_days: int,
     target_file: str,
+    source_type: str,
+    target_type: str,
+    target_name: str | None,
     force: bool,
 ) -> None:
     """Write a configuration file, asking for what is needed, then test it.
+
+    Tokens are asked hidden and stored in the keyring, never in the file; on a server
+    without a keyring, set ENCOURS_<NAME>_TOKEN instead. A HubSpot target gets its property
+    group and properties created.
 
     \b
     Examples:
@@ -427,13 +449,28 @@ def init(
     if not non_interactive:
         company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
         store_path = click.prompt("Store (SQLite file)", default=store_path)
-        source_name = click.prompt("Name of the FEC source", default=source_name)
-        fec_path = click.prompt("Path of the FEC file", default=fec_path)
-        payment_terms_days = click.prompt(
-            "Default payment terms (days)", default=payment_terms_days, type=int
+        source_type = click.prompt(
+            "Where are the invoices", type=click.Choice(["fec", "pennylane"]), default=source_type
         )
-        target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
-    if not fec_path:
+        source_name = click.prompt("Name of the source", default=source_name)
+        if source_type == "pennylane":
+            _ask_secret(source_name, "Pennylane API token (Settings > Connectivity > Developers)")
+        else:
+            fec_path = click.prompt("Path of the FEC file", default=fec_path)
+            payment_terms_days = click.prompt(
+                "Default payment terms (days)", default=payment_terms_days, type=int
+            )
+        target_type = click.prompt(
+            "Where do the indicators go",
+            type=click.Choice(["file", "hubspot"]),
+            default=target_type,
+        )
+        target_name = click.prompt("Name of the target", default=target_type)
+        if target_type == "hubspot":
+            _ask_secret(target_name, "HubSpot private app token (crm.objects.companies scopes)")
+        else:
+            target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
+    if source_type == "fec" and not fec_path:
         raise ConfigError("give the FEC file with --fec PATH")
     answers = InitAnswers(
         currency=company_currency.upper(),
@@ -442,15 +479,21 @@ def init(
         fec_path=fec_path,
         payment_terms_days=payment_terms_days,
         target_file=target_file,
+        source_type=source_type,
+        target_type=target_type,
+        target_name=target_name or target_type,
     )
     write_config(app.config_path, answers)
-    click.echo(f"Wrote {app.config_path}.")
+    click.echo(f"Wrote {app.config_path} (no secret in it).")
+    settings = load_settings(app.config_path)
     failures = 0
-    for name, error in check_everything(load_settings(app.config_path)):
-        click.echo(f"ok      {name}" if error is None else f"FAILED  {name}: {error}")
+    for name, error in check_everything(settings):
+        click.echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
         failures += error is not None
     if failures:
         sys.exit(78)
+    for name, report in create_target_fields(settings):
+        click.echo(f"ok      target {name}: {report}")
     click.echo(f"Next: encours --config {app.config_path} sync")
 
 
@@ -462,6 +505,13 @@ def calc() -> None:
     Example:
         encours calc outstanding --invoice 25000 --advance 5000
     """
+
+
+def _ask_secret(name: str, what: str) -> None:
+    """Ask a token hidden and keep it in the keyring (or say which variable to set)."""
+    value = click.prompt(what, hide_input=True)
+    set_secret(name, "token", value)
+    click.echo(f"Stored in the keyring as {name}.token.")
 
 
 def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:

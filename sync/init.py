@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from encours.connectors.hubspot import HubSpotTarget
 from encours.errors import ConfigError, EncoursError
 from encours.sync.config import Settings, describe_validation_error
 from encours.sync.sources import make_source, make_target
@@ -23,9 +24,12 @@ class InitAnswers:
     currency: str
     store: str
     source_name: str
-    fec_path: str
+    fec_path: str | None
     payment_terms_days: int
     target_file: str
+    source_type: str = "fec"
+    target_type: str = "file"
+    target_name: str = "file"
 
 
 def write_config(path: Path, answers: InitAnswers) -> None:
@@ -38,15 +42,8 @@ currency = {_toml_string(answers.currency)}
 [store]
 path = {_toml_string(answers.store)}
 
-[sources.{_toml_key(answers.source_name)}]
-type = "fec"
-path = {_toml_string(answers.fec_path)}
-default_payment_terms_days = {answers.payment_terms_days}
-
-[targets.file]
-type = "file"
-path = {_toml_string(answers.target_file)}
-"""
+{_source_section(answers)}
+{_target_section(answers)}"""
     try:  # nothing is written that encours would refuse to read
         Settings.model_validate(tomllib.loads(text))
     except ValidationError as exc:
@@ -55,6 +52,28 @@ path = {_toml_string(answers.target_file)}
     os.fchmod(fd, 0o600)  # the mode of os.open applies only when the file is created
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
+
+
+def _source_section(answers: InitAnswers) -> str:
+    header = f"[sources.{_toml_key(answers.source_name)}]"
+    if answers.source_type == "pennylane":
+        hint = f"# token: encours secrets set {answers.source_name} token"
+        return f'{header}\ntype = "pennylane"  {hint}\n'
+    return (
+        f'{header}\ntype = "fec"\npath = {_toml_string(answers.fec_path or "")}\n'
+        f"default_payment_terms_days = {answers.payment_terms_days}\n"
+    )
+
+
+def _target_section(answers: InitAnswers) -> str:
+    header = f"[targets.{_toml_key(answers.target_name)}]"
+    if answers.target_type == "hubspot":
+        return (
+            f'{header}\ntype = "hubspot"  # token: encours secrets set {answers.target_name} '
+            "token\n"
+            'mapping = "mapping.csv"  # customer,record lines to settle unmatched customers\n'
+        )
+    return f'{header}\ntype = "file"\npath = {_toml_string(answers.target_file)}\n'
 
 
 def _toml_string(value: str) -> str:
@@ -87,3 +106,20 @@ def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
         except EncoursError as exc:
             results.append((f"target {name}", str(exc)))
     return results
+
+
+def create_target_fields(settings: Settings) -> list[tuple[str, str]]:
+    """Create what each CRM target needs (HubSpot: property group and properties)."""
+    reports = []
+    for name, target in settings.targets.items():
+        connector = make_target(name, target, settings)
+        if isinstance(connector, HubSpotTarget):
+            report = connector.ensure_properties()
+            reports.append(
+                (
+                    name,
+                    f"{len(report.created)} propert(ies) created, {len(report.reused)} reused"
+                    + (", group created" if report.group_created else ""),
+                )
+            )
+    return reports

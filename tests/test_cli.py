@@ -504,14 +504,16 @@ def test_check_with_a_missing_fec_exits_78_naming_it(tmp_path: Path, books: Path
 
 def test_init_interactive(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
-    answers = "eur\nstore.sqlite\nledger\nbooks.fec\n45\nout.csv\n"
+    answers = "eur\nstore.sqlite\nfec\nledger\nbooks.fec\n45\nfile\nfile\nout.csv\n"
     result = run("--config", config, "init", input=answers)
     for prompt in (
         "Company currency",
         "Store",
-        "Name of the FEC source",
+        "Where are the invoices",
+        "Name of the source",
         "Path of the FEC file",
         "Default payment terms",
+        "Where do the indicators go",
         "Indicators file",
     ):
         assert prompt in result.stdout
@@ -525,7 +527,7 @@ def test_init_interactive(tmp_path: Path, books: Path) -> None:
     # an existing file: the first question is whether to overwrite it
     refused = run("--config", config, "init", input="n\n", expect=78)
     assert "Overwrite" in refused.stdout
-    run("--config", config, "init", input="y\n\n\n\nbooks.fec\n\n\n")
+    run("--config", config, "init", input="y\n\n\n\n\nbooks.fec\n\n\n\n\n")
     assert list(load_settings(config).sources) == ["books"]
 
 

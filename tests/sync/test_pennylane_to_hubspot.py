@@ -100,3 +100,34 @@ def test_customers_lists_what_a_person_must_settle(world) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["crm\tpl:3\tunmatched\t-\t"]
+
+
+def test_init_walks_a_new_user_through_pennylane_and_hubspot(
+    tmp_path: Path, memory_keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pennylane = FakePennylane()
+    hubspot = FakeHubSpot(HUBSPOT_TOKEN)
+    for variable in ("ENCOURS_PL_TOKEN", "ENCOURS_CRM_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    config = tmp_path / "config.toml"
+    answers = "\n".join(
+        ["EUR", "s.sqlite", "pennylane", "pl", pennylane.token, "hubspot", "crm", HUBSPOT_TOKEN]
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        pennylane.register(rsps)
+        hubspot.install(rsps)
+        result = CliRunner().invoke(cli, ["--config", str(config), "init"], input=answers + "\n")
+
+    assert result.exit_code == 0, result.output
+    for prompt in ("Where are the invoices", "Pennylane API token", "HubSpot private app token"):
+        assert prompt in result.output
+    assert "ok      source pl" in result.output and "ok      target crm" in result.output
+    assert "propert(ies) created" in result.output
+    # The tokens went to the keyring, never to the file nor to the screen.
+    assert memory_keyring.get_password("encours", "pl.token") == pennylane.token
+    assert memory_keyring.get_password("encours", "crm.token") == HUBSPOT_TOKEN
+    text = config.read_text(encoding="utf-8")
+    for token in (pennylane.token, HUBSPOT_TOKEN):
+        assert token not in text and token not in result.output
+    assert "encours_outstanding" in hubspot.properties
+    assert hubspot.groups and pennylane.violations == [] and hubspot.violations == []
