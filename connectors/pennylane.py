@@ -53,8 +53,10 @@ from encours.model import (
     Money,
     Payment,
     Rejected,
+    Sale,
     SourceAllocation,
     SourceRecord,
+    convert,
 )
 
 __all__ = ["BASE_URL", "PAGE_SIZE", "PennylaneConnector", "make_client", "to_customer"]
@@ -181,12 +183,13 @@ def to_customer(source: str, item: Any) -> Customer | Rejected:
 
 def to_invoice_records(
     source: str, item: Any, *, currency: str
-) -> list[Invoice | CreditNote | Payment | Rejected]:
+) -> list[Invoice | CreditNote | Payment | Sale | Rejected]:
     """Map a Pennylane customer invoice to the common model (pure).
 
     A posted invoice gives an `Invoice` (kind `unbilled` when draft) with one due line on its
     `deadline`, plus a `Payment` `paid:<id>` for what is paid of it; a credit note gives a
-    `CreditNote` that `applies_to` the credited invoice. `currency` is the company's: the
+    `CreditNote` that `applies_to` the credited invoice. Both give a `Sale` (negative for the
+    credit note) so that DSO has its sales. `currency` is the company's: the
     `exchange_rate` is kept only for a document in another currency. A record that does not
     fit gives a `Rejected` saying why.
     """
@@ -218,9 +221,10 @@ def to_invoice_records(
                     amount=total,
                     reference=raw.invoice_number,
                     applies_to=applies_to,
-                )
+                ),
+                *_sale(common, raw.date, total, rate, currency, sign=-1),
             ]
-        records: list[Invoice | CreditNote | Payment | Rejected] = [
+        records: list[Invoice | CreditNote | Payment | Sale | Rejected] = [
             Invoice(
                 **common,
                 number=raw.invoice_number,
@@ -231,6 +235,8 @@ def to_invoice_records(
                 due_date_assumed=raw.deadline is None,
             )
         ]
+        if not raw.draft:
+            records.extend(_sale(common, raw.date, total, rate, currency, sign=1))
         left = raw.remaining_amount_with_tax
         paid = total.amount - left if left is not None else Decimal(0)
         if not raw.draft and paid > 0:
@@ -253,6 +259,37 @@ def to_invoice_records(
     except ValueError as exc:
         reason = f"invoice cannot be read: {exc}"
     return [_rejected(source, "customer_invoices", item, reason)]
+
+
+def _sale(
+    common: dict[str, Any],
+    on: date,
+    total: Money,
+    rate: Decimal | None,
+    currency: str,
+    *,
+    sign: int,
+) -> list[Sale]:
+    """The sale (TTC, for DSO) of a posted invoice, or its reversal by a credit note.
+
+    Sales are kept in the company currency: a foreign document is converted with its own
+    rate, and without one it gives no sale (the document itself goes to quarantine).
+    """
+    if total.currency != currency:
+        if rate is None:
+            return []
+        total = convert(total, rate, currency)
+    amount = Money(amount=sign * total.amount, currency=currency)
+    return [
+        Sale(
+            source=common["source"],
+            external_id=f"sale:{common['external_id']}",
+            customer_id=common["customer_id"],
+            booked_on=on,
+            amount=amount,
+            raw=common["raw"],
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -313,17 +313,19 @@ def test_amounts_are_exact_and_paid_part_is_a_payment(fake: FakePennylane) -> No
 
 def test_foreign_currency_invoice_keeps_its_exchange_rate() -> None:
     item = invoice(8, 1, "500.00", currency="USD", exchange_rate="0.9150", amount="457.50")
-    (inv,) = to_invoice_records("pl", item, currency="EUR")
+    inv, sale = to_invoice_records("pl", item, currency="EUR")
     assert inv.total == Money(amount=Decimal("500.00"), currency="USD")
     assert inv.exchange_rate == Decimal("0.9150")
+    assert sale.amount == eur("457.50")  # the sale for DSO, converted with the invoice's rate
 
 
 def test_credit_note_applies_to_the_credited_invoice() -> None:
     item = invoice(9, 1, "-120.00", status="credit_note", credited_invoice={"id": 7, "url": "x"})
-    (note,) = to_invoice_records("pl", item, currency="EUR")
+    note, sale = to_invoice_records("pl", item, currency="EUR")
     assert isinstance(note, CreditNote)
     assert note.amount == eur("120.00")
     assert note.applies_to == "7"
+    assert sale.amount == eur("-120.00") and sale.external_id == "sale:9"
 
 
 def test_draft_is_unbilled_without_payment() -> None:
