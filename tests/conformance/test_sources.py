@@ -1,0 +1,260 @@
+"""Source conformance: the same scenarios against every HTTP source, through an adapter.
+
+Each scenario is written once over `SourceAdapter`; a vendor joins the suite with one adapter
+class (its fake server, how to seed, change, delete and break it) added to `ADAPTERS`. Every
+scenario runs inside `adapter.serve()`, which asserts the fake saw no contract violation.
+Retries and pacing sleep on the fake's clock: nothing really waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
+from typing import Any, Protocol
+
+import pytest
+import responses
+from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
+from tenacity import wait_none
+
+from encours.connectors import pennylane
+from encours.connectors.base import Pull, Source
+from encours.connectors.http import Pacer, RetryPolicy
+from encours.errors import ApiError, AuthError
+from encours.model import Customer, Invoice, Rejected
+
+Key = tuple[str, str]  # (record type, external id)
+
+
+class SourceAdapter(Protocol):
+    """What a scenario needs of a vendor: its fake, and how to seed, change and break it."""
+
+    name: str
+    token: str
+    page_size: int
+
+    def serve(self) -> AbstractContextManager[Any]: ...
+    def make(self, fake: Any) -> Source: ...
+    def seed(self, fake: Any, customers: Iterable[int], invoices: Mapping[int, int]) -> None: ...
+    def change(self, fake: Any, ids: Iterable[int]) -> None: ...
+    def delete(self, fake: Any, ident: int) -> None: ...
+    def inject(self, fake: Any, what: int | str) -> float: ...
+    def malformed(self, fake: Any) -> str: ...
+    def calls(self, fake: Any) -> int: ...
+    def advance(self, fake: Any, seconds: float) -> None: ...
+    def sleeps(self, fake: Any) -> list[float]: ...
+
+
+class PennylaneAdapter:
+    """Pennylane v2 against `fakes.pennylane` (every request checked on the OpenAPI file)."""
+
+    name = "pennylane"
+    token = FakePennylane.token
+    page_size = pennylane.PAGE_SIZE
+
+    @contextmanager
+    def serve(self) -> Iterator[FakePennylane]:
+        fake = FakePennylane()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            fake.register(rsps)
+            yield fake
+        assert fake.violations == []
+
+    def make(self, fake: FakePennylane) -> Source:
+        clock = fake.clock
+        retry = RetryPolicy(wait=wait_none(), sleep=clock.sleep)
+        pacer = Pacer(
+            LIMIT, WINDOW, clock=clock.monotonic, sleep=clock.sleep, wall_clock=clock.time
+        )
+        http = pennylane.make_client(self.token, retry=retry, pacer=pacer)
+        return pennylane.PennylaneConnector(
+            "pl", self.token, currency="EUR", http=http, now=clock.now
+        )
+
+    def seed(self, fake: FakePennylane, customers: Iterable[int], invoices: Mapping[int, int]):
+        fake.customers.update({c: customer(c, f"Client {c}") for c in customers})
+        fake.invoices.update({i: invoice(i, c, "100.00") for i, c in invoices.items()})
+
+    def change(self, fake: FakePennylane, ids: Iterable[int]) -> None:
+        now = fake.clock.now()
+        for ident in ids:
+            stamp = now.isoformat().replace("+00:00", "Z")
+            fake.invoices[ident] |= {"invoice_number": f"F-{ident}-bis", "updated_at": stamp}
+            fake.add_change("customer_invoices", ident, "update", now)
+
+    def delete(self, fake: FakePennylane, ident: int) -> None:
+        del fake.invoices[ident]
+        fake.add_change("customer_invoices", ident, "delete", fake.clock.now())
+
+    def inject(self, fake: FakePennylane, what: int | str) -> float:
+        if what == "expired":
+            fake.expire_after = len(fake.calls)
+        elif what == 429:  # fill the fake's rate window: it answers 429 with retry-after
+            fake._sent.extend([fake.clock.monotonic()] * LIMIT)
+            return WINDOW
+        else:
+            fake.fail_next.append(int(what))
+        return 0.0
+
+    def malformed(self, fake: FakePennylane) -> str:
+        fake.invoices[9999] = invoice(9999, next(iter(fake.customers)), "not a number")
+        return "9999"
+
+    def calls(self, fake: FakePennylane) -> int:
+        return len(fake.calls)
+
+    def advance(self, fake: FakePennylane, seconds: float) -> None:
+        fake.clock.elapsed += seconds
+
+    def sleeps(self, fake: FakePennylane) -> list[float]:
+        return fake.clock.sleeps
+
+
+ADAPTERS = [
+    pytest.param(
+        PennylaneAdapter(),
+        id="pennylane",
+        marks=pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI is absent"),
+    ),
+]
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> SourceAdapter:
+    return request.param
+
+
+def keys(records: Iterable[Any]) -> list[Key]:
+    """The seeded documents read; what a vendor derives from them (sales, payments) is not."""
+    return [(type(r).__name__, r.external_id) for r in records if isinstance(r, Customer | Invoice)]
+
+
+def expected(customers: Iterable[int], invoices: Iterable[int]) -> set[Key]:
+    return {("Customer", str(c)) for c in customers} | {("Invoice", str(i)) for i in invoices}
+
+
+def read(pull: Pull) -> list[Any]:
+    return list(pull.records)
+
+
+CUSTOMERS = (1, 2, 3)
+SMALL = {10: 1, 11: 2, 12: 3, 13: 1}
+
+
+# -- scenarios -------------------------------------------------------------------------------
+
+
+def test_full_read_paginates_and_yields_every_record_once(adapter: SourceAdapter) -> None:
+    invoices = {i: CUSTOMERS[i % 3] for i in range(1, 2 * adapter.page_size + 51)}
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, invoices)
+        pull = adapter.make(fake).pull(None)
+        got = keys(read(pull))
+        assert pull.replace_all is True
+        assert len(got) == len(set(got))  # each record once
+        assert set(got) == expected(CUSTOMERS, invoices)
+        assert adapter.calls(fake) >= 4  # the invoices alone take three pages
+
+
+def test_incremental_returns_only_changes_with_the_overlap(adapter: SourceAdapter) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        source = adapter.make(fake)
+        adapter.change(fake, [10])  # just before the position the first pull stores
+        adapter.advance(fake, 60)
+        first = source.pull(None)
+        before = {(type(r).__name__, r.external_id): r for r in read(first)}
+        position = first.position()
+        adapter.advance(fake, 600)
+        adapter.change(fake, [12])
+
+        second = source.pull(position)
+        records = read(second)
+
+        assert second.replace_all is False
+        assert sorted(keys(records)) == [("Invoice", "10"), ("Invoice", "12")]
+        again = next(r for r in records if r.external_id == "10")
+        assert again == before[("Invoice", "10")]  # seen again, identical: harmless upsert
+        assert second.position() >= position
+
+
+def test_429_with_retry_after_is_waited_out(adapter: SourceAdapter) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        asked = adapter.inject(fake, 429)
+        got = keys(read(adapter.make(fake).pull(None)))
+        assert set(got) == expected(CUSTOMERS, SMALL)
+        assert adapter.sleeps(fake) and max(adapter.sleeps(fake)) >= asked
+
+
+def test_5xx_then_success(adapter: SourceAdapter) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        read(adapter.make(fake).pull(None))
+        baseline = adapter.calls(fake)
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        adapter.inject(fake, 503)
+        got = keys(read(adapter.make(fake).pull(None)))
+        assert set(got) == expected(CUSTOMERS, SMALL)
+        assert adapter.calls(fake) == baseline + 1
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_fatal_error_is_not_retried(adapter: SourceAdapter, status: int) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        adapter.inject(fake, status)
+        with pytest.raises(ApiError) as error:
+            read(adapter.make(fake).pull(None))
+        assert error.value.status == status
+        assert adapter.calls(fake) == 1
+        assert adapter.sleeps(fake) == []
+
+
+def test_expired_token_is_an_auth_error_without_the_token(
+    adapter: SourceAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        source = adapter.make(fake)
+        source.check()
+        adapter.inject(fake, "expired")
+        with pytest.raises(AuthError) as error:
+            read(source.pull(None))
+        assert adapter.token not in str(error.value)
+        assert adapter.token not in repr(error.value.args)
+        assert adapter.token not in caplog.text
+
+
+def test_malformed_record_is_rejected_and_the_rest_read(adapter: SourceAdapter) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        bad = adapter.malformed(fake)
+        records = read(adapter.make(fake).pull(None))
+        rejected = [r for r in records if isinstance(r, Rejected)]
+        assert [r.external_id for r in rejected] == [bad]
+        assert rejected[0].reason and rejected[0].raw
+        assert set(keys(records)) == expected(CUSTOMERS, SMALL)
+
+
+def test_deletion_is_noticed_by_a_full_read(adapter: SourceAdapter) -> None:
+    with adapter.serve() as fake:
+        adapter.seed(fake, CUSTOMERS, SMALL)
+        source = adapter.make(fake)
+        first = source.pull(None)
+        read(first)
+        adapter.advance(fake, timedelta(hours=1).total_seconds())
+        adapter.delete(fake, 11)
+
+        pull = source.pull(first.position())
+        if not pull.replace_all:  # a source whose changes do not report deletions
+            read(pull)
+            pull = source.pull(None)
+        got = set(keys(read(pull)))
+
+        assert pull.replace_all is True
+        assert got == expected(CUSTOMERS, set(SMALL) - {11})
