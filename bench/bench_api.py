@@ -1,0 +1,337 @@
+"""Benchmark: API calls and wall time of the Pennylane source and the HubSpot target.
+
+    python bench/bench_api.py [--invoices 20000] [--companies 5000] [--changed 0.01]
+
+Against the fake servers of the tests (tests/fakes/pennylane.py, tests/fake_hubspot.py) served
+through `responses`, but with their REAL rate limits on a REAL clock (Pennylane 25 requests /
+5 s, HubSpot 100 / 10 s), and the connectors' default `Pacer` and `RetryPolicy`, which really
+sleep. So the wall time is what a run would spend waiting on the vendors' limits (plus the fakes'
+own work: Pennylane's fake checks every request against the OpenAPI file), and the figures say
+whether the connectors send as few requests as the page sizes allow and stay under the limits:
+
+1. full pull: `PennylaneConnector.pull(None)` of N invoices over C customers, every record
+   consumed. Minimum calls = ceil(C / 100) + ceil(N / 100) (lists cap `limit` at 100);
+   predicted wall time = calls / 25 x 5 s.
+2. full push: `HubSpotTarget.push` of one value to each of C pre-created companies. Minimum
+   calls = ceil(C / 100) (batch/update takes 100 inputs); predicted = calls / 100 x 10 s.
+3. incremental: a fraction of the invoices gets paid, with a changelog entry each after the
+   first pull's position; `pull(position)` from that position, then a push of only the
+   companies whose outstanding amount changed. Minimum calls = 2 changelog pages + ceil(changed
+   invoices / 100) fetches by id (+ customers, none changed here) and ceil(changed companies /
+   100) batches: the cost must follow the changes, not the size of the books. It runs on a new
+   connector after a pause of one rate-limit window, as a later run would.
+
+No store and no `run_sync`: the pulled records are folded into an outstanding amount per
+customer here (invoice totals minus what is paid), customer i being HubSpot company 100000 + i,
+so the calls measured are the connectors' own and nothing else. 429s are counted as received:
+Pennylane's fake does not count them, so `CountingPennylane` does; HubSpot's counts `throttled`.
+
+Prints a table and writes it as JSON to bench/out/api_results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import responses
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a package)
+
+from fake_hubspot import FakeHubSpot  # noqa: E402
+from fakes import pennylane as pl_fake  # noqa: E402
+
+from encours.connectors.hubspot import HubSpotTarget  # noqa: E402
+from encours.connectors.pennylane import PennylaneConnector  # noqa: E402
+from encours.model import Invoice, Payment  # noqa: E402
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+HUBSPOT_TOKEN = "hs-bench-token"
+PROPERTY = "encours_outstanding"
+COMPANY_OFFSET = 100_000
+PL_LIMIT = (pl_fake.LIMIT, pl_fake.WINDOW)  # 25 requests / 5 s
+HS_LIMIT = (100, 10.0)  # FakeHubSpot's default, HubSpot's Free/Starter limit
+
+
+class RealClock:
+    """The real time, with the interface of both fakes' clocks.
+
+    Pennylane's `FakeClock` is read with `monotonic()`, `time()` and `now()`; HubSpot's is
+    called (`clock()`, monotonic seconds). `sleep` is there for completeness: the connectors
+    sleep with `time.sleep` themselves.
+    """
+
+    def __call__(self) -> float:
+        return time.monotonic()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class CountingPennylane(pl_fake.FakePennylane):
+    """The Pennylane fake, counting the 429 answers it sends."""
+
+    throttled: int = 0
+
+    def register(self, rsps: responses.RequestsMock) -> None:
+        """Answer every GET to the Pennylane origin, counting the 429s."""
+
+        def handle(request: Any) -> tuple[int, dict[str, str], str]:
+            status, headers, body = self._handle(request)
+            self.throttled += status == 429
+            return status, headers, body
+
+        pattern = re.compile(re.escape(pl_fake.ORIGIN) + r"/.*")
+        rsps.add_callback(responses.GET, pattern, handle)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def build_pennylane(invoices: int, customers: int) -> CountingPennylane:
+    """Invoices spread round-robin over the customers, all open, 100.00 to 5 099.00 each."""
+    fake = CountingPennylane(clock=RealClock())  # type: ignore[arg-type]
+    fake.customers = {c: pl_fake.customer(c, f"Client {c}") for c in range(1, customers + 1)}
+    fake.invoices = {
+        i: pl_fake.invoice(i, 1 + (i - 1) % customers, f"{100 + i % 5000}.00")
+        for i in range(1, invoices + 1)
+    }
+    return fake
+
+
+def build_hubspot(customers: int) -> FakeHubSpot:
+    """One company per customer, with the indicator property already created."""
+    fake = FakeHubSpot(HUBSPOT_TOKEN, clock=RealClock())
+    fake.add_property(PROPERTY)
+    for c in range(1, customers + 1):
+        fake.add_company(str(COMPANY_OFFSET + c), name=f"Client {c}")
+    return fake
+
+
+def pay(fake: CountingPennylane, ids: Iterable[int], when: datetime) -> None:
+    """Mark invoices paid in the fake, with a changelog entry each at `when`."""
+    stamp = when.isoformat().replace("+00:00", "Z")
+    for ident in ids:
+        fake.invoices[ident] |= {
+            "remaining_amount_with_tax": "0.00",
+            "status": "paid",
+            "paid": True,
+            "updated_at": stamp,
+        }
+        fake.add_change("customer_invoices", ident, "update", when)
+
+
+def fold(records: Iterable[Any], open_by_invoice: dict[str, tuple[str, Decimal]]) -> int:
+    """Update invoice id -> (customer id, amount still open) from pulled records."""
+    totals: dict[str, tuple[str, Decimal]] = {}
+    paid: Counter[str] = Counter()
+    count = 0
+    for record in records:
+        count += 1
+        if isinstance(record, Invoice):
+            totals[record.external_id] = (record.customer_id, record.total.amount)
+        elif isinstance(record, Payment):
+            for allocation in record.allocations:
+                paid[allocation.invoice_id] += allocation.amount.amount
+    for ident, (customer_id, total) in totals.items():
+        open_by_invoice[ident] = (customer_id, total - paid[ident])
+    return count
+
+
+def outstanding(open_by_invoice: dict[str, tuple[str, Decimal]]) -> dict[str, str]:
+    """HubSpot company id -> outstanding amount, as the text a target receives."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for customer_id, amount in open_by_invoice.values():
+        sums[str(COMPANY_OFFSET + int(customer_id))] += amount
+    return {company: f"{amount:.2f}" for company, amount in sums.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Measures
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def row(
+    step: str, calls: int, minimum: int, wall: float, limit: tuple[int, float], throttled: int
+) -> dict[str, Any]:
+    per, window = limit
+    return {
+        "step": step,
+        "calls": calls,
+        "min_calls": minimum,
+        "wall_s": round(wall, 2),
+        "predicted_s": round(calls / per * window, 2),
+        "http_429": throttled,
+    }
+
+
+def hubspot_calls(fake: FakeHubSpot) -> int:
+    return sum(fake.calls.values())
+
+
+def run(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
+    pennylane = build_pennylane(invoices, customers)
+    hubspot = build_hubspot(customers)
+    pl_fake._openapi()  # build the request validator (~6 s) before any clock starts
+    source = PennylaneConnector("pl", pennylane.token, currency="EUR")
+    target = HubSpotTarget(HUBSPOT_TOKEN, properties={PROPERTY: "Encours"})
+    rows: list[dict[str, Any]] = []
+    open_by_invoice: dict[str, tuple[str, Decimal]] = {}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        pennylane.register(rsps)
+        hubspot.install(rsps)
+
+        # 1. full pull
+        pull, wall = timed(lambda: source.pull(None))
+        records, wall_records = timed(lambda: fold(pull.records, open_by_invoice))
+        position = pull.position()
+        minimum = math.ceil(customers / 100) + math.ceil(invoices / 100)
+        rows.append(
+            row(
+                "pennylane full pull",
+                len(pennylane.calls),
+                minimum,
+                wall + wall_records,
+                PL_LIMIT,
+                pennylane.throttled,
+            )
+        )
+        rows[-1]["records"] = records
+
+        # 2. full push
+        values = outstanding(open_by_invoice)
+        changes = {company: {PROPERTY: value} for company, value in values.items()}
+        _, wall = timed(lambda: target.push(changes))
+        rows.append(
+            row(
+                "hubspot full push",
+                hubspot_calls(hubspot),
+                math.ceil(len(changes) / 100),
+                wall,
+                HS_LIMIT,
+                hubspot.throttled,
+            )
+        )
+        rows[-1]["companies"] = len(changes)
+
+        # 3. incremental: some invoices paid after the first position, read by a new run
+        # (a new connector, so a new pacer) once the last window of step 1 is over: else
+        # step 1's pacing would be charged to this step.
+        time.sleep(PL_LIMIT[1])
+        source = PennylaneConnector("pl", pennylane.token, currency="EUR")
+        since = datetime.fromisoformat(json.loads(position)["processed_at"])
+        paid = sorted(
+            random.Random(7).sample(sorted(pennylane.invoices), k=round(invoices * changed_share))
+        )
+        pay(pennylane, paid, since + timedelta(seconds=1))
+        pl_before, pl_429_before = len(pennylane.calls), pennylane.throttled
+        pull, wall = timed(lambda: source.pull(position))
+        records, wall_records = timed(lambda: fold(pull.records, open_by_invoice))
+        minimum = 2 + math.ceil(len(paid) / 100)
+        rows.append(
+            row(
+                f"pennylane incremental ({len(paid)} invoices)",
+                len(pennylane.calls) - pl_before,
+                minimum,
+                wall + wall_records,
+                PL_LIMIT,
+                pennylane.throttled - pl_429_before,
+            )
+        )
+        rows[-1]["records"] = records
+
+        now = outstanding(open_by_invoice)
+        delta = {c: {PROPERTY: v} for c, v in now.items() if values.get(c) != v}
+        hs_before, hs_429_before = hubspot_calls(hubspot), hubspot.throttled
+        _, wall = timed(lambda: target.push(delta))
+        rows.append(
+            row(
+                f"hubspot incremental push ({len(delta)} companies)",
+                hubspot_calls(hubspot) - hs_before,
+                math.ceil(len(delta) / 100),
+                wall,
+                HS_LIMIT,
+                hubspot.throttled - hs_429_before,
+            )
+        )
+        rows[-1]["companies"] = len(delta)
+        check = {c: hubspot.companies[c].get(PROPERTY) for c in now}
+
+    problems = pennylane.violations + hubspot.violations
+    if check != now:
+        problems.append("HubSpot does not hold the outstanding amounts computed from Pennylane")
+    return {
+        "invoices": invoices,
+        "customers": customers,
+        "changed_share": changed_share,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": rows,
+        "problems": problems[:20],
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    head = f"{'step':<44}{'calls':>7}{'min':>6}{'wall s':>9}{'pred. s':>9}{'429s':>6}"
+    print(head)
+    print("-" * len(head))
+    for r in result["rows"]:
+        print(
+            f"{r['step']:<44}{r['calls']:>7}{r['min_calls']:>6}{r['wall_s']:>9.2f}"
+            f"{r['predicted_s']:>9.2f}{r['http_429']:>6}"
+        )
+    print("predicted = calls / 25 x 5 s (Pennylane), calls / 100 x 10 s (HubSpot)")
+    if result["problems"]:
+        print("PROBLEMS:", *result["problems"], sep="\n  ")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=20_000)
+    parser.add_argument("--companies", type=int, default=5_000, help="customers = companies")
+    parser.add_argument("--changed", type=float, default=0.01, help="share of invoices paid")
+    args = parser.parse_args()
+    if not pl_fake.SPEC_PATH.exists():
+        print(f"Pennylane's OpenAPI file is missing: {pl_fake.SPEC_PATH}", file=sys.stderr)
+        return 2
+    result = run(args.invoices, args.companies, args.changed)
+    print_table(result)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / "api_results.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out}")
+    return 1 if result["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
