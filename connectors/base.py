@@ -40,7 +40,13 @@ class Source(Protocol):
 
 
 class Target(Protocol):
-    """A tool encours writes the indicators to."""
+    """A tool encours writes the indicators to.
+
+    `batch_size`: how many records one write takes (None: any number). Sync pushes a batch
+    at a time and remembers each one written, so an interrupted push resumes where it stopped.
+    """
+
+    batch_size: int | None
 
     def check(self) -> None:
         """Raise ConfigError or AuthError if the target cannot be written."""

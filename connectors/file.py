@@ -24,6 +24,7 @@ class FileTarget:
     """Indicators per customer in a JSON object (`{customer: {field: value}}`) or a CSV."""
 
     name = "file"
+    batch_size = None  # one atomic rewrite of the file takes any number of customers
 
     def __init__(self, path: Path, *, file_format: str = "json") -> None:
         self.path = path

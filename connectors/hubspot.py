@@ -132,6 +132,7 @@ class HubSpotTarget:
     """HubSpot companies as a target: one custom property per indicator, batch updates."""
 
     name = "hubspot"
+    batch_size = BATCH_SIZE
 
     def __init__(
         self,

@@ -397,16 +397,23 @@ def push_target(
     if dry_run:
         say("push", f"{name}: would write {len(changes)} record(s) (dry run)")
         return
-    try:
-        target.push(changes)
-    except EncoursError as exc:
-        summary.push_errors[name] = str(exc)
-        say("error", f"{name}: {exc}")
-        return
-    with store.transaction():
-        store.record_pushed(name, changes, summary.run_id)
-    summary.pushes[name] = len(changes)
-    say("push", f"{name}: {len(changes)} record(s) written")
+    records = sorted(changes)
+    size = target.batch_size or max(len(records), 1)
+    written = 0
+    for start in range(0, len(records), size):
+        batch = {record: changes[record] for record in records[start : start + size]}
+        try:
+            target.push(batch)
+        except EncoursError as exc:
+            summary.push_errors[name] = f"{exc} ({written} of {len(records)} record(s) written)"
+            say("error", f"{name}: {exc}")
+            break
+        # Remembered batch by batch: a push cut short resumes with what was not written.
+        with store.transaction():
+            store.record_pushed(name, batch, summary.run_id)
+        written += len(batch)
+    summary.pushes[name] = written
+    say("push", f"{name}: {written} record(s) written")
 
 
 def _destinations(

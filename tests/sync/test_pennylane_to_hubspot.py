@@ -131,3 +131,53 @@ def test_init_walks_a_new_user_through_pennylane_and_hubspot(
         assert token not in text and token not in result.output
     assert "encours_outstanding" in hubspot.properties
     assert hubspot.groups and pennylane.violations == [] and hubspot.violations == []
+
+
+def test_a_push_cut_short_resumes_without_writing_the_same_values_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pennylane = FakePennylane()
+    hubspot = FakeHubSpot(HUBSPOT_TOKEN)
+    hubspot.add_property("siren")
+    for n in range(250):
+        siren = f"{100000000 + n}"
+        pennylane.customers[n + 1] = customer(n + 1, f"Client {n}", reg_no=siren)
+        pennylane.invoices[1000 + n] = invoice(1000 + n, n + 1, f"{100 + n}.00")
+        hubspot.add_company(str(5000 + n), name=f"Client {n}", siren=siren)
+    monkeypatch.setenv("ENCOURS_PL_TOKEN", pennylane.token)
+    monkeypatch.setenv("ENCOURS_CRM_TOKEN", HUBSPOT_TOKEN)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "s.sqlite"\n[sources.pl]\ntype = "pennylane"\n'
+        '[targets.crm]\ntype = "hubspot"\n[push]\nindicators = ["outstanding"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    refuse_second_batch = {"on": True}
+    original = hubspot._batch_update
+
+    def second_batch_refused(query, body):  # noqa: ANN001, ANN202 - the fake's handler shape
+        batches = hubspot.calls["POST /crm/v3/objects/companies/batch/update"]
+        if refuse_second_batch["on"] and batches == 2:
+            return 400, {}, '{"status": "error", "category": "VALIDATION_ERROR"}'
+        return original(query, body)
+
+    monkeypatch.setattr(hubspot, "_batch_update", second_batch_refused)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        pennylane.register(rsps)
+        hubspot.install(rsps)
+        make_target("crm", settings.targets["crm"], settings).ensure_properties()
+
+        first = run_sync(settings, as_of=AS_OF, now=datetime(2026, 3, 1, 2, tzinfo=UTC))
+        assert first.exit_code != EXIT_OK and "100 of 250" in first.push_errors["crm"]
+        written = [c for c in hubspot.companies.values() if "encours_outstanding" in c]
+        assert len(written) == 100  # the first batch went through and was remembered
+
+        refuse_second_batch["on"] = False
+        before = hubspot.calls["POST /crm/v3/objects/companies/batch/update"]
+        second = run_sync(settings, as_of=AS_OF, now=datetime(2026, 3, 1, 3, tzinfo=UTC))
+
+    assert second.exit_code == EXIT_OK
+    assert second.pushes["crm"] == 150  # only what the first run did not write
+    assert hubspot.calls["POST /crm/v3/objects/companies/batch/update"] - before == 2
+    assert all(c.get("encours_outstanding") for c in hubspot.companies.values())
