@@ -20,7 +20,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # ISO 4217 active codes whose minor unit is not 2 digits; every other listed code has 2.
 _ZERO_DECIMALS = frozenset(
@@ -42,6 +49,24 @@ CURRENCY_EXPONENTS: dict[str, int] = (
     | {code: 0 for code in _ZERO_DECIMALS}
     | {code: 3 for code in _THREE_DECIMALS}
 )
+
+
+#: No document amount reaches this (a thousand billion): above it, the input is broken. It
+#: also keeps minor units far inside SQLite's 64-bit integers.
+MAX_AMOUNT = Decimal(10) ** 12
+#: Business dates outside these are typing errors (0001-01-01, 9999-12-31), not facts.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def plausible(day: date) -> date:
+    """`day` if it lies between EARLIEST_DATE and LATEST_DATE, else ValueError."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"{day} is not a plausible date (from {EARLIEST_DATE} to {LATEST_DATE})")
+    return day
+
+
+PlausibleDate = Annotated[date, AfterValidator(plausible)]
 
 
 class Frozen(BaseModel):
@@ -80,6 +105,8 @@ class Money(Frozen):
     def _exact_to_minor_unit(self) -> Money:
         if not self.amount.is_finite():
             raise ValueError("amount must be a finite number")
+        if abs(self.amount) >= MAX_AMOUNT:
+            raise ValueError(f"{self.amount} is not a plausible amount (at most {MAX_AMOUNT:,})")
         exponent = CURRENCY_EXPONENTS[self.currency]
         if self.amount != self.amount.quantize(Decimal(1).scaleb(-exponent)):
             raise ValueError(
@@ -151,7 +178,6 @@ class Party:
     email_domain: str | None = None
 
 
-
 class SourceRef(Frozen):
     """The same customer's id in another tool."""
 
@@ -180,7 +206,7 @@ class Customer(Record):
 class DueLine(Frozen):
     """One instalment (échéance) of an invoice: what is due on which day."""
 
-    due_on: date
+    due_on: PlausibleDate
     amount: Money
 
 
@@ -201,7 +227,7 @@ class Invoice(Record):
 
     customer_id: str
     number: str | None = None
-    issued_on: date
+    issued_on: PlausibleDate
     total: Money
     due_lines: tuple[DueLine, ...] = Field(min_length=1)
     kind: InvoiceKind = InvoiceKind.INVOICE
@@ -244,7 +270,7 @@ class Credit(Record):
     """What credits share: money or value the customer has given, to set against invoices."""
 
     customer_id: str | None
-    on: date
+    on: PlausibleDate
     amount: Money
     reference: str | None = None
     allocations: tuple[SourceAllocation, ...] = ()
@@ -301,7 +327,7 @@ class Sale(Record):
     """
 
     customer_id: str | None
-    booked_on: date
+    booked_on: PlausibleDate
     amount: Money
 
 

@@ -45,6 +45,7 @@ from typing import BinaryIO
 from encours.connectors.base import Pull
 from encours.errors import ConfigError, DataError
 from encours.model import (
+    MAX_AMOUNT,
     CreditKind,
     Customer,
     InvoiceKind,
@@ -52,6 +53,7 @@ from encours.model import (
     LedgerSale,
     PaymentTerms,
     Rejected,
+    plausible,
     to_decimal,
 )
 
@@ -73,6 +75,8 @@ CUSTOMER_ACCOUNTS = (b"411", b"413", b"416", b"4181", b"4191")
 SALES_PREFIX = b"70"
 VAT_PREFIXES = (b"4457", b"44587")  # VAT collected; VAT on invoices to issue
 SNIFF_BYTES = 1 << 20
+
+MAX_CENTS = int(MAX_AMOUNT * 100)
 
 #: One line as read: (line number, its bytes, its fields, debit cents, credit cents).
 _Line = tuple[int, bytes, list[bytes], int, int]
@@ -195,6 +199,11 @@ class _EntryReader:
                 credit = int(credit_text[:-3]) * 100 + int(credit_text[-2:])
             else:
                 debit, credit = header.amounts(fields, number, self.path)
+            if debit >= MAX_CENTS or credit >= MAX_CENTS:
+                raise DataError(
+                    f"{self.path}, line {number}: an amount of {max(debit, credit) // 100:,} is "
+                    "not plausible; check the export"
+                )
             key = (fields[i_journal], fields[i_entry])
             if key != entry_key:
                 if entry:
@@ -378,7 +387,7 @@ class _EntryReader:
         try:
             if len(digits) != 8 or not digits.isdigit():
                 raise ValueError
-            day = date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
+            day = plausible(date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))).isoformat()
         except ValueError:
             shown = stripped.decode("latin-1")
             raise DataError(

@@ -52,6 +52,7 @@ from encours.model import (
     InvoiceKind,
     Money,
     Payment,
+    PlausibleDate,
     Rejected,
     Sale,
     SourceAllocation,
@@ -119,8 +120,8 @@ class _PlInvoice(_Wire):
     currency: str = "EUR"
     currency_amount: Decimal  # total with tax, in the invoice's currency
     exchange_rate: Decimal | None = None
-    date: date | None
-    deadline: date | None = None
+    date: PlausibleDate | None
+    deadline: PlausibleDate | None = None
     remaining_amount_with_tax: Decimal | None = None
     status: str
     draft: bool = False

@@ -66,6 +66,7 @@ class RunSummary:
     pushes: dict[str, int] = field(default_factory=dict)
     planned: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     push_errors: dict[str, str] = field(default_factory=dict)
+    push_exit_codes: dict[str, int] = field(default_factory=dict)
     quarantined_waiting: int = 0
     figures: Figures | None = None
 
@@ -73,8 +74,7 @@ class RunSummary:
     def exit_code(self) -> int:
         """The most serious outcome: config, data, refused, temporary, then quarantine."""
         codes = {outcome.exit_code for outcome in self.sources}
-        if self.push_errors:
-            codes.add(EXIT_TEMPORARY)
+        codes |= set(self.push_exit_codes.values())
         for code in (EXIT_CONFIG, EXIT_DATA, EXIT_REFUSED, EXIT_TEMPORARY):
             if code in codes:
                 return code
@@ -369,6 +369,7 @@ def push_target(
         destinations = _destinations(store, name, target, target_settings, figures)
     except EncoursError as exc:
         summary.push_errors[name] = str(exc)
+        summary.push_exit_codes[name] = exc.exit_code
         say("error", f"{name}: {exc}")
         return
     fields = field_names(target_settings, settings)
@@ -406,6 +407,7 @@ def push_target(
             target.push(batch)
         except EncoursError as exc:
             summary.push_errors[name] = f"{exc} ({written} of {len(records)} record(s) written)"
+            summary.push_exit_codes[name] = exc.exit_code
             say("error", f"{name}: {exc}")
             break
         # Remembered batch by batch: a push cut short resumes with what was not written.
