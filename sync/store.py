@@ -10,6 +10,7 @@ The file runs in WAL mode; every step that must be all-or-nothing runs in `trans
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -629,6 +630,7 @@ class _BatchWriter:
         self.written = 0
         self.quarantined = 0
         self.dirty: set[str] = set()
+        self.contents: dict[tuple[str, str], bytes] = {}  # a digest a record: memory stays small
         self.batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _UPSERTS}
 
     def add(self, record: SourceRecord | Rejected) -> None:
@@ -642,6 +644,8 @@ class _BatchWriter:
             raise StateError(
                 f"record {record.external_id} of {record.source} given as {self.source}"
             )
+        elif type(record) is not LedgerSale and self._seen_before(record):
+            return
         else:
             try:
                 self._record(record)  # type: ignore[arg-type]  # LedgerLine went above
@@ -656,6 +660,35 @@ class _BatchWriter:
                         raw=record.raw or record.model_dump_json(),  # type: ignore[union-attr]
                     )
                 )
+
+    def _seen_before(self, record: SourceRecord) -> bool:
+        """True for a record this read already gave, which is then not written again.
+
+        The same content is skipped; different content is quarantined (which one is right,
+        a person must say; the first is kept). API pages overlap and may repeat a record; two
+        different records under one id are a source bug that would otherwise lose one of them
+        silently. (Ledger lines are not tracked: their ids come from their place in the file,
+        and there are millions.)
+        """
+        key = (type(record).__name__, record.external_id)
+        content = record.model_dump_json(exclude={"raw", "updated_at"})  # type: ignore[union-attr]
+        digest = hashlib.blake2b(content.encode(), digest_size=16).digest()
+        first = self.contents.setdefault(key, digest)
+        if first == digest:
+            return first is not digest
+        self._quarantine(
+            Rejected(
+                source=self.source,
+                stream=f"{key[0].lower()}:duplicate",
+                external_id=record.external_id,
+                reason=(
+                    f"{key[0].lower()} {record.external_id} came twice in one read with "
+                    "different content; the first was kept. Check it in the source."
+                ),
+                raw=record.raw or content,  # type: ignore[union-attr]
+            )
+        )
+        return True
 
     def flush(self) -> None:
         """Write every queued row, then mark the customers written as dirty."""

@@ -98,6 +98,10 @@ class Case:
     bug: str | None = None  # a known bug: the case is a strict xfail with this reason
 
 
+def _assert_in_row(outcome: Outcome, customer: str, amount: str) -> None:
+    assert amount in _row(outcome, customer)
+
+
 def _unapplied(expected: str) -> Callable[[Outcome], None]:
     def check(outcome: Outcome) -> None:
         assert outcome.sync.exit_code == EXIT_OK, outcome.sync.stderr
@@ -171,13 +175,15 @@ CASES: dict[str, Case] = {
         {20: invoice(20, 1, "1" + "0" * 18 + ".00")},
         ("amount",),
     ),
+    # The second invoice 20 and the sale it gives are both quarantined; the first is kept.
     "same id, two different records": Case(
         {},
         {20: invoice(20, 1, "300.00"), 1020: invoice(20, 1, "500.00")},
-        ("20",),
         page_size=1,
-        bug="two different records with id 20 on two pages: the last silently wins (300.00 "
-        "lost, exit 0), nothing is quarantined",
+        check=lambda outcome: (
+            _assert_quarantined(outcome, 2, "came twice in one read with different content"),
+            _assert_in_row(outcome, "(1)", "1500.00"),  # 1 200.00 + the first invoice 20
+        ),
     ),
     "customer without name": Case(
         {3: customer(3, "x") | {"name": None}}, {}, ("customer does not fit the model", "name")
