@@ -4,7 +4,8 @@
     ├── ConfigError             the user must fix config or secrets      -> exit 78
     │   └── AuthError           401/403, missing or expired credentials
     ├── TransientError          still failing after retries             -> exit 75
-    │   └── RateLimitedError    .retry_after in seconds, or None
+    │   ├── RateLimitedError    .retry_after in seconds, or None
+    │   └── PaginationLoopError the server sent the same page twice
     ├── ApiError                a refusal that will not be retried      -> exit 70
     │   └── NotFoundError
     ├── DataError               input that does not fit the model       -> exit 65
@@ -46,6 +47,14 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PaginationLoopError(TransientError):
+    """The server sent the same page token or link twice: stop rather than loop.
+
+    Usually a glitch of the server's paging that the next run does not meet; if it comes
+    back night after night, it is a vendor bug to report.
+    """
 
 
 class ApiError(EncoursError):

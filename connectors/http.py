@@ -44,6 +44,7 @@ from encours.errors import (
     DataError,
     EncoursError,
     NotFoundError,
+    PaginationLoopError,
     RateLimitedError,
     TransientError,
 )
@@ -683,7 +684,7 @@ class HttpClient:
             json: the body of a POST search (a body cursor is set by the paginator).
 
         Raises:
-            ApiError: the server sent the same page token or link twice (it would loop).
+            PaginationLoopError: the server sent the same page token or link twice.
             DataError: a page has no list at `items`.
         """
         page: PageRequest | None = paginator.first(PageRequest(path, dict(params or {}), json))
@@ -691,11 +692,10 @@ class HttpClient:
         while page is not None:
             key = (self._full_url(page.url, page.params), repr(page.json))
             if key in seen:
-                raise ApiError(
+                raise PaginationLoopError(
                     f"{method} {self.redact(key[0])}: the server sent the same page token or "
-                    "link twice; stopping instead of looping. This is a vendor bug: please "
-                    "report it.",
-                    url=self.redact(key[0]),
+                    "link twice; stopping instead of looping. The next run will try again; "
+                    "if this comes back night after night, report it to the vendor."
                 )
             seen.add(key)
             _, payload = self._call(

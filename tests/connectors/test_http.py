@@ -36,6 +36,7 @@ from encours.errors import (
     ConfigError,
     DataError,
     NotFoundError,
+    PaginationLoopError,
     RateLimitedError,
     TransientError,
 )
@@ -406,7 +407,7 @@ def test_repeated_cursor_raises(rsps, sleeps):
     )
     pages = CursorPaginator("cursor", "next_cursor")
     rows = client(sleeps).paginate("/x", params={"q": "a"}, paginator=pages, items="items")
-    with pytest.raises(ApiError, match="same page token or link twice"):
+    with pytest.raises(PaginationLoopError, match="same page token or link twice"):
         list(rows)
     assert len(rsps.calls) == 2
 
@@ -492,7 +493,7 @@ def test_repeated_next_link_raises(rsps, sleeps):
         match=[matchers.query_param_matcher({"page": "2"})],
     )
     rows = client(sleeps).paginate("/items", paginator=NextLinkPaginator("next"), items="rows")
-    with pytest.raises(ApiError, match="twice"):
+    with pytest.raises(PaginationLoopError, match="twice"):
         list(rows)
 
 

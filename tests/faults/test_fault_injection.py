@@ -89,11 +89,11 @@ _FATAL_CODES: dict[tuple[str, str], int] = {
     ("pennylane", "429 Retry-After too long"): EXIT_TEMPORARY,
     ("pennylane", "outage"): EXIT_TEMPORARY,
     ("pennylane", "expired token"): EXIT_CONFIG,
-    ("pennylane", "repeated page"): EXIT_REFUSED,
+    ("pennylane", "repeated page"): EXIT_TEMPORARY,
     ("hubspot", "429 Retry-After too long"): EXIT_TEMPORARY,
     ("hubspot", "outage"): EXIT_TEMPORARY,
     ("hubspot", "expired token"): EXIT_CONFIG,
-    ("hubspot", "repeated page"): EXIT_REFUSED,
+    ("hubspot", "repeated page"): EXIT_TEMPORARY,
 }
 
 #: Accumulated over the module, printed at its end.
