@@ -2,7 +2,7 @@
 uninterrupted one does, with no duplicate, no lost record and no cursor past unread data.
 
 Each kill lands somewhere in pull, store, reconcile, snapshot or push (the delay is drawn
-from a seeded generator, so a failure can be replayed). Set ENCOURS_CRASH_RUNS for more runs.
+from a seeded generator, so a failure can be replayed). 50 runs; ENCOURS_CRASH_RUNS changes it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from encours.sync import demo as demo_setup
 
 AS_OF = "2026-10-31"
-RUNS = int(os.environ.get("ENCOURS_CRASH_RUNS", "12"))
+RUNS = int(os.environ.get("ENCOURS_CRASH_RUNS", "50"))
 TABLES = (
     "customers", "invoices", "due_lines", "credits", "sales", "allocations", "quarantine",
     "cursors", "snapshots", "pushed", "dirty_customers",
