@@ -77,6 +77,15 @@ def test_pull_match_and_push_then_nothing_the_second_time(world) -> None:
     assert hubspot.companies["502"]["encours_outstanding"] == "40.00"  # by e-mail domain
     assert hubspot.companies["501"]["encours_as_of"] == "2026-03-01"
     assert "encours_outstanding" not in hubspot.companies["503"]  # matched to nobody
+    # Only the properties encours created are written; the portal's own are left alone.
+    assert hubspot.companies["501"]["name"] == "Dupont Boulangerie"
+    assert hubspot.companies["501"]["siren"] == "345678901"
+    assert hubspot.companies["502"]["domain"] == "garage-martin.fr"
+    assert all(
+        field in ("name", "siren", "domain") or field.startswith("encours_")
+        for company in hubspot.companies.values()
+        for field in company
+    )
     store = Store.open(settings.store.path)
     try:
         statuses = {key: status for _, key, _, status, _ in store.matches("crm")}
