@@ -19,6 +19,8 @@ import keyring
 import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
+from fec_files import Line
+from fec_files import write_fec as write_fec_lines
 
 from encours.cli import cli
 from encours.fecgen import FecSpec, write_fec
@@ -29,11 +31,7 @@ from encours.sync.lock import RunLock
 AS_OF = "2026-10-31"  # the demo's last day
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 DAYS = re.compile(r"^-?\d+\.\d{2}$")
-FEC_HEADER = (
-    "JournalCode|JournalLib|EcritureNum|EcritureDate|CompteNum|CompteLib|CompAuxNum|CompAuxLib|"
-    "PieceRef|PieceDate|EcritureLib|Debit|Credit|EcritureLet|DateLet|ValidDate|Montantdevise|"
-    "Idevise"
-)
+DAY = "20260115"  # the day of the hand-written FEC's entries
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -87,51 +85,18 @@ def status_json(config: Path, *extra: str) -> dict:
     return json.loads(run("--config", config, "status", "--json", *extra).stdout)
 
 
-def fec_line(
-    entry: str,
-    account: str,
-    debit: str,
-    credit: str,
-    *,
-    aux: str = "",
-    aux_label: str = "",
-    piece: str = "FA1",
-    day: str = "20260115",
-) -> str:
-    fields = [
-        "VT",
-        "Ventes",
-        entry,
-        day,
-        account,
-        "Compte " + account,
-        aux,
-        aux_label,
-        piece,
-        day,
-        "Facture " + piece,
-        debit,
-        credit,
-        "",
-        "",
-        day,
-        "",
-        "",
-    ]
-    return "|".join(fields)
-
-
-def write_small_fec(path: Path, *extra_lines: str) -> Path:
-    """A hand-written FEC: one balanced sale of 1 200 TTC to C1, plus `extra_lines`."""
+def write_small_fec(path: Path, *extra_lines: Line) -> Path:
+    """A hand-written FEC, pipe-separated: one balanced sale of 1 200 TTC to C1, plus
+    `extra_lines`."""
     lines = [
-        FEC_HEADER,
-        fec_line("1", "411000", "1200,00", "0,00", aux="C1", aux_label="Client Un"),
-        fec_line("1", "707000", "0,00", "1000,00"),
-        fec_line("1", "445710", "0,00", "200,00"),
+        Line(
+            "VT", "1", DAY, "411000", debit="1200,00", aux="C1", aux_label="Client Un", piece="FA1"
+        ),
+        Line("VT", "1", DAY, "707000", credit="1000,00", piece="FA1"),
+        Line("VT", "1", DAY, "445710", credit="200,00", piece="FA1"),
         *extra_lines,
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_fec_lines(path, lines, separator="|")
 
 
 def write_config(folder: Path, fec: str = "books.fec", extra: str = "") -> Path:
@@ -355,8 +320,10 @@ def test_an_unknown_key_exits_78_naming_it(tmp_path: Path) -> None:
 def test_an_unbalanced_entry_goes_to_quarantine_exit_3(tmp_path: Path) -> None:
     write_small_fec(
         tmp_path / "books.fec",
-        fec_line("2", "411000", "600,00", "0,00", aux="C2", aux_label="Client Deux", piece="FA2"),
-        fec_line("2", "707000", "0,00", "400,00", piece="FA2"),
+        Line(
+            "VT", "2", DAY, "411000", debit="600,00", aux="C2", aux_label="Client Deux", piece="FA2"
+        ),
+        Line("VT", "2", DAY, "707000", credit="400,00", piece="FA2"),
     )
     config = write_config(tmp_path)
     result = run("--config", config, "sync", "--as-of", "2026-01-31", expect=3)
