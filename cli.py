@@ -666,8 +666,9 @@ def _print_summary(summary: RunSummary) -> None:
             click.echo(f"source {outcome.name}: FAILED: {outcome.error}", err=True)
         else:
             click.echo(
-                f"source {outcome.name}: {outcome.status}, {outcome.written} written, "
-                f"{outcome.deleted} deleted, {outcome.quarantined} quarantined",
+                f"source {outcome.name}: {outcome.status}, {outcome.written} read, "
+                f"{outcome.changed} changed, {outcome.deleted} deleted, "
+                f"{outcome.quarantined} quarantined",
                 err=True,
             )
     click.echo(f"reconciled {summary.reconciled_customers} customer(s)", err=True)

@@ -32,7 +32,9 @@ class ConfigError(EncoursError):
 
 
 class AuthError(ConfigError):
-    """The credentials were refused or are missing."""
+    """The credentials were refused or are missing; `status` is the HTTP status, if any."""
+
+    status: int | None = None
 
 
 class TransientError(EncoursError):

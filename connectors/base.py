@@ -6,7 +6,24 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from encours.model import Party, Rejected, SourceRecord
+
+
+def validation_reasons(exc: ValidationError) -> str:
+    """Why a vendor record does not fit the model, one `field: reason` per problem.
+
+    >>> from encours.model import Money
+    >>> try:
+    ...     Money(amount="1.001", currency="EUR")
+    ... except ValidationError as exc:
+    ...     print(validation_reasons(exc))
+    record: Value error, 1.001 has more decimals than EUR allows (2)
+    """
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 @dataclass

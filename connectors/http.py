@@ -598,6 +598,10 @@ class HttpClient:
         """`redact` with this client's secrets."""
         return redact(text, self._secrets)
 
+    def add_secret(self, secret: str) -> None:
+        """Redact `secret` too from now on (a session token received at login)."""
+        self._secrets = (*self._secrets, secret)
+
     # -- public calls --------------------------------------------------------------------------
 
     def get(
@@ -836,7 +840,10 @@ class HttpClient:
             raise error_type(message, retry_after=retry_after)
         if issubclass(error_type, ApiError):
             raise error_type(message, status=status, url=shown)
-        raise error_type(message)
+        error = error_type(message)
+        if isinstance(error, AuthError):
+            error.status = status
+        raise error
 
     def _parse(self, method: str, shown: str, response: requests.Response) -> Any:
         if not response.content:

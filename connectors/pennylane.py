@@ -34,7 +34,7 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from encours.connectors.base import Pull
+from encours.connectors.base import Pull, validation_reasons
 from encours.connectors.http import (
     BearerAuth,
     CursorPaginator,
@@ -144,12 +144,6 @@ def _raw(item: Any) -> str:
     return json.dumps(item, default=str, sort_keys=True)
 
 
-def _why(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()
-    )
-
-
 def _rejected(source: str, stream: str, item: Any, reason: str) -> Rejected:
     ident = item.get("id") if isinstance(item, dict) else None
     return Rejected(
@@ -182,7 +176,9 @@ def to_customer(source: str, item: Any) -> Customer | Rejected:
             terms_end_of_month=end_of_month,
         )
     except ValidationError as exc:
-        return _rejected(source, "customers", item, f"customer does not fit the model: {_why(exc)}")
+        return _rejected(
+            source, "customers", item, f"customer does not fit the model: {validation_reasons(exc)}"
+        )
 
 
 def to_invoice_records(
@@ -259,7 +255,7 @@ def to_invoice_records(
             )
         return records
     except ValidationError as exc:
-        reason = f"invoice does not fit the model: {_why(exc)}"
+        reason = f"invoice does not fit the model: {validation_reasons(exc)}"
     except ValueError as exc:
         reason = f"invoice cannot be read: {exc}"
     return [_rejected(source, "customer_invoices", item, reason)]

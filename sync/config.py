@@ -127,10 +127,47 @@ class HubSpotTargetSettings(Section):
     vat_property: str = "vat_number"
 
 
+class TrytonSettings(Section):
+    """Where a Tryton database is: server address, database name and the user encours uses.
+
+    The user's password is a secret: `encours secrets set NAME password`, or the environment
+    variable ENCOURS_<NAME>_PASSWORD.
+    """
+
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    database: str = Field(min_length=1)
+    user: str = Field(default="encours", min_length=1)
+
+
+class TrytonSourceSettings(TrytonSettings):
+    """`[sources.NAME]` with `type = "tryton"`: customer invoices, payments and deposits.
+
+    Tryton's reconciliations and payment lines are the accountant's own matching, so
+    reconciliation takes them as they are and guesses nothing more for this source.
+    """
+
+    type: Literal["tryton"]
+
+
+class TrytonTargetSettings(TrytonSettings):
+    """`[targets.NAME]` with `type = "tryton"`: the indicators on the party form.
+
+    Needs the Tryton module `party_encours` (tryton/party_encours in this repository) and a
+    user in its group "Encours (synchronisation)".
+    """
+
+    type: Literal["tryton"]
+    batch_size: int = Field(default=100, ge=1, le=1000)
+
+
 SourceSettings = Annotated[
-    FecSourceSettings | PennylaneSourceSettings, Field(discriminator="type")
+    FecSourceSettings | PennylaneSourceSettings | TrytonSourceSettings,
+    Field(discriminator="type"),
 ]
-TargetSettings = Annotated[FileTargetSettings | HubSpotTargetSettings, Field(discriminator="type")]
+TargetSettings = Annotated[
+    FileTargetSettings | HubSpotTargetSettings | TrytonTargetSettings,
+    Field(discriminator="type"),
+]
 
 
 class MetricsSettings(Section):

@@ -99,8 +99,12 @@ def reconcile(
     credits: Sequence[CreditItem],
     *,
     oldest_first: bool = True,
+    guess: bool = True,
 ) -> Reconciliation:
     """Allocate one customer's credits to its due lines (see the module docstring).
+
+    `guess=False` keeps to rules 1 and 2, for a source whose own matching is complete (Tryton:
+    what its accountant has not reconciled is not matched, and stays unapplied).
 
     Invariants: no due line receives more than its amount, no credit gives more than its
     amount, every amount is positive and every allocation is dated on or after both documents.
@@ -113,10 +117,11 @@ def reconcile(
 
     _by_source_links(run, credits, lines_by_invoice)
     _by_match_groups(run, due, credits)
-    _by_reference(run, credits, lines_by_invoice)
-    _by_exact_amount(run, credits, lines_by_invoice)
-    if oldest_first:
-        _oldest_first(run, credits, due)
+    if guess:
+        _by_reference(run, credits, lines_by_invoice)
+        _by_exact_amount(run, credits, lines_by_invoice)
+        if oldest_first:
+            _oldest_first(run, credits, due)
     last_on: dict[tuple[str, int], date] = {}
     last_used: dict[str, date] = {}
     for allocation in run.allocations:

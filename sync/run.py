@@ -17,13 +17,19 @@ from typing import Any
 from encours.connectors.base import RecordTarget, Source, Target
 from encours.errors import ApiError, ConfigError, DataError, EncoursError, TransientError
 from encours.model import Rejected, SourceRecord
-from encours.sync.config import HubSpotTargetSettings, Settings, TargetSettings
+from encours.sync.config import (
+    HubSpotTargetSettings,
+    Settings,
+    TargetSettings,
+    TrytonSourceSettings,
+    TrytonTargetSettings,
+)
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import RunLock
 from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.report import customer_json, indicators_json, push_values
-from encours.sync.sources import field_names, make_source, make_target
+from encours.sync.sources import field_names, make_source, make_target, same_database_sources
 from encours.sync.store import Store
 
 EXIT_OK = 0
@@ -48,6 +54,7 @@ class SourceOutcome:
     name: str
     status: str = "ok"  # ok | unchanged | failed
     written: int = 0
+    changed: int = 0
     deleted: int = 0
     quarantined: int = 0
     error: str | None = None
@@ -218,6 +225,7 @@ def pull_source(
             )
             store.set_cursor(source.source, POSITION, pull.position(), run_id)
         outcome.written, outcome.deleted = counts.written, counts.deleted
+        outcome.changed = counts.changed
         outcome.quarantined = counts.quarantined
     except (DataError, TransientError, ConfigError, ApiError) as exc:
         # This source is left as it was; the others go on. The store's own errors do not
@@ -241,11 +249,17 @@ def _counted(
 def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     """Reconcile every customer whose records changed; return how many."""
     count = 0
+    complete = {
+        name
+        for name, source in settings.sources.items()
+        if isinstance(source, TrytonSourceSettings)
+    }
     for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
         result = reconcile(
             [_due_item(row) for row in due_rows],
             [_credit_item(row) for row in credit_rows],
             oldest_first=settings.reconcile.oldest_first,
+            guess=source not in complete,
         )
         settled = [
             (day, row[2], row[3])
@@ -366,7 +380,7 @@ def push_target(
     """
     try:
         target = make_target(name, target_settings, settings)
-        destinations = _destinations(store, name, target, target_settings, figures)
+        destinations = _destinations(store, name, target, target_settings, figures, settings)
     except EncoursError as exc:
         summary.push_errors[name] = str(exc)
         summary.push_exit_codes[name] = exc.exit_code
@@ -418,13 +432,30 @@ def push_target(
     say("push", f"{name}: {written} record(s) written")
 
 
+def _known_records(
+    settings: TargetSettings, figures: Figures, everything: Settings
+) -> dict[str, str]:
+    """Customer key -> record already known: the mapping file, or a Tryton party itself."""
+    if isinstance(settings, HubSpotTargetSettings):
+        return load_mapping(settings.mapping)
+    if isinstance(settings, TrytonTargetSettings):
+        same = same_database_sources(settings, everything)
+        return {c.key: c.customer_id for c in figures.customers if c.source in same}
+    return {}
+
+
 def _destinations(
-    store: Store, name: str, target: Target, settings: TargetSettings, figures: Figures
+    store: Store,
+    name: str,
+    target: Target,
+    settings: TargetSettings,
+    figures: Figures,
+    everything: Settings,
 ) -> dict[str, str]:
     """Customer key -> the target's record key: itself for a file, the matched CRM record."""
     if not isinstance(target, RecordTarget):
         return {customer.key: customer.key for customer in figures.customers}
-    mapping = load_mapping(settings.mapping) if isinstance(settings, HubSpotTargetSettings) else {}
+    mapping = _known_records(settings, figures, everything)
     matching = match_customers(store.customer_parties(), target.companies(), mapping)
     rows: list[tuple[str, str | None, str, str]] = [
         (key, record, "matched", rule) for key, (record, rule) in matching.matched.items()

@@ -10,24 +10,30 @@ from encours.connectors.fec import FecConnector
 from encours.connectors.file import FileTarget
 from encours.connectors.hubspot import HubSpotTarget
 from encours.connectors.pennylane import PennylaneConnector
+from encours.connectors.tryton.rpc import TrytonRpc
+from encours.connectors.tryton.source import TrytonSource
+from encours.connectors.tryton.target import FIELD_PREFIX, TrytonTarget
 from encours.sync.config import (
-    FecSourceSettings,
-    FileTargetSettings,
     HubSpotTargetSettings,
     PennylaneSourceSettings,
     Settings,
+    SourceSettings,
+    TargetSettings,
+    TrytonSettings,
+    TrytonSourceSettings,
+    TrytonTargetSettings,
 )
 from encours.sync.report import INDICATOR_LABELS, push_keys
 from encours.sync.secrets import get_secret
 
 
-def make_source(
-    name: str, settings: FecSourceSettings | PennylaneSourceSettings, everything: Settings
-) -> Source:
+def make_source(name: str, settings: SourceSettings, everything: Settings) -> Source:
     """The connector for a `[sources.NAME]` section."""
     currency = everything.company.currency
     if isinstance(settings, PennylaneSourceSettings):
         return PennylaneConnector(name, get_secret(name, "token"), currency=currency)
+    if isinstance(settings, TrytonSourceSettings):
+        return TrytonSource(name, tryton_rpc(name, settings), currency=currency)
     default_terms, terms = settings.terms_for()
     return FecConnector(
         name,
@@ -39,10 +45,21 @@ def make_source(
     )
 
 
-def make_target(
-    name: str, settings: FileTargetSettings | HubSpotTargetSettings, everything: Settings
-) -> Target:
+def tryton_rpc(name: str, settings: TrytonSettings) -> TrytonRpc:
+    """A session to the Tryton database of a source or target, with its password."""
+    return TrytonRpc(
+        settings.url,
+        settings.database,
+        settings.user,
+        get_secret(name, "password"),
+        secret_hint=f"Set it with `encours secrets set {name} password`.",
+    )
+
+
+def make_target(name: str, settings: TargetSettings, everything: Settings) -> Target:
     """The connector for a `[targets.NAME]` section."""
+    if isinstance(settings, TrytonTargetSettings):
+        return TrytonTarget(tryton_rpc(name, settings), batch_size=settings.batch_size)
     if isinstance(settings, HubSpotTargetSettings):
         return HubSpotTarget(
             get_secret(name, "token"),
@@ -57,18 +74,32 @@ def make_target(
     return FileTarget(settings.path, file_format=settings.resolved_format)
 
 
-def field_names(
-    settings: FileTargetSettings | HubSpotTargetSettings, everything: Settings
-) -> dict[str, str]:
+def field_names(settings: TargetSettings, everything: Settings) -> dict[str, str]:
     """Indicator -> the field it is written to in this target.
 
     `[push.field_names]` first; a HubSpot property otherwise gets the target's prefix
     (`encours_outstanding`), since its internal names share one namespace with the portal's.
+    Tryton's fields are the module's own: always `encours_<indicator>`.
     """
+    keys = push_keys(everything.push.indicators, everything.metrics.aging_edges)
+    if isinstance(settings, TrytonTargetSettings):
+        return {key: FIELD_PREFIX + key for key in keys}
     prefix = settings.property_prefix if isinstance(settings, HubSpotTargetSettings) else ""
     names = everything.push.field_names
-    keys = push_keys(everything.push.indicators, everything.metrics.aging_edges)
     return {key: names.get(key, prefix + key) for key in keys}
+
+
+def same_database_sources(target: TrytonTargetSettings, everything: Settings) -> set[str]:
+    """The Tryton sources that read the database this target writes to.
+
+    Their customers are the target's own parties: no matching needed.
+    """
+    return {
+        name
+        for name, source in everything.sources.items()
+        if isinstance(source, TrytonSourceSettings)
+        and (source.url.rstrip("/"), source.database) == (target.url.rstrip("/"), target.database)
+    }
 
 
 def hubspot_properties(settings: HubSpotTargetSettings, everything: Settings) -> dict[str, str]:

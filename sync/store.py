@@ -48,11 +48,16 @@ CACHE_KIB = 128 * 1024  # page cache: bulk writes into large B-trees thrash a sm
 
 @dataclass(frozen=True, slots=True)
 class WriteCounts:
-    """What one source's records did to the store."""
+    """What one source's records did to the store.
+
+    `written` counts the records taken in, `changed` the rows they actually changed (a
+    record read again unchanged changes none).
+    """
 
     written: int = 0
     quarantined: int = 0
     deleted: int = 0
+    changed: int = 0
 
 
 class Store:
@@ -213,7 +218,12 @@ class Store:
             writer.add(record)
         writer.flush()
         deleted = self._delete_unseen(source) if track_seen else 0
-        return WriteCounts(written=writer.written, quarantined=writer.quarantined, deleted=deleted)
+        return WriteCounts(
+            written=writer.written,
+            quarantined=writer.quarantined,
+            deleted=deleted,
+            changed=writer.changed,
+        )
 
     def _has_rows(self, source: str) -> bool:
         return any(
@@ -628,6 +638,7 @@ class _BatchWriter:
         self.run_id = run_id
         self.track_seen = False
         self.written = 0
+        self.changed = 0
         self.quarantined = 0
         self.dirty: set[str] = set()
         self.contents: dict[tuple[str, str], bytes] = {}  # a digest a record: memory stays small
@@ -967,7 +978,10 @@ class _BatchWriter:
     def _flush(self, table: str) -> None:
         rows = self.batches[table]
         if rows:
+            before = self.db.total_changes
             self.db.executemany(_UPSERTS[table], rows)
+            if table != "quarantine":  # a quarantine row notes the run it was seen in
+                self.changed += self.db.total_changes - before
             rows.clear()
 
     def _amount_text(self, units: int) -> str:

@@ -1,0 +1,247 @@
+"""Tryton as a source: customers, invoices, payments and deposits over JSON-RPC.
+
+What is read (see `records.py` for what each becomes):
+
+- `account.invoice` of type out, draft to paid, with their lines to pay;
+- `account.move.line` on receivable accounts of posted moves that are no invoice's own line
+  (payments, transfers, refunds), with their reconciliation and the invoice they pay;
+- `account.invoice.line` on deposit accounts of posted customer invoices (account_deposit),
+  read whole at each run: there are few, and a recall needs the customer's older deposits;
+- `party.party` of every customer met, with SIREN, SIRET, VAT number and credit limit.
+
+Incremental: the position is JSON `{"since": <timestamp>, "live": <count>}`. `since` is the
+latest `write_date`/`create_date` Tryton gave (its own clock, naive UTC there); the next run
+asks for what changed from `since` minus `OVERLAP`, so a transaction that committed late is
+not missed (reading a record twice is harmless: sync writes only what changed). Tryton keeps
+no trace of deletions, so `live` counts the customer invoices still live (draft to paid)
+created up to `since`: when that count drops, a draft was deleted or an invoice cancelled,
+and the run reads everything again (`replace_all`), which removes them. `--full-refresh`
+does the same at any time.
+
+API calls: one login, one context, then one `search_read` per page of `PAGE_SIZE` records
+per stream (keyset pages by id), one `read` per page of customers, and on an incremental run
+four `search_count` to decide what to read (one more after the read, for the position).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from encours.connectors.base import Pull
+from encours.connectors.tryton.records import (
+    DEPOSIT_FIELDS,
+    INVOICE_FIELDS,
+    LINE_FIELDS,
+    PARTY_FIELDS,
+    POSTED,
+    UNBILLED,
+    deposit_records,
+    invoice_records,
+    line_records,
+    to_customer,
+)
+from encours.connectors.tryton.rpc import PAGE_SIZE, TrytonError, TrytonRpc
+from encours.errors import ConfigError
+from encours.model import Rejected, SourceRecord
+
+__all__ = ["OVERLAP", "TrytonSource"]
+
+log = logging.getLogger("encours.tryton")
+
+OVERLAP = timedelta(hours=1)
+
+_OUT_INVOICES: list[Any] = [["type", "=", "out"]]
+_LIVE = [*_OUT_INVOICES, ["state", "in", [*UNBILLED, *POSTED]]]
+# Receivable lines of posted moves that are no invoice's own: an invoice's own lines come
+# with the invoice; a payment made by the pay wizard also has the invoice as move origin,
+# and says which invoice it pays.
+_OTHER_RECEIVABLE_LINES: list[Any] = [
+    ["account.type.receivable", "=", True],
+    ["move_state", "=", "posted"],
+    [
+        "OR",
+        ["move_origin", "=", None],
+        ["move_origin", "not like", "account.invoice,%"],
+        ["invoice_payment", "!=", None],
+    ],
+]
+_DEPOSIT_LINES: list[Any] = [
+    ["account.type.deposit", "=", True],
+    ["invoice.type", "=", "out"],
+    ["invoice.state", "in", list(POSTED)],
+]
+
+
+def _changed_since(moment: datetime) -> list[Any]:
+    return ["OR", ["write_date", ">=", moment], ["create_date", ">=", moment]]
+
+
+class TrytonSource:
+    """Read one company of one Tryton database."""
+
+    name = "tryton"
+
+    def __init__(self, source: str, rpc: TrytonRpc, *, currency: str) -> None:
+        """Create the source.
+
+        Args:
+            source: the source's name in the configuration.
+            rpc: a session to the database (its user needs read access to accounting).
+            currency: the company's currency; it must be the Tryton company's.
+        """
+        self.source = source
+        self.currency = currency
+        self.rpc = rpc
+        self._latest: datetime | None = None
+        self._parties_seen: set[int] = set()
+
+    def check(self) -> None:
+        """Log in, read the user's company and make sure the accounting modules answer.
+
+        Raises:
+            AuthError: wrong user or password.
+            ConfigError: wrong database, no company, another currency, a module missing.
+            TransientError: the server cannot be reached.
+        """
+        self.rpc.server_version()
+        company = self.rpc.model(
+            "company.company", "read", [self.rpc.context["company"]], ["currency.code"]
+        )
+        code = (company[0].get("currency.") or {}).get("code") if company else None
+        if code and code != self.currency:
+            raise ConfigError(
+                f"the Tryton company's currency is {code}, the configuration says "
+                f'{self.currency}: set `currency = "{code}"` in [company]'
+            )
+        try:
+            self.rpc.model("account.invoice", "search_count", [], 0, 1)
+            self.rpc.model("account.invoice.line", "search_count", _DEPOSIT_LINES, 0, 1)
+        except TrytonError as exc:
+            raise ConfigError(
+                f"Tryton database {self.rpc.database!r} cannot be read for customer invoices "
+                f"and deposits ({exc}): activate the modules account_invoice and "
+                "account_deposit, and give the user the Accounting group"
+            ) from None
+
+    def pull(self, position: str | None) -> Pull:
+        """Everything when `position` is None or a deletion is noticed, else what changed."""
+        since, live = _read_position(position)
+        self._latest, self._parties_seen = since, set()
+        if since is not None and self._deleted_since(since, live):
+            log.info("%s: invoices deleted or cancelled in Tryton: reading everything", self.source)
+            since = None
+        if since is None:
+            return Pull(records=self._records(None), position=self._position, replace_all=True)
+        start = since - OVERLAP
+        if not self._anything_changed(start):
+            return Pull(
+                records=iter(()),
+                position=lambda: position or "",
+                replace_all=False,
+                unchanged=True,
+            )
+        return Pull(records=self._records(start), position=self._position, replace_all=False)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _deleted_since(self, since: datetime, live: int | None) -> bool:
+        """True when fewer invoices created up to `since` are live than the last run counted.
+
+        Tryton keeps no trace of a deleted draft, and a cancelled invoice leaves the live
+        states: either lowers the count.
+        """
+        if live is None:
+            return True
+        still = self.rpc.model(
+            "account.invoice", "search_count", [*_LIVE, ["create_date", "<=", since]], 0, None
+        )
+        return bool(still < live)
+
+    def _anything_changed(self, start: datetime) -> bool:
+        return any(
+            self.rpc.model(model, "search_count", [*domain, _changed_since(start)], 0, 1)
+            for model, domain in (
+                ("account.invoice", _OUT_INVOICES),
+                ("account.move.line", _OTHER_RECEIVABLE_LINES),
+                ("party.party", []),
+            )
+        )
+
+    def _records(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
+        changed = [_changed_since(start)] if start is not None else []
+        for item in self.rpc.search_pages(
+            "account.invoice", [*_LIVE, *changed], INVOICE_FIELDS, page_size=PAGE_SIZE // 2
+        ):
+            self._saw(item, item.get("party"))
+            yield from invoice_records(self.source, item, currency=self.currency)
+        for item in self.rpc.search_pages(
+            "account.move.line", [*_OTHER_RECEIVABLE_LINES, *changed], LINE_FIELDS
+        ):
+            self._saw(item, item.get("party"))
+            yield from line_records(self.source, item, currency=self.currency)
+        yield from self._deposits()
+        yield from self._customers(start)
+
+    def _deposits(self) -> Iterator[SourceRecord | Rejected]:
+        by_party: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for item in self.rpc.search_pages("account.invoice.line", _DEPOSIT_LINES, DEPOSIT_FIELDS):
+            party = (item.get("invoice.") or {}).get("party")
+            by_party[party].append(item)
+        for party, rows in sorted(by_party.items()):
+            self._parties_seen.add(party)
+            yield from deposit_records(self.source, party, rows, currency=self.currency)
+
+    def _customers(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
+        fields = list(PARTY_FIELDS)
+        if self._has_credit_limit():
+            fields.append("credit_limit_amount")
+        read: set[int] = set()
+        if start is not None:  # parties edited since, that owe or are owed something
+            for item in self.rpc.search_pages(
+                "party.party", [_changed_since(start), ["receivable", "!=", 0]], fields
+            ):
+                read.add(item["id"])
+                self._saw(item, None)
+                yield to_customer(self.source, item, currency=self.currency)
+        wanted = sorted(self._parties_seen - read)
+        for at in range(0, len(wanted), PAGE_SIZE):
+            for item in self.rpc.read("party.party", wanted[at : at + PAGE_SIZE], fields):
+                self._saw(item, None)
+                yield to_customer(self.source, item, currency=self.currency)
+
+    def _has_credit_limit(self) -> bool:
+        described = self.rpc.model("party.party", "fields_get", ["credit_limit_amount"])
+        return "credit_limit_amount" in described
+
+    def _saw(self, item: dict[str, Any], party: int | None) -> None:
+        if party:
+            self._parties_seen.add(party)
+        for key in ("write_date", "create_date"):
+            moment = item.get(key)
+            if moment is not None and (self._latest is None or moment > self._latest):
+                self._latest = moment
+
+    def _position(self) -> str:
+        since = self._latest or datetime.now(UTC)
+        live = self.rpc.model(
+            "account.invoice", "search_count", [*_LIVE, ["create_date", "<=", since]], 0, None
+        )
+        return json.dumps({"since": since.isoformat(), "live": live})
+
+
+def _read_position(position: str | None) -> tuple[datetime | None, int | None]:
+    if not position:
+        return None, None
+    try:
+        data = json.loads(position)
+        since = datetime.fromisoformat(data["since"])
+        live = int(data["live"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable Tryton position %r: reading everything again", position)
+        return None, None
+    return (since if since.tzinfo else since.replace(tzinfo=UTC)), live
