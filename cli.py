@@ -15,6 +15,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -30,13 +31,21 @@ from encours.metrics.outstanding import outstanding as outstanding_of
 from encours.sync import demo as demo_setup
 from encours.sync.config import Settings, default_as_of, load_settings
 from encours.sync.figures import Figures, compute_figures
-from encours.sync.init import InitAnswers, check_everything, create_target_fields, write_config
+from encours.sync.init import (
+    InitAnswers,
+    TrytonAnswers,
+    check_everything,
+    create_target_fields,
+    write_config,
+)
 from encours.sync.report import amount, figures_json
 from encours.sync.run import RunSummary, run_sync
 from encours.sync.secrets import keyring_available, redact, set_secret
 from encours.sync.store import Store
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+SOURCE_TYPES = ["fec", "pennylane", "tryton"]
+TARGET_TYPES = ["file", "hubspot", "tryton"]
 CENT = Decimal("0.01")
 MAX_DIGITS = 15  # amounts up to 10^15 (a quadrillion): more is a typo
 
@@ -385,7 +394,9 @@ def secrets_set(name: str, key: str) -> None:
     show_default=True,
     help="SQLite store, relative to the config file's folder.",
 )
-@click.option("--source-name", default="books", show_default=True)
+@click.option(
+    "--source-name", help="Name of the source (default: books; tryton for a Tryton source)."
+)
 @click.option("--fec", "fec_path", help="Path of the FEC export to read.")
 @click.option(
     "--payment-terms-days",
@@ -402,19 +413,33 @@ def secrets_set(name: str, key: str) -> None:
 )
 @click.option(
     "--source-type",
-    type=click.Choice(["fec", "pennylane"]),
+    type=click.Choice(SOURCE_TYPES),
     default="fec",
     show_default=True,
     help="Where the invoices are.",
 )
 @click.option(
     "--target-type",
-    type=click.Choice(["file", "hubspot"]),
+    type=click.Choice(TARGET_TYPES),
     default="file",
     show_default=True,
     help="Where the indicators go.",
 )
 @click.option("--target-name", help="Name of the target (default: its type).")
+@click.option(
+    "--tryton-url",
+    callback=lambda _ctx, _param, value: None if value is None else _tryton_url(value),
+    metavar="URL",
+    help="Tryton server address, e.g. https://erp.example.fr (Tryton source or target).",
+)
+@click.option("--tryton-database", metavar="NAME", help="Tryton database name.")
+@click.option(
+    "--tryton-user",
+    default="encours",
+    show_default=True,
+    help="Tryton user encours logs in as; its password comes from the keyring "
+    "(`encours secrets set NAME password`) or ENCOURS_<NAME>_PASSWORD.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 @_handled
@@ -423,38 +448,58 @@ def init(
     non_interactive: bool,
     company_currency: str,
     store_path: str,
-    source_name: str,
+    source_name: str | None,
     fec_path: str | None,
     payment_terms_days: int,
     target_file: str,
     source_type: str,
     target_type: str,
     target_name: str | None,
+    tryton_url: str | None,
+    tryton_database: str | None,
+    tryton_user: str,
     force: bool,
 ) -> None:
     """Write a configuration file, asking for what is needed, then test it.
 
-    Tokens are asked hidden and stored in the keyring, never in the file; on a server
-    without a keyring, set ENCOURS_<NAME>_TOKEN instead. A HubSpot target gets its property
-    group and properties created.
+    Tokens and passwords are asked hidden and stored in the keyring, never in the file; on
+    a server without a keyring, set ENCOURS_<NAME>_TOKEN (or _PASSWORD) instead. A HubSpot
+    target gets its property group and properties created. A Tryton target needs the module
+    party_encours on the server: the test says how to install it when it is missing.
 
     \b
     Examples:
     Interactive:      encours --config /etc/encours/config.toml init
     For scripts:      encours init --non-interactive --fec books.fec --target-file out.csv
+    Tryton to Tryton: encours secrets set tryton password   (or ENCOURS_TRYTON_PASSWORD)
+                      encours init --non-interactive --source-type tryton \\
+                        --target-type tryton --tryton-url https://erp.example.fr \\
+                        --tryton-database prod
     """
     if app.config_path.exists() and not force:
         if non_interactive or not click.confirm(f"{app.config_path} exists. Overwrite it?"):
             raise ConfigError(f"{app.config_path} exists; pass --force to overwrite it")
+    # One --tryton-* set serves the source and the target alike; asked, they are defaults.
+    defaults = TrytonAnswers(tryton_url or "", tryton_database or "", tryton_user)
+    given = defaults if defaults.url and defaults.database else None
+    source_tryton = target_tryton = given
     if not non_interactive:
         company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
         store_path = click.prompt("Store (SQLite file)", default=store_path)
         source_type = click.prompt(
-            "Where are the invoices", type=click.Choice(["fec", "pennylane"]), default=source_type
+            "Where are the invoices", type=click.Choice(SOURCE_TYPES), default=source_type
         )
-        source_name = click.prompt("Name of the source", default=source_name)
+        source_name = click.prompt(
+            "Name of the source", default=source_name or _default_source_name(source_type)
+        )
+        source_password = None
         if source_type == "pennylane":
             _ask_secret(source_name, "Pennylane API token (Settings > Connectivity > Developers)")
+        elif source_type == "tryton":
+            source_tryton = _ask_tryton(defaults)
+            source_password = _ask_secret(
+                source_name, f"Password of Tryton user {source_tryton.user}", key="password"
+            )
         else:
             fec_path = click.prompt("Path of the FEC file", default=fec_path)
             payment_terms_days = click.prompt(
@@ -462,16 +507,38 @@ def init(
             )
         target_type = click.prompt(
             "Where do the indicators go",
-            type=click.Choice(["file", "hubspot"]),
+            type=click.Choice(TARGET_TYPES),
             default=target_type,
         )
-        target_name = click.prompt("Name of the target", default=target_type)
+        target_name = click.prompt("Name of the target", default=target_name or target_type)
         if target_type == "hubspot":
             _ask_secret(target_name, "HubSpot private app token (crm.objects.companies scopes)")
+        elif target_type == "tryton":
+            click.echo(
+                "The Tryton target writes onto the parties through the module party_encours "
+                "(tryton/party_encours in the encours sources), for a user in the group "
+                "« Encours (synchronisation) »."
+            )
+            # By default the database the source reads, with the same login.
+            target_tryton = _ask_tryton(
+                source_tryton if source_type == "tryton" and source_tryton else defaults
+            )
+            if source_password is not None and target_tryton == source_tryton:
+                click.echo("Same Tryton login as the source: its password is not asked again.")
+                if target_name != source_name:
+                    set_secret(target_name, "password", source_password)
+                    click.echo(f"Stored in the keyring as {target_name}.password too.")
+            else:
+                _ask_secret(
+                    target_name, f"Password of Tryton user {target_tryton.user}", key="password"
+                )
         else:
             target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
+    source_name = source_name or _default_source_name(source_type)
     if source_type == "fec" and not fec_path:
         raise ConfigError("give the FEC file with --fec PATH")
+    if "tryton" in (source_type, target_type) and given is None and non_interactive:
+        raise ConfigError("give the Tryton server with --tryton-url URL and --tryton-database NAME")
     answers = InitAnswers(
         currency=company_currency.upper(),
         store=store_path,
@@ -482,6 +549,8 @@ def init(
         source_type=source_type,
         target_type=target_type,
         target_name=target_name or target_type,
+        source_tryton=source_tryton if source_type == "tryton" else None,
+        target_tryton=target_tryton if target_type == "tryton" else None,
     )
     write_config(app.config_path, answers)
     click.echo(f"Wrote {app.config_path} (no secret in it).")
@@ -507,11 +576,41 @@ def calc() -> None:
     """
 
 
-def _ask_secret(name: str, what: str) -> None:
-    """Ask a token hidden and keep it in the keyring (or say which variable to set)."""
+def _ask_secret(name: str, what: str, key: str = "token") -> str:
+    """Ask a secret hidden and keep it in the keyring (or say which variable to set)."""
     value = click.prompt(what, hide_input=True)
-    set_secret(name, "token", value)
-    click.echo(f"Stored in the keyring as {name}.token.")
+    set_secret(name, key, value)
+    click.echo(f"Stored in the keyring as {name}.{key}.")
+    return value
+
+
+def _default_source_name(source_type: str) -> str:
+    return "tryton" if source_type == "tryton" else "books"
+
+
+def _tryton_url(value: str) -> str:
+    """A Tryton server address as written in the config (no trailing slash)."""
+    url = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise click.BadParameter(
+            f"{value!r} is no server address: write it with http:// or https://, "
+            "e.g. https://erp.example.fr",
+            param_hint="--tryton-url",
+        )
+    return url
+
+
+def _ask_tryton(defaults: TrytonAnswers) -> TrytonAnswers:
+    """Ask where the Tryton database is: server address, database name, user."""
+    return TrytonAnswers(
+        url=click.prompt(
+            "Tryton server address (e.g. https://erp.example.fr)",
+            default=defaults.url or None,
+            value_proc=_tryton_url,
+        ),
+        database=click.prompt("Tryton database name", default=defaults.database or None),
+        user=click.prompt("Tryton user for encours", default=defaults.user or "encours"),
+    )
 
 
 def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,18 @@ from pydantic import ValidationError
 from encours.connectors.hubspot import HubSpotTarget
 from encours.errors import ConfigError, EncoursError
 from encours.sync.config import Settings, describe_validation_error
+from encours.sync.secrets import env_name
 from encours.sync.sources import make_source, make_target
 from encours.sync.store import Store
+
+
+@dataclass(frozen=True)
+class TrytonAnswers:
+    """Where a Tryton database is, for a source or a target; its password is a secret."""
+
+    url: str
+    database: str
+    user: str = "encours"
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,8 @@ class InitAnswers:
     source_type: str = "fec"
     target_type: str = "file"
     target_name: str = "file"
+    source_tryton: TrytonAnswers | None = None
+    target_tryton: TrytonAnswers | None = None
 
 
 def write_config(path: Path, answers: InitAnswers) -> None:
@@ -46,6 +59,8 @@ path = {_toml_string(answers.store)}
 {_target_section(answers)}"""
     try:  # nothing is written that encours would refuse to read
         Settings.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"an answer cannot be written in TOML ({exc})") from None
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -59,6 +74,10 @@ def _source_section(answers: InitAnswers) -> str:
     if answers.source_type == "pennylane":
         hint = f"# token: encours secrets set {answers.source_name} token"
         return f'{header}\ntype = "pennylane"  {hint}\n'
+    if answers.source_type == "tryton":
+        return f'{header}\ntype = "tryton"\n' + _tryton_lines(
+            answers.source_tryton, answers.source_name, "source"
+        )
     return (
         f'{header}\ntype = "fec"\npath = {_toml_string(answers.fec_path or "")}\n'
         f"default_payment_terms_days = {answers.payment_terms_days}\n"
@@ -73,7 +92,30 @@ def _target_section(answers: InitAnswers) -> str:
             "token\n"
             'mapping = "mapping.csv"  # customer,record lines to settle unmatched customers\n'
         )
+    if answers.target_type == "tryton":
+        return (
+            f'{header}\ntype = "tryton"  # needs the Tryton module party_encours (see '
+            "config.example.toml)\n"
+            + _tryton_lines(answers.target_tryton, answers.target_name, "target")
+            + "batch_size = 100  # parties written per call\n"
+        )
     return f'{header}\ntype = "file"\npath = {_toml_string(answers.target_file)}\n'
+
+
+def _tryton_lines(tryton: TrytonAnswers | None, name: str, role: str) -> str:
+    """`url`, `database` and `user` of a Tryton section; the password is only named."""
+    if tryton is None:
+        raise ConfigError(
+            f"a Tryton {role} needs the server's address and database: "
+            "give --tryton-url URL and --tryton-database NAME"
+        )
+    return (
+        f"url = {_toml_string(tryton.url)}\n"
+        f"database = {_toml_string(tryton.database)}\n"
+        f"user = {_toml_string(tryton.user)}\n"
+        f"# password: `encours secrets set {shlex.quote(name)} password`, "
+        f"or {env_name(name, 'password')} in the environment\n"
+    )
 
 
 def _toml_string(value: str) -> str:
@@ -110,7 +152,7 @@ def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
 
 def create_target_fields(settings: Settings) -> list[tuple[str, str]]:
     """Create what each CRM target needs (HubSpot: property group and properties)."""
-    reports = []
+    reports: list[tuple[str, str]] = []
     for name, target in settings.targets.items():
         connector = make_target(name, target, settings)
         if isinstance(connector, HubSpotTarget):
