@@ -1,0 +1,126 @@
+"""Tryton end to end: a real trytond, the real CLI, figures checked against Tryton's own.
+
+The seeded company is described in `scenario.py`: instalments, "45 jours fin de mois", a
+partial and a full payment, an unallocated transfer, a deposit recalled and one not, a
+credit note, a draft and a validated invoice, overdue items.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from tryton_helpers import (
+    admin,
+    encours,
+    status,
+    store_digest,
+    today,
+    tryton_figures,
+)
+from trytond_server import TrytonServer
+
+INDICATORS = ["encours_outstanding", "encours_overdue", "encours_not_due", "encours_unbilled",
+              "encours_unapplied", "encours_oldest_overdue_days", "encours_dso", "encours_as_of",
+              "encours_updated_at"]  # fmt: skip
+
+
+def _parties(server: TrytonServer) -> dict[str, dict]:
+    rows = admin(server).model(
+        "party.party", "search_read", [["id", "in", [2, 3, 4]]], 0, None, None, INDICATORS
+    )
+    return {str(row["id"]): row for row in rows}
+
+
+def test_status_agrees_with_tryton_to_the_cent(tryton: TrytonServer, synced: Path) -> None:
+    """Every customer's outstanding and overdue equal Tryton's (mapping in `tryton_figures`)."""
+    ours = {c["id"]: c for c in status(synced)["customers"]}
+    theirs = tryton_figures(admin(tryton), today())
+    assert set(ours) == set(theirs) == {"2", "3", "4"}
+    for party, figures in theirs.items():
+        assert Decimal(ours[party]["outstanding"]) == figures["outstanding"], party
+        assert Decimal(ours[party]["overdue"]) == figures["overdue"], party
+    # and the figures themselves, worked by hand from the scenario's table
+    assert {p: (c["outstanding"], c["overdue"], c["unbilled"], c["unapplied"])
+            for p, c in ours.items()} == {
+        "2": ("3560.00", "2600.00", "360.00", "0.00"),  # 1 200 + 1 400 overdue, 600 + 360
+        "3": ("4020.00", "1800.00", "840.00", "420.00"),  # instalment 1 late; −120 −300
+        "4": ("4200.00", "0.00", "0.00", "600.00"),  # 4 800 − the 600 deposit not recalled
+    }  # fmt: skip
+
+
+def test_sync_writes_the_indicators_on_the_parties(tryton: TrytonServer, synced: Path) -> None:
+    """Reading the parties back over RPC gives the pushed values, typed."""
+    ours = {c["id"]: c for c in status(synced)["customers"]}
+    for party, row in _parties(tryton).items():
+        assert row["encours_outstanding"] == Decimal(ours[party]["outstanding"])
+        assert row["encours_overdue"] == Decimal(ours[party]["overdue"])
+        assert row["encours_unapplied"] == Decimal(ours[party]["unapplied"])
+        assert row["encours_dso"] == Decimal(ours[party]["dso"])
+        assert row["encours_as_of"] == today()
+        assert row["encours_updated_at"] is not None
+    assert _parties(tryton)["2"]["encours_oldest_overdue_days"] == 70
+
+
+def test_a_second_sync_writes_nothing(tryton: TrytonServer, synced: Path) -> None:
+    """No change in Tryton: no row of the store changes and no party is written."""
+    store = synced.parent / "encours.sqlite"
+    before, parties_before = store_digest(store), _parties(tryton)
+    result = encours(synced, "sync")
+    assert result.exit_code == 0, result.output
+    assert "0 changed, 0 deleted, 0 quarantined" in result.output
+    assert "target erp: 0 customer(s) updated" in result.output
+    assert store_digest(store) == before
+    assert _parties(tryton) == parties_before  # encours_updated_at included
+
+
+def test_one_changed_invoice_updates_that_customer_only(tryton: TrytonServer, synced: Path) -> None:
+    """Beta's draft invoice doubles: only Beta's unbilled and outstanding are written."""
+    rpc = admin(tryton)
+    (draft,) = rpc.model(
+        "account.invoice", "search_read", [["reference", "=", "CMD-B3"]], 0, 1, None, ["lines"]
+    )
+    rpc.model("account.invoice.line", "write", draft["lines"], {"quantity": 2})
+    (changed,) = rpc.read("account.invoice", [draft["id"]], ["total_amount"])
+    assert changed["total_amount"] > Decimal("840.00")  # what Tryton now says it comes to
+    before = _parties(tryton)
+    result = encours(synced, "sync")
+    assert result.exit_code == 0, result.output
+    assert "target erp: 1 customer(s) updated" in result.output
+    after = _parties(tryton)
+    assert after["2"] == before["2"] and after["4"] == before["4"]
+    assert after["3"]["encours_unbilled"] == changed["total_amount"]
+    assert after["3"]["encours_outstanding"] == Decimal("3180.00") + changed["total_amount"]
+    assert after["3"]["encours_updated_at"] > before["3"]["encours_updated_at"]
+
+
+def test_a_deleted_draft_is_noticed(tryton: TrytonServer, synced: Path) -> None:
+    """Tryton keeps no trace of a deleted draft: the count of live invoices drops, and the
+    next sync reads everything again and removes it."""
+    rpc = admin(tryton)
+    (draft,) = rpc.model("account.invoice", "search", [["reference", "=", "CMD-B3"]], 0, 1, None)
+    rpc.model("account.invoice", "delete", [draft])
+    result = encours(synced, "sync")
+    assert result.exit_code == 0, result.output
+    assert "1 deleted" in result.output
+    beta = {c["id"]: c for c in status(synced)["customers"]}["3"]
+    assert (beta["unbilled"], beta["outstanding"]) == ("0.00", "3180.00")
+    assert _parties(tryton)["3"]["encours_unbilled"] == Decimal("0.00")
+
+
+def test_a_posted_invoice_moves_from_unbilled_to_not_due(
+    tryton: TrytonServer, synced: Path
+) -> None:
+    """Posting Alpha's validated invoice: its 360.00 leaves unbilled for not due."""
+    rpc = admin(tryton)
+    (validated,) = rpc.model(
+        "account.invoice", "search", [["reference", "=", "CMD-A4"]], 0, 1, None
+    )
+    rpc.call("model.account.invoice.post", [validated], {**rpc.context, "_skip_warnings": True})
+    result = encours(synced, "sync")
+    assert result.exit_code == 0, result.output
+    alpha = {c["id"]: c for c in status(synced)["customers"]}["2"]
+    assert (alpha["unbilled"], alpha["not_due"], alpha["outstanding"]) == (
+        "0.00", "960.00", "3560.00",
+    )  # fmt: skip
+    assert tryton_figures(rpc, today())["2"]["outstanding"] == Decimal("3560.00")
