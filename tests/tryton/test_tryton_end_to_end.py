@@ -7,10 +7,15 @@ credit note, a draft and a validated invoice, overdue items.
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from tryton_helpers import (
+    SYNC_PASSWORD,
     admin,
     encours,
     status,
@@ -19,6 +24,9 @@ from tryton_helpers import (
     tryton_figures,
 )
 from trytond_server import TrytonServer
+
+from encours.connectors.tryton.rpc import TrytonRpc
+from encours.connectors.tryton.source import OVERLAP, TrytonSource
 
 INDICATORS = ["encours_outstanding", "encours_overdue", "encours_not_due", "encours_unbilled",
               "encours_unapplied", "encours_oldest_overdue_days", "encours_dso", "encours_as_of",
@@ -124,3 +132,38 @@ def test_a_posted_invoice_moves_from_unbilled_to_not_due(
         "0.00", "960.00", "3560.00",
     )  # fmt: skip
     assert tryton_figures(rpc, today())["2"]["outstanding"] == Decimal("3560.00")
+
+
+def test_api_calls_are_what_the_pages_need(tryton: TrytonServer) -> None:
+    """A full read: one call per page of each stream, plus login, context, the parties'
+    fields and the position's count. Nothing changed since: four counts, no read."""
+    rpc = TrytonRpc(tryton.url, tryton.database, "encours", SYNC_PASSWORD)
+    source = TrytonSource("tryton", rpc, currency="EUR")
+    pull = source.pull(None)
+    records = list(pull.records)
+    position = json.loads(pull.position())
+    assert len(records) == 31
+    # login, get_preferences, invoices, other receivable lines, deposit lines, fields_get,
+    # read of the 3 parties, search_count of live invoices for the position
+    assert rpc.calls == 8
+    assert position["live"] == 11
+    rpc.calls = 0
+    later = datetime.fromisoformat(position["since"]) + 2 * OVERLAP  # as if an idle night
+    quiet = source.pull(json.dumps({"since": later.isoformat(), "live": 11}))
+    assert quiet.unchanged
+    assert rpc.calls == 4  # live invoices, then changed invoices, lines and parties
+
+
+def test_the_password_goes_nowhere(
+    tryton: TrytonServer, synced: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After syncs, status, check and a refused login: the password is in no output, log
+    record or file of the run's folder (config, store and its -wal/-shm, none of them)."""
+    caplog.set_level(logging.DEBUG, logger="encours")
+    outputs = [encours(synced, *args).output for args in (["sync"], ["status"], ["check"])]
+    for output in outputs:
+        assert SYNC_PASSWORD not in output
+    assert SYNC_PASSWORD not in caplog.text
+    for path in synced.parent.rglob("*"):
+        if path.is_file():
+            assert SYNC_PASSWORD.encode() not in path.read_bytes(), path
