@@ -69,6 +69,7 @@ INVOICE_FIELDS = (
     "currency.code",
     "party",
     "total_amount",
+    "amount_to_pay",  # kept with the row: what Tryton says is left, to compare with
     "lines_to_pay.date",
     "lines_to_pay.maturity_date",
     "lines_to_pay.debit",

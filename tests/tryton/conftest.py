@@ -62,6 +62,8 @@ def tryton_templates(request: pytest.FixtureRequest, tryton_home: TrytonHome) ->
     kept = Path(cache.mkdir("tryton-templates")) / _fingerprint(day)
     templates = Templates(kept / "seeded.sqlite", kept / "without-module.sqlite")
     if not templates.seeded.exists():
+        for stale in kept.parent.iterdir():  # another day's or another scenario's
+            shutil.rmtree(stale)
         built = build_templates(tryton_home, day)
         kept.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built.without_module, templates.without_module)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +56,33 @@ def test_status_agrees_with_tryton_to_the_cent(tryton: TrytonServer, synced: Pat
         "3": ("4020.00", "1800.00", "840.00", "420.00"),  # instalment 1 late; −120 −300
         "4": ("4200.00", "0.00", "0.00", "600.00"),  # 4 800 − the 600 deposit not recalled
     }  # fmt: skip
+
+
+def test_each_invoice_left_to_pay_is_trytons_amount_to_pay(
+    tryton: TrytonServer, synced: Path
+) -> None:
+    """Per posted invoice: its due lines less what reconciliation allocated to them, in the
+    store, equal Tryton's `amount_to_pay`."""
+    theirs = admin(tryton).model(
+        "account.invoice",
+        "search_read",
+        [["type", "=", "out"], ["state", "in", ["posted", "paid"]], ["total_amount", ">", 0]],
+        0,
+        None,
+        None,
+        ["amount_to_pay"],
+    )
+    with sqlite3.connect(synced.parent / "encours.sqlite") as db:
+        left = dict(
+            db.execute(
+                "SELECT d.invoice_id, SUM(d.amount) - COALESCE((SELECT SUM(a.amount) FROM "
+                "allocations a WHERE a.invoice_id = d.invoice_id), 0) FROM due_lines d "
+                "GROUP BY d.invoice_id"
+            )
+        )
+    assert len(theirs) == 8
+    for invoice in theirs:
+        assert Decimal(left[str(invoice["id"])]) / 100 == invoice["amount_to_pay"], invoice
 
 
 def test_sync_writes_the_indicators_on_the_parties(tryton: TrytonServer, synced: Path) -> None:
