@@ -352,7 +352,7 @@ class RetryPolicy:
             return fn()
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts if retryable else 1) | self._asks_too_long,
+            stop=stop_after_attempt(self.attempts if retryable else 1) | self._asks_too_long,  # type: ignore[operator]  # tenacity takes any callable
             wait=self._wait,
             retry=retry_if_exception_type(TransientError),
             sleep=self.sleep,

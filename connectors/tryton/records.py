@@ -222,7 +222,9 @@ def _posted(
     )
     if not lines:
         raise ValueError("a posted invoice without lines to pay (no receivable line)")
-    amounts = [(line.get("debit") or 0) - (line.get("credit") or 0) for line in lines]
+    amounts = [
+        (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines
+    ]
     total = sum(amounts, Decimal(0))
     reconciliations = {line.get("reconciliation") for line in lines}
     match_ref = (

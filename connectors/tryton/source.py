@@ -43,6 +43,7 @@ from encours.connectors.tryton.records import (
     deposit_records,
     invoice_records,
     line_records,
+    raw_of,
     to_customer,
 )
 from encours.connectors.tryton.rpc import PAGE_SIZE, TrytonError, TrytonRpc
@@ -191,6 +192,15 @@ class TrytonSource:
         by_party: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for item in self.rpc.search_pages("account.invoice.line", _DEPOSIT_LINES, DEPOSIT_FIELDS):
             party = (item.get("invoice.") or {}).get("party")
+            if party is None:  # Tryton requires one; nothing to book the deposit to without it
+                yield Rejected(
+                    source=self.source,
+                    stream="account.invoice.line",
+                    external_id=str(item["id"]),
+                    reason="a deposit line whose invoice has no party",
+                    raw=raw_of(item),
+                )
+                continue
             by_party[party].append(item)
         for party, rows in sorted(by_party.items()):
             self._parties_seen.add(party)
