@@ -23,6 +23,7 @@ from tryton_helpers import (
     store_digest,
     today,
     tryton_figures,
+    write_config,
 )
 from trytond_server import TrytonServer
 
@@ -34,9 +35,9 @@ INDICATORS = ["encours_outstanding", "encours_overdue", "encours_not_due", "enco
               "encours_updated_at"]  # fmt: skip
 
 
-def _parties(server: TrytonServer) -> dict[str, dict]:
+def _parties(server: TrytonServer, fields: list[str] = INDICATORS) -> dict[str, dict]:
     rows = admin(server).model(
-        "party.party", "search_read", [["id", "in", [2, 3, 4]]], 0, None, None, INDICATORS
+        "party.party", "search_read", [["id", "in", [2, 3, 4]]], 0, None, None, fields
     )
     return {str(row["id"]): row for row in rows}
 
@@ -195,3 +196,33 @@ def test_the_password_goes_nowhere(
     for path in synced.parent.rglob("*"):
         if path.is_file():
             assert SYNC_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_a_cancelled_invoice_is_noticed(tryton: TrytonServer, synced: Path) -> None:
+    """Alpha's validated invoice cancelled: it leaves the live states, the next sync reads
+    everything again and drops it."""
+    rpc = admin(tryton)
+    (validated,) = rpc.model(
+        "account.invoice", "search", [["reference", "=", "CMD-A4"]], 0, 1, None
+    )
+    rpc.model("account.invoice", "cancel", [validated])
+    result = encours(synced, "sync")
+    assert result.exit_code == 0, result.output
+    assert "1 deleted" in result.output
+    alpha = {c["id"]: c for c in status(synced)["customers"]}["2"]
+    assert (alpha["unbilled"], alpha["outstanding"]) == ("0.00", "3200.00")
+
+
+def test_credit_limits_come_from_tryton(
+    tryton: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """account_credit_limit's limit gives the share of it used and the hold flag."""
+    config = write_config(tmp_path, tryton, monkeypatch)
+    with config.open("a", encoding="utf-8") as more:
+        more.write('[push]\nindicators = ["outstanding", "credit_used", "on_hold"]\n')
+    assert encours(config, "sync").exit_code == 0
+    parties = _parties(tryton, ["encours_credit_used", "encours_on_hold"])
+    assert parties["2"]["encours_credit_used"] == Decimal("0.7120")  # 3 560 of 5 000
+    assert parties["3"]["encours_credit_used"] == Decimal("0.4020")  # 4 020 of 10 000
+    assert parties["4"]["encours_credit_used"] is None  # Gamma has no limit
+    assert not any(party["encours_on_hold"] for party in parties.values())
