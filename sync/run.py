@@ -456,6 +456,10 @@ def _destinations(
     if not isinstance(target, RecordTarget):
         return {customer.key: customer.key for customer in figures.customers}
     mapping = _known_records(settings, figures, everything)
+    if isinstance(settings, TrytonTargetSettings) and len(mapping) == len(figures.customers):
+        # Every customer was read from this very database: nothing to match, no records to
+        # list (a party the source just read exists).
+        return mapping
     matching = match_customers(store.customer_parties(), target.companies(), mapping)
     rows: list[tuple[str, str | None, str, str]] = [
         (key, record, "matched", rule) for key, (record, rule) in matching.matched.items()

@@ -50,7 +50,7 @@ from encours.connectors.tryton.rpc import PAGE_SIZE, TrytonError, TrytonRpc
 from encours.errors import ConfigError
 from encours.model import Rejected, SourceRecord
 
-__all__ = ["OVERLAP", "TrytonSource"]
+__all__ = ["OTHER_RECEIVABLE_LINES", "OVERLAP", "TrytonSource"]
 
 log = logging.getLogger("encours.tryton")
 
@@ -61,7 +61,7 @@ _LIVE = [*_OUT_INVOICES, ["state", "in", [*UNBILLED, *POSTED]]]
 # Receivable lines of posted moves that are no invoice's own: an invoice's own lines come
 # with the invoice; a payment made by the pay wizard also has the invoice as move origin,
 # and says which invoice it pays.
-_OTHER_RECEIVABLE_LINES: list[Any] = [
+OTHER_RECEIVABLE_LINES: list[Any] = [
     ["account.type.receivable", "=", True],
     ["move_state", "=", "posted"],
     [
@@ -168,7 +168,7 @@ class TrytonSource:
             self.rpc.model(model, "search_count", [*domain, _changed_since(start)], 0, 1)
             for model, domain in (
                 ("account.invoice", _OUT_INVOICES),
-                ("account.move.line", _OTHER_RECEIVABLE_LINES),
+                ("account.move.line", OTHER_RECEIVABLE_LINES),
                 ("party.party", []),
             )
         )
@@ -181,7 +181,7 @@ class TrytonSource:
             self._saw(item, item.get("party"))
             yield from invoice_records(self.source, item, currency=self.currency)
         for item in self.rpc.search_pages(
-            "account.move.line", [*_OTHER_RECEIVABLE_LINES, *changed], LINE_FIELDS
+            "account.move.line", [*OTHER_RECEIVABLE_LINES, *changed], LINE_FIELDS
         ):
             self._saw(item, item.get("party"))
             yield from line_records(self.source, item, currency=self.currency)

@@ -2,6 +2,7 @@
 
 Usage: python scenario.py DATABASE CONFIG_FILE TODAY
        python scenario.py --grant DATABASE CONFIG_FILE    (once party_encours is active)
+       python scenario.py --company-only DATABASE CONFIG_FILE TODAY    (no documents)
 
 Run once per test session on a freshly activated database; the tests copy the result. Dates
 are relative to TODAY (ISO), so the ageing is the same whatever day the tests run.
@@ -41,7 +42,7 @@ SYNC_LOGIN, SYNC_PASSWORD = "encours", "encours-sync-secret-1"
 OTHER_LOGIN, OTHER_PASSWORD = "comptable", "comptable-secret-1"
 
 
-def main(database: str, config_file: str, today: dt.date) -> None:
+def main(database: str, config_file: str, today: dt.date, *, documents: bool = True) -> None:
     config = proteus_config.set_trytond(database, config_file=config_file)
     config.skip_warning = True  # back-dated invoices warn "payment date in the past"
 
@@ -166,6 +167,22 @@ def main(database: str, config_file: str, today: dt.date) -> None:
         level.overdue = dt.timedelta(days)
     procedure.save()
 
+    # The user encours logs in as (given the module's group by `grant`, once the module is
+    # active), and a user of the accounting department who may not write the indicators.
+    accounting = model_data.get_id("account", "group_account", {})
+    for login, name, password in (
+        (SYNC_LOGIN, "encours", SYNC_PASSWORD),
+        (OTHER_LOGIN, "Comptable", OTHER_PASSWORD),
+    ):
+        user = user_model(login=login, name=name, password=password)
+        user.groups.append(Model.get("res.group")(accounting))  # a record joins one list only
+        user.companies.append(Model.get("company.company")(company.id))
+        user.company = Model.get("company.company")(company.id)
+        user.save()
+
+    if not documents:  # the company alone, for the benchmark's bulk documents
+        return
+
     def customer(name: str, siren: str, vat_number: str | None, limit: str | None):  # noqa: ANN202
         party = party_model(name=name)
         party.identifiers.new(type="fr_siren", code=siren)
@@ -272,19 +289,6 @@ def main(database: str, config_file: str, today: dt.date) -> None:
     dunning.form.date = today
     dunning.execute("create_")
 
-    # The user encours logs in as (given the module's group by `grant`, once the module is
-    # active), and a user of the accounting department who may not write the indicators.
-    accounting = model_data.get_id("account", "group_account", {})
-    for login, name, password in (
-        (SYNC_LOGIN, "encours", SYNC_PASSWORD),
-        (OTHER_LOGIN, "Comptable", OTHER_PASSWORD),
-    ):
-        user = user_model(login=login, name=name, password=password)
-        user.groups.append(Model.get("res.group")(accounting))  # a record joins one list only
-        user.companies.append(Model.get("company.company")(company.id))
-        user.company = Model.get("company.company")(company.id)
-        user.save()
-
 
 def grant(database: str, config_file: str) -> None:
     """Put the sync user in the group of party_encours (after the module is activated)."""
@@ -299,5 +303,7 @@ def grant(database: str, config_file: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "--grant":
         grant(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--company-only":
+        main(sys.argv[2], sys.argv[3], dt.date.fromisoformat(sys.argv[4]), documents=False)
     else:
         main(sys.argv[1], sys.argv[2], dt.date.fromisoformat(sys.argv[3]))
