@@ -180,7 +180,8 @@ class TrytonServer:
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("trytond did not answer within 30 s")
+        self.stop()  # a server that never answered must not outlive the test session
+        raise RuntimeError(f"trytond did not answer within 30 s: see {log.name}")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
