@@ -55,6 +55,7 @@ __all__ = [
     "LINE_FIELDS",
     "PARTY_FIELDS",
     "deposit_records",
+    "identifiers",
     "invoice_records",
     "line_records",
     "to_customer",
@@ -126,8 +127,19 @@ def _rejected(source: str, stream: str, item: dict[str, Any], reason: str) -> Re
     )
 
 
-def _digits(code: str | None) -> str:
-    return "".join(ch for ch in code or "" if not ch.isspace())
+def identifiers(item: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A party's SIREN, SIRET and VAT number from its identifiers, spaces removed.
+
+    The first identifier of each kind counts; Tryton writes SIREN "732 829 320".
+    """
+    by_type: dict[str, str] = {}
+    for identifier in item.get("identifiers.") or []:
+        code = "".join((identifier.get("code") or "").split())
+        by_type.setdefault(identifier.get("type") or "", code)
+    siren = next((by_type[t] for t in _SIREN_TYPES if t in by_type), None)
+    siret = next((by_type[t] for t in _SIRET_TYPES if t in by_type), None)
+    vat = next((by_type[t] for t in _VAT_TYPES if t in by_type), None)
+    return siren, siret, vat
 
 
 def to_customer(source: str, item: dict[str, Any], *, currency: str) -> Customer | Rejected:
@@ -135,13 +147,7 @@ def to_customer(source: str, item: dict[str, Any], *, currency: str) -> Customer
 
     `credit_limit_amount` (account_credit_limit) becomes the credit limit when present.
     """
-    identifiers = item.get("identifiers.") or []
-    by_type: dict[str, str] = {}
-    for identifier in identifiers:
-        by_type.setdefault(identifier.get("type") or "", _digits(identifier.get("code")))
-    siren = next((by_type[t] for t in _SIREN_TYPES if t in by_type), None)
-    siret = next((by_type[t] for t in _SIRET_TYPES if t in by_type), None)
-    vat = next((by_type[t] for t in _VAT_TYPES if t in by_type), None)
+    siren, siret, vat = identifiers(item)
     limit = item.get("credit_limit_amount")
     try:
         return Customer(

@@ -19,6 +19,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from encours.connectors.tryton.records import identifiers
 from encours.connectors.tryton.rpc import TrytonError, TrytonRpc
 from encours.errors import AuthError, ConfigError, DataError
 from encours.model import Party
@@ -102,16 +103,13 @@ class TrytonTarget:
         for item in self.rpc.search_pages(
             "party.party", [], ["name", "identifiers.type", "identifiers.code"]
         ):
-            codes = {
-                ident.get("type"): "".join((ident.get("code") or "").split())
-                for ident in item.get("identifiers.") or []
-            }
+            siren, siret, vat = identifiers(item)
             yield Party(
                 key=str(item["id"]),
                 name=item.get("name") or "",
-                siren=codes.get("fr_siren"),
-                siret=codes.get("fr_siret"),
-                vat_number=codes.get("eu_vat") or codes.get("fr_vat"),
+                siren=siren,
+                siret=siret,
+                vat_number=vat,
             )
 
     def push(self, changes: Mapping[str, Mapping[str, str]]) -> None:
