@@ -86,3 +86,32 @@ def test_customer_codes_under_payment_terms_are_data_not_secrets(tmp_path: Path)
     )
     settings = load_settings(config)
     assert settings.sources["books"].payment_terms == {"TOKENSA": 45}
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ('type = "tryton"\nurl = "erp.example.fr"\ndatabase = "prod"\n', "url"),
+        ('type = "tryton"\nurl = "https://erp.example.fr"\n', "database"),
+        ('type = "tryton"\nurl = "https://erp.example.fr"\ndatabase = ""\n', "database"),
+        ('type = "tryton"\nurl = "https://erp.example.fr"\ndatabase = "prod"\nport = 8000\n',
+         "port"),
+    ],
+)  # fmt: skip
+def test_a_bad_tryton_section_says_which_key(tmp_path: Path, section: str, named: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[sources.erp]\n{section}")
+    with pytest.raises(ConfigError, match=f"sources.erp.*{named}"):
+        load_settings(config)
+
+
+def test_a_tryton_password_in_the_config_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[targets.erp]\ntype = "tryton"\nurl = "https://erp.example.fr"\ndatabase = "prod"\n'
+        'password = "tryton-s3cr3t"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert "targets.erp.password" in str(raised.value)
+    assert "tryton-s3cr3t" not in str(raised.value)
