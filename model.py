@@ -216,6 +216,10 @@ class InvoiceKind(StrEnum):
     INVOICE = "invoice"  # a sale invoiced to the customer
     UNBILLED = "unbilled"  # revenue earned, invoice still to issue (FAE, account 4181)
     DEBIT = "debit"  # any other debit on the customer's account (refund paid, advance transfer)
+    #: Not a receivable: a draft, or an invoice validated but not posted, is in no ledger.
+    #: Stored apart and reported beside the figures as `drafts`; never in the outstanding,
+    #: the aged balance or DSO, and never given a payment.
+    DRAFT = "draft"
 
 
 class Invoice(Record):
@@ -318,6 +322,22 @@ class Advance(Credit):
     customer_id: str
     is_on_order: bool = True
     order_ref: str | None = None
+
+
+class SourceBalance(Record):
+    """What the source itself says a customer owes on a day: the check of our outstanding.
+
+    `external_id` is the customer's id. `amount` is the balance after the adjustments that
+    `basis` names (it may be zero or negative: a customer in credit). At the end of every
+    sync the outstanding computed as of `as_of` is compared with it, to the cent; a
+    difference is never hidden. Example: the FEC ledger's balance of 411, 413, 416 and 4181
+    less 4191 for customer C1 on 2025-02-28 is 120.00; encours' outstanding as of that day
+    must be 120.00.
+    """
+
+    as_of: PlausibleDate
+    amount: Money
+    basis: str = Field(min_length=1)
 
 
 class Sale(Record):
@@ -503,4 +523,14 @@ class Rejected(Frozen):
 
 
 #: Every record a source may yield.
-SourceRecord = Customer | Invoice | Payment | CreditNote | Advance | Sale | LedgerLine | LedgerSale
+SourceRecord = (
+    Customer
+    | Invoice
+    | Payment
+    | CreditNote
+    | Advance
+    | Sale
+    | SourceBalance
+    | LedgerLine
+    | LedgerSale
+)
