@@ -331,15 +331,29 @@ def quarantine(app: App) -> None:
 
 
 @cli.command()
+@click.option(
+    "--figures",
+    "figures_only",
+    is_flag=True,
+    help="Compare each customer's outstanding in the store with its source's own balance "
+    "(exit 3 when one differs); no source or target is contacted.",
+)
 @pass_app
 @_handled
-def check(app: App) -> None:
+def check(app: App, figures_only: bool) -> None:
     """Test every configured source and target, and say what is wrong in plain words.
+
+    With --figures, check the figures instead: every customer's outstanding, as of the date
+    its source stated a balance for it (the FEC ledger's balance of 411, 413, 416 and 4181
+    less 4191; Tryton's party receivable), must equal that balance to the cent.
 
     \b
     Example:
         encours --config /etc/encours/config.toml check
+        encours check --figures
     """
+    if figures_only:
+        sys.exit(_check_figures(app.settings))
     problems = 0
     for name, error in check_everything(app.settings):
         if error is None:
@@ -780,6 +794,13 @@ def _print_summary(summary: RunSummary) -> None:
             f"{summary.quarantined_waiting} record(s) wait in quarantine: run `encours quarantine`",
             err=True,
         )
+    if summary.balances_checked:
+        click.echo(
+            f"balance check: {summary.balances_differing} of {summary.balances_checked} "
+            "customer(s) differ from their source's own balance"
+            + (": run `encours check --figures`" if summary.balances_differing else ""),
+            err=True,
+        )
     click.echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
 
 
@@ -802,7 +823,9 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
         click.echo(
             f"{name:<34} {row['outstanding']:>13} {row['overdue']:>12} {row['not_due']:>12} "
             f"{row['unbilled']:>10} {row['unapplied']:>10} {row['oldest_overdue_days'] or '':>5} "
-            f"{row['dso'] or '-':>7}" + ("*" if row["due_dates_assumed"] else "")
+            f"{row['dso'] or '-':>7}"
+            + ("*" if row["due_dates_assumed"] else "")
+            + ("!" if _differs(row) else "")
         )
     total = document["total"]
     click.echo(
@@ -822,8 +845,57 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
         )
     if figures.unidentified:
         click.echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
+    drafts = [row for row in document["customers"] if row["drafts"] != amount(0, currency)]
+    if drafts:
+        click.echo(
+            f"Draft invoices, in no figure above: {total['drafts']} "
+            f"({len(drafts)} customer(s))"
+        )
+    _print_balance_check(document, figures)
     if figures.quarantined:
         click.echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
+
+
+def _check_figures(settings: Settings) -> int:
+    """Print the balance check of the store as it is; 3 when a customer differs."""
+    store = Store.open(settings.store.path)
+    try:
+        figures = compute_figures(store, settings, _as_of(None, settings))
+    finally:
+        store.close()
+    document = figures_json(figures)
+    if not figures.checked:
+        click.echo("No source states a balance of its customers yet: run `encours sync` first")
+        return 0
+    _print_balance_check(document, figures)
+    return 3 if figures.differing else 0
+
+
+def _differs(row: dict[str, Any]) -> bool:
+    check = row["balance_check"]
+    return check is not None and Decimal(check["difference"]) != 0
+
+
+def _print_balance_check(document: dict[str, Any], figures: Figures) -> None:
+    """The customers whose outstanding is not their source's own balance, one line each."""
+    checked = document["total"]["balance_check"]
+    if not checked["checked"]:
+        return
+    rows = [row for row in document["customers"] if _differs(row)]
+    if not rows:
+        click.echo(f"Balance check: all {checked['checked']} customer(s) agree with their source")
+        return
+    click.echo(
+        f"! {len(rows)} of {checked['checked']} customer(s) differ from their source's own "
+        "balance:"
+    )
+    for row in rows:
+        check = row["balance_check"]
+        click.echo(
+            f"  {row['name']} ({row['id']}): source {check['source_balance']} as of "
+            f"{check['as_of']} ({check['basis']}), encours {check['outstanding']}, "
+            f"difference {check['difference']}"
+        )
 
 
 def main() -> None:

@@ -28,14 +28,40 @@ from encours.sync.store import Store
 
 
 @dataclass(frozen=True)
+class BalanceCheck:
+    """A customer's balance as its source states it, beside the outstanding encours computed.
+
+    Both as of the source's date, in minor units; `difference` is encours' figure less the
+    source's. Example: the FEC ledger gives C1 a balance of 120.00 on 2025-02-28 and encours'
+    outstanding that day is 100.00: difference -20.00, and the customer is flagged.
+    """
+
+    as_of: date
+    source_balance: int
+    outstanding: int
+    basis: str
+
+    @property
+    def difference(self) -> int:
+        """encours' outstanding less the source's balance: zero when they agree."""
+        return self.outstanding - self.source_balance
+
+
+@dataclass(frozen=True)
 class CustomerFigures:
-    """One customer's indicators, with who it is."""
+    """One customer's indicators, with who it is.
+
+    `drafts` is the total of its draft invoices (in no ledger, so in no other figure);
+    `balance_check` is None when its source states no balance for it.
+    """
 
     source: str
     customer_id: str
     name: str
     figures: Indicators
     due_dates_assumed: bool
+    drafts: int = 0
+    balance_check: BalanceCheck | None = None
 
     @property
     def key(self) -> str:
@@ -53,6 +79,24 @@ class Figures:
     total: Indicators
     unidentified: int  # receipts tied to no customer, minor units
     quarantined: int
+
+    @property
+    def drafts(self) -> int:
+        """The total of every customer's draft invoices."""
+        return sum(c.drafts for c in self.customers)
+
+    @property
+    def checked(self) -> list[CustomerFigures]:
+        """The customers whose source states a balance."""
+        return [c for c in self.customers if c.balance_check is not None]
+
+    @property
+    def differing(self) -> list[CustomerFigures]:
+        """The customers whose outstanding is not their source's balance, worst first."""
+        return sorted(
+            (c for c in self.checked if c.balance_check and c.balance_check.difference),
+            key=lambda c: (-abs(c.balance_check.difference if c.balance_check else 0), c.key),
+        )
 
     def worst_first(self) -> list[CustomerFigures]:
         """Customers by overdue, then outstanding, largest first; then by key."""
@@ -102,13 +146,21 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
             credit_limit=limit,
         )
 
+    drafts = store.drafts(as_of)
+    checks = _balance_checks(store, as_of, balances, unapplied)
     known = [
         (row["source"], row["external_id"], row["name"], row["credit_limit"])
         for row in store.customers()
     ]
-    # Open items and credits of a customer the source never described still count, under its id.
+    # Open items, credits, drafts and balances of a customer the source never described still
+    # count, under its id.
     described = {(source, customer) for source, customer, _, _ in known}
-    undescribed = (balances.keys() | {key for key in unapplied if key[1] is not None}) - described
+    undescribed = (
+        balances.keys()
+        | {key for key in unapplied if key[1] is not None}
+        | drafts.keys()
+        | checks.keys()
+    ) - described
     known += [(source, customer, customer, None) for source, customer in sorted(undescribed)]
     customers = []
     for source, customer_id, name, limit in known:
@@ -123,6 +175,8 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
                 name=name,
                 figures=figures_of(key, aged, limit),
                 due_dates_assumed=key in assumed,
+                drafts=drafts.get(key, 0),
+                balance_check=checks.get(key),
             )
         )
     total_aged = combined((c.figures.aged for c in customers), edges)
@@ -150,6 +204,50 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
         unidentified=sum(amount for (_, customer), amount in unapplied.items() if customer is None),
         quarantined=store.quarantine_count(),
     )
+
+
+def _balance_checks(
+    store: Store,
+    as_of: date,
+    balances: Mapping[tuple[str, str], AgedBalance],
+    unapplied: Mapping[tuple[str, str | None], int],
+) -> dict[tuple[str, str], BalanceCheck]:
+    """Each balance a source states, beside the outstanding computed as of its own date.
+
+    The outstanding is the sum of the customer's open residuals less its unapplied credits,
+    as `aged_balance` adds it up; for the figures' own date it is the one just computed.
+    """
+    stated = store.source_balances()
+    outstanding_on: dict[date, dict[tuple[str, str | None], int]] = {}
+    for day in {row[2] for row in stated}:
+        if day == as_of:
+            totals = {key: aged.outstanding for key, aged in balances.items()}
+            for key, amount in unapplied.items():
+                totals.setdefault(key, 0)
+                if key not in balances:
+                    totals[key] -= amount
+        else:
+            totals = _outstanding(store, day)
+        outstanding_on[day] = totals
+    return {
+        (source, customer): BalanceCheck(
+            as_of=day,
+            source_balance=amount,
+            outstanding=outstanding_on[day].get((source, customer), 0),
+            basis=basis,
+        )
+        for source, customer, day, amount, basis in stated
+    }
+
+
+def _outstanding(store: Store, as_of: date) -> dict[tuple[str, str | None], int]:
+    """Per customer: open residuals less unapplied credits, as of a date."""
+    totals: dict[tuple[str, str | None], int] = {}
+    for source, customer, _, _, residual, _ in store.open_due_lines(as_of):
+        totals[(source, customer)] = totals.get((source, customer), 0) + residual
+    for key, amount in store.unapplied(as_of).items():
+        totals[key] = totals.get(key, 0) - amount
+    return totals
 
 
 def _aged_by_customer(

@@ -194,4 +194,35 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (target, customer_key)
     ) WITHOUT ROWID;
     """,
+    # 3: drafts kept apart from receivables, and each source's own balance of a customer.
+    # Earlier versions stored drafts as unbilled and read interleaved FEC entries wrongly:
+    # forgetting every position makes the next run read every source whole again.
+    """
+    CREATE TABLE drafts (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        number TEXT,
+        issued_on TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        total_in_currency TEXT NOT NULL,
+        exchange_rate TEXT,
+        total INTEGER NOT NULL,
+        updated_at TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE source_balances (
+        source TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        amount_in_currency TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        basis TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (source, customer_id)
+    ) WITHOUT ROWID;
+    DELETE FROM cursors;
+    """,
 )

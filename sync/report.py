@@ -13,7 +13,7 @@ from encours.metrics.dso import round_days
 from encours.metrics.indicators import Indicators
 from encours.metrics.outstanding import AgedBalance, bucket_labels
 from encours.model import to_decimal
-from encours.sync.figures import CustomerFigures, Figures
+from encours.sync.figures import BalanceCheck, CustomerFigures, Figures
 
 #: Every indicator a target can receive, with its French label (the default field label).
 INDICATOR_LABELS: dict[str, str] = {
@@ -23,6 +23,7 @@ INDICATOR_LABELS: dict[str, str] = {
     "unbilled": "Factures à établir",
     "unapplied": "Règlements non imputés",
     "doubtful": "Créances douteuses",
+    "drafts": "Factures en brouillon",
     "oldest_overdue_days": "Retard le plus ancien (jours)",
     "dso": "DSO (jours)",
     "dso_method": "Méthode du DSO",
@@ -81,7 +82,22 @@ def customer_json(customer: CustomerFigures) -> dict[str, Any]:
         "source": customer.source,
         "name": customer.name,
         **indicators_json(customer.figures),
+        "drafts": amount(customer.drafts, customer.figures.currency),
         "due_dates_assumed": customer.due_dates_assumed,
+        "balance_check": balance_check_json(customer.balance_check, customer.figures.currency),
+    }
+
+
+def balance_check_json(check: BalanceCheck | None, currency: str) -> dict[str, Any] | None:
+    """The source's own balance beside ours, or None when the source states none."""
+    if check is None:
+        return None
+    return {
+        "as_of": check.as_of.isoformat(),
+        "source_balance": amount(check.source_balance, currency),
+        "outstanding": amount(check.outstanding, currency),
+        "difference": amount(check.difference, currency),
+        "basis": check.basis,
     }
 
 
@@ -92,7 +108,12 @@ def figures_json(figures: Figures) -> dict[str, Any]:
         "currency": figures.currency,
         "total": {
             **indicators_json(figures.total),
+            "drafts": amount(figures.drafts, figures.currency),
             "unidentified_receipts": amount(figures.unidentified, figures.currency),
+            "balance_check": {
+                "checked": len(figures.checked),
+                "differ": len(figures.differing),
+            },
         },
         "customers": [customer_json(c) for c in figures.worst_first()],
         "quarantined": figures.quarantined,

@@ -33,7 +33,7 @@ from encours.sync.sources import field_names, make_source, make_target, same_dat
 from encours.sync.store import Store
 
 EXIT_OK = 0
-EXIT_QUARANTINE = 3  # the run completed; some records wait in quarantine
+EXIT_QUARANTINE = 3  # the run completed; records wait in quarantine or figures differ
 EXIT_DATA = 65  # a source could not be read (the others were)
 EXIT_REFUSED = 70  # a source refused a request that retrying will not fix
 EXIT_ALREADY_RUNNING = 73
@@ -75,6 +75,8 @@ class RunSummary:
     push_errors: dict[str, str] = field(default_factory=dict)
     push_exit_codes: dict[str, int] = field(default_factory=dict)
     quarantined_waiting: int = 0
+    balances_checked: int = 0
+    balances_differing: int = 0
     figures: Figures | None = None
 
     @property
@@ -85,7 +87,8 @@ class RunSummary:
         for code in (EXIT_CONFIG, EXIT_DATA, EXIT_REFUSED, EXIT_TEMPORARY):
             if code in codes:
                 return code
-        return EXIT_QUARANTINE if self.quarantined_waiting else EXIT_OK
+        to_look_at = self.quarantined_waiting or self.balances_differing
+        return EXIT_QUARANTINE if to_look_at else EXIT_OK
 
     def as_dict(self) -> dict[str, object]:
         """The summary kept in the `runs` table."""
@@ -96,6 +99,8 @@ class RunSummary:
             "pushes": self.pushes,
             "push_errors": self.push_errors,
             "quarantined_waiting": self.quarantined_waiting,
+            "balances_checked": self.balances_checked,
+            "balances_differing": self.balances_differing,
         }
 
 
@@ -187,6 +192,8 @@ def _steps(
     figures = compute_figures(store, settings, as_of)
     summary.figures = figures
     summary.quarantined_waiting = figures.quarantined
+    summary.balances_checked = len(figures.checked)
+    summary.balances_differing = len(figures.differing)
     with store.transaction():
         summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
     if push:

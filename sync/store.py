@@ -35,7 +35,9 @@ from encours.model import (
     Money,
     Party,
     Rejected,
+    InvoiceKind,
     Sale,
+    SourceBalance,
     SourceRecord,
     convert,
     to_decimal,
@@ -43,6 +45,8 @@ from encours.model import (
 from encours.sync.migrations import MIGRATIONS
 
 BATCH_ROWS = 5_000
+#: The tables that hold one source's records, each keyed by (source, its id in the source).
+_RECORD_TABLES = ("invoices", "drafts", "credits", "sales", "source_balances", "customers")
 CACHE_KIB = 128 * 1024  # page cache: bulk writes into large B-trees thrash a small one
 
 
@@ -228,14 +232,15 @@ class Store:
     def _has_rows(self, source: str) -> bool:
         return any(
             self.db.execute(f"SELECT 1 FROM {table} WHERE source = ? LIMIT 1", (source,)).fetchone()  # noqa: S608
-            for table in ("customers", "invoices", "credits", "sales", "quarantine")
+            for table in _RECORD_TABLES + ("quarantine",)
         )
 
     def _delete_unseen(self, source: str) -> int:
         deleted = 0
-        for table in ("invoices", "credits", "sales", "customers"):
+        for table in _RECORD_TABLES:
+            key = "customer_id" if table == "source_balances" else "external_id"
             deleted += self.db.execute(
-                f"DELETE FROM {table} WHERE source = ? AND external_id NOT IN "  # noqa: S608
+                f"DELETE FROM {table} WHERE source = ? AND {key} NOT IN "  # noqa: S608
                 "(SELECT external_id FROM temp.seen WHERE tbl = ?)",
                 (source, table),
             ).rowcount
@@ -424,6 +429,27 @@ class Store:
         ):
             totals[(source, customer)] = totals.get((source, customer), 0) - int(amount)
         return {key: amount for key, amount in totals.items() if amount}
+
+    def drafts(self, as_of: date) -> dict[tuple[str, str], int]:
+        """Per customer, the total of the draft invoices dated on or before `as_of`."""
+        return {
+            (source, customer): int(total)
+            for source, customer, total in self.db.execute(
+                "SELECT source, customer_id, SUM(total) FROM drafts WHERE issued_on <= ? "
+                "GROUP BY 1, 2",
+                (as_of.isoformat(),),
+            )
+        }
+
+    def source_balances(self) -> list[tuple[str, str, date, int, str]]:
+        """What each source says its customers owe: (source, customer, as_of, amount, basis)."""
+        return [
+            (source, customer, date.fromisoformat(day), int(units), basis)
+            for source, customer, day, units, basis in self.db.execute(
+                "SELECT source, customer_id, as_of, amount, basis FROM source_balances "
+                "ORDER BY 1, 2"
+            )
+        ]
 
     def monthly_sales(
         self, since: date, as_of: date
@@ -758,7 +784,9 @@ class _BatchWriter:
                 )
             )
 
-    def _record(self, record: Customer | Invoice | Credit | Sale | LedgerSale) -> None:
+    def _record(
+        self, record: Customer | Invoice | Credit | Sale | SourceBalance | LedgerSale
+    ) -> None:
         if isinstance(record, LedgerSale):
             self._append(
                 "sales",
@@ -794,6 +822,26 @@ class _BatchWriter:
                     record.payment_terms_days,
                     int(record.terms_end_of_month),
                     limit,
+                    updated_at,
+                    raw,
+                ),
+                record.external_id,
+            )
+        elif isinstance(record, Invoice) and record.kind == InvoiceKind.DRAFT:
+            rate = record.exchange_rate
+            what = f"draft invoice {record.number or record.external_id}"
+            self._append(
+                "drafts",
+                (
+                    record.source,
+                    record.external_id,
+                    record.customer_id,
+                    record.number,
+                    record.issued_on.isoformat(),
+                    record.total.currency,
+                    str(record.total.amount),
+                    _text(rate),
+                    self._company(record.total, rate, what),
                     updated_at,
                     raw,
                 ),
@@ -861,6 +909,22 @@ class _BatchWriter:
                     updated_at,
                     raw,
                 )
+            )
+        elif isinstance(record, SourceBalance):
+            what = f"balance of customer {record.external_id}"
+            self._append(
+                "source_balances",
+                (
+                    record.source,
+                    record.external_id,
+                    record.as_of.isoformat(),
+                    record.amount.currency,
+                    str(record.amount.amount),
+                    self._company(record.amount, None, what),
+                    record.basis,
+                    raw,
+                ),
+                record.external_id,
             )
         elif isinstance(record, Sale):
             self._append(
@@ -1106,6 +1170,37 @@ _UPSERTS = {
             "amount",
         ),
         ("source", "invoice_id", "seq"),
+    ),
+    "drafts": _upsert(
+        "drafts",
+        (
+            "source",
+            "external_id",
+            "customer_id",
+            "number",
+            "issued_on",
+            "currency",
+            "total_in_currency",
+            "exchange_rate",
+            "total",
+            "updated_at",
+            "raw",
+        ),
+        ("source", "external_id"),
+    ),
+    "source_balances": _upsert(
+        "source_balances",
+        (
+            "source",
+            "customer_id",
+            "as_of",
+            "currency",
+            "amount_in_currency",
+            "amount",
+            "basis",
+            "raw",
+        ),
+        ("source", "customer_id"),
     ),
     "sales": _upsert(
         "sales",
