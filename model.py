@@ -215,7 +215,10 @@ class InvoiceKind(StrEnum):
 
     INVOICE = "invoice"  # a sale invoiced to the customer
     UNBILLED = "unbilled"  # revenue earned, invoice still to issue (FAE, account 4181)
-    DEBIT = "debit"  # any other debit on the customer's account (refund paid, advance transfer)
+    DEBIT = "debit"  # any other debit on the customer's account (a refund paid out)
+    #: An advance being used up (a debit on 4191 whose 411 credit settles the invoice): it
+    #: consumes the customer's advances and falls due to no one.
+    ADVANCE_USE = "advance_use"
     #: Not a receivable: a draft, or an invoice validated but not posted, is in no ledger.
     #: Stored apart and reported beside the figures as `drafts`; never in the outstanding,
     #: the aged balance or DSO, and never given a payment.
@@ -356,6 +359,7 @@ class AllocationRule(StrEnum):
 
     SOURCE_LINK = "source_link"
     MATCH_GROUP = "match_group"
+    ADVANCE_APPLIED = "advance_applied"
     SAME_REFERENCE = "same_reference"
     EXACT_AMOUNT = "exact_amount"
     OLDEST_FIRST = "oldest_first"

@@ -37,10 +37,10 @@ it again only when that changes, and then replaces what it had from this source.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from encours.connectors.base import Pull
 from encours.errors import ConfigError, DataError
@@ -51,8 +51,10 @@ from encours.model import (
     InvoiceKind,
     LedgerLine,
     LedgerSale,
+    Money,
     PaymentTerms,
     Rejected,
+    SourceBalance,
     plausible,
     to_decimal,
 )
@@ -78,8 +80,15 @@ SNIFF_BYTES = 1 << 20
 
 MAX_CENTS = int(MAX_AMOUNT * 100)
 
+#: What the balance check compares each customer's outstanding with.
+LEDGER_BASIS = "FEC ledger balance of accounts 411, 413, 416 and 4181 less 4191"
+
 #: One line as read: (line number, its bytes, its fields, debit cents, credit cents).
 _Line = tuple[int, bytes, list[bytes], int, int]
+_T = TypeVar("_T")
+
+#: Every record the reader yields.
+FecRecord = Customer | LedgerLine | LedgerSale | SourceBalance | Rejected
 
 
 class FecConnector:
@@ -107,7 +116,7 @@ class FecConnector:
     def check(self) -> None:
         """Open the file and read its header; raise ConfigError or DataError if unusable."""
         with _open(self.path) as handle:
-            _Header.read(handle.readline(), self.path, self._encoding())
+            _Header.read(next(_split_lines(handle), b""), self.path, self._encoding())
 
     def pull(self, position: str | None) -> Pull:
         """The whole file, unless its digest is still `position`."""
@@ -126,12 +135,13 @@ class FecConnector:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def records(self) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
+    def records(self) -> Iterator[FecRecord]:
         """Every record of the file, entry by entry (see the module docstring)."""
         encoding = self._encoding()
         with _open(self.path) as handle:
-            header = _Header.read(handle.readline(), self.path, encoding)
-            yield from _EntryReader(self, encoding, header).read(handle)
+            lines = _split_lines(handle)
+            header = _Header.read(next(lines, b""), self.path, encoding)
+            yield from _EntryReader(self, encoding, header).read(lines)
 
     def _encoding(self) -> str:
         return self.encoding if self.encoding != "auto" else _sniff_encoding(self.path)
@@ -143,6 +153,20 @@ class _EntryReader:
     The loop over lines is the hot path of a whole sync (millions of lines): amounts in the
     usual form ("1234,56") are read inline, any other form through `_Header.amounts`, which
     checks it and says where it is wrong.
+
+    How lines become entries, whatever order the program wrote them in:
+
+    - a run of adjacent lines with the same `JournalCode`, `EcritureNum` and `EcritureDate`
+      is a fragment; a fragment that balances is an entry of its own (so numbers repeated
+      across days, years or blocks, or 0 on every line, still give every entry);
+    - a fragment that does not balance waits for the other fragments of its `JournalCode` and
+      `EcritureNum`, wherever they stand in the file, and becomes one entry with them as soon
+      as they balance together (entries interleaved line by line);
+    - what still does not balance at the end of the file is quarantined, one record per
+      entry, with every one of its lines.
+
+    Every line on a customer account also adds to that customer's ledger balance, whatever
+    becomes of its entry: the balance the figures are checked against.
     """
 
     def __init__(self, connector: FecConnector, encoding: str, header: _Header) -> None:
@@ -160,20 +184,21 @@ class _EntryReader:
             at["EcritureLet"],
         )
         self.customers: dict[bytes, str] = {}
+        self.ledger: dict[str, int] = {}  # customer id -> balance of its accounts, in cents
         self.dates: dict[bytes, str] = {}
+        self.entry_days: set[bytes] = set()
         self.due: dict[tuple[int, str], tuple[str, ...]] = {}
+        self.waiting: dict[tuple[bytes, bytes], tuple[int, list[_Line]]] = {}
 
-    def read(
-        self, handle: Iterable[bytes]
-    ) -> Iterator[Customer | LedgerLine | LedgerSale | Rejected]:
-        """Every record of the lines after the header."""
+    def read(self, handle: Iterable[bytes]) -> Iterator[FecRecord]:
+        """Every record of the lines after the header, then each customer's ledger balance."""
         header = self.header
         width, separator = header.width, header.separator
         i_journal, i_entry = header.index["JournalCode"], header.index["EcritureNum"]
         i_debit, i_credit, signed = header.debit_index, header.credit_index, header.signed
-        i_date, dates = header.index["EcritureDate"], self.dates
-        entry: list[_Line] = []
-        entry_key: tuple[bytes, bytes] | None = None
+        i_date, entry_days = header.index["EcritureDate"], self.entry_days
+        fragment: list[_Line] = []
+        fragment_key: tuple[bytes, bytes, bytes] | None = None
         for number, text in enumerate(handle, start=2):
             fields = text.rstrip(b"\r\n").split(separator)
             if len(fields) < width:
@@ -183,8 +208,9 @@ class _EntryReader:
                     f"{self.path}, line {number}: {len(fields)} columns where the header has "
                     f"{width}; the file may be cut or use another separator"
                 )
-            if fields[i_date] not in dates:  # every line's date is checked, once per day
+            if fields[i_date] not in entry_days:  # every line's date is checked, once per day
                 self._day(fields[i_date], "EcritureDate", number)
+                entry_days.add(fields[i_date])
             debit_text, credit_text = fields[i_debit], fields[i_credit]
             if (
                 not signed
@@ -204,22 +230,54 @@ class _EntryReader:
                     f"{self.path}, line {number}: an amount of {max(debit, credit) // 100:,} is "
                     "not plausible; check the export"
                 )
-            key = (fields[i_journal], fields[i_entry])
-            if key != entry_key:
-                if entry:
-                    yield from self._checked_entry(entry)
-                entry = []
-                entry_key = key
-            entry.append((number, text, fields, debit, credit))
-        if entry:
-            yield from self._checked_entry(entry)
+            key = (fields[i_journal], fields[i_entry], fields[i_date])
+            if key != fragment_key:
+                if fragment:
+                    yield from self._decoded(self._fragment, fragment)
+                fragment = []
+                fragment_key = key
+            fragment.append((number, text, fields, debit, credit))
+        if fragment:
+            yield from self._decoded(self._fragment, fragment)
+        for _, lines in self.waiting.values():
+            yield self._decoded(self._unbalanced, lines)
+        yield from self._balances()
 
-    def _checked_entry(
-        self, lines: list[_Line]
-    ) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
-        """`_entry`, with bytes that are not in the file's encoding reported where they are."""
+    def _fragment(self, lines: list[_Line]) -> list[FecRecord]:
+        """Adjacent lines of one entry: an entry if they balance, else they wait (see above)."""
+        records = self._customers_of(lines)
+        balance = sum(line[3] - line[4] for line in lines)
+        if balance == 0:
+            return records + self._entry(lines)
+        first = lines[0][2]
+        key = (first[self.header.index["JournalCode"]], first[self.header.index["EcritureNum"]])
+        waiting_balance, waiting = self.waiting.pop(key, (0, []))
+        waiting.extend(lines)
+        if waiting_balance + balance == 0:
+            return records + self._entry(waiting)
+        self.waiting[key] = (waiting_balance + balance, waiting)
+        return records
+
+    def _customers_of(self, lines: list[_Line]) -> list[FecRecord]:
+        """A `Customer` for each customer account seen for the first time; ledger balances."""
+        records: list[FecRecord] = []
+        for line in lines:
+            account = line[2][self.i_account].strip()
+            if not account.startswith(CUSTOMER_ACCOUNTS):
+                continue
+            aux = line[2][self.i_aux].strip() or account
+            customer_id = self.customers.get(aux)
+            if customer_id is None:
+                customer = self._customer(line, aux)
+                self.customers[aux] = customer_id = customer.external_id
+                records.append(customer)
+            self.ledger[customer_id] = self.ledger.get(customer_id, 0) + line[3] - line[4]
+        return records
+
+    def _decoded(self, step: Callable[[list[_Line]], _T], lines: list[_Line]) -> _T:
+        """`step(lines)`, with bytes that are not in the file's encoding reported where they are."""
         try:
-            return self._entry(lines)
+            return step(lines)
         except UnicodeDecodeError:
             names = {position: name for name, position in self.header.index.items()}
             for number, _, fields, _, _ in lines:
@@ -235,45 +293,52 @@ class _EntryReader:
                         ) from None
             raise
 
-    def _entry(self, lines: list[_Line]) -> list[Customer | LedgerLine | LedgerSale | Rejected]:
+    def _entry(self, lines: list[_Line]) -> list[FecRecord]:
+        """The records of one balanced entry.
+
+        A debit on a customer account is an invoice when the entry credits sales (70x), a
+        credit is a credit note when the entry debits them (it reverses a sale); see
+        `_ledger_line` for the rest.
+        """
         at = self.header.index
         first_number, _, first, _, _ = lines[0]
         entry_id = f"{self._text(first[at['JournalCode']])}/{self._text(first[at['EcritureNum']])}"
-        if sum(line[3] for line in lines) != sum(line[4] for line in lines):
-            return [self._unbalanced(lines, entry_id)]
         i_account = self.i_account
-        is_sale = False
+        sells = reverses_sale = False
         sales = 0
         customer_lines = []
         for line in lines:
             account = line[2][i_account].strip()
             if account.startswith(SALES_PREFIX):
-                is_sale = True
+                sells = sells or line[4] > line[3]
+                reverses_sale = reverses_sale or line[3] > line[4]
                 sales += line[4] - line[3]
             elif account.startswith(VAT_PREFIXES):
                 sales += line[4] - line[3]
             elif account.startswith(CUSTOMER_ACCOUNTS):
                 customer_lines.append((line, account))
-        records: list[Customer | LedgerLine | LedgerSale | Rejected] = []
+        records: list[FecRecord] = []
         customers = set()
-        for index, (line, account) in enumerate(customer_lines):
-            aux = line[2][self.i_aux].strip() or account
-            customer_id = self.customers.get(aux)
-            if customer_id is None:
-                customer = self._customer(line, aux)
-                self.customers[aux] = customer_id = customer.external_id
-                records.append(customer)
+        for line, account in customer_lines:
+            customer_id = self.customers[line[2][self.i_aux].strip() or account]
             customers.add(customer_id)
             if line[3] != line[4]:
                 records.append(
-                    self._ledger_line(f"{entry_id}/{index}", line, account, customer_id, is_sale)
+                    self._ledger_line(
+                        f"{entry_id}/L{line[0]}",
+                        line,
+                        account,
+                        customer_id,
+                        sells=sells,
+                        reverses_sale=reverses_sale,
+                    )
                 )
-        if is_sale:
+        if sells or reverses_sale:
             booked_on = self._day(first[at["EcritureDate"]], "EcritureDate", first_number)
             records.append(
                 LedgerSale(
                     self.source,
-                    entry_id,
+                    f"{entry_id}/L{first_number}",
                     customers.pop() if len(customers) == 1 else None,
                     booked_on,
                     sales,
@@ -283,8 +348,22 @@ class _EntryReader:
         return records
 
     def _ledger_line(
-        self, external_id: str, line: _Line, account: bytes, customer_id: str, is_sale: bool
+        self,
+        external_id: str,
+        line: _Line,
+        account: bytes,
+        customer_id: str,
+        *,
+        sells: bool,
+        reverses_sale: bool,
     ) -> LedgerLine:
+        """One line on a customer account.
+
+        A debit is unbilled on 4181, the use of an advance on 4191 (it settles nothing: the
+        411 credit of the same entry does), an invoice when the entry sells or on 416, else
+        another debit. A credit is an advance on 4191, a credit note when the entry reverses
+        a sale, else a payment.
+        """
         at = self.header.index
         number, text, fields, debit, credit = line
         amount = debit - credit
@@ -297,11 +376,13 @@ class _EntryReader:
         if amount > 0:
             if account.startswith(b"4181"):
                 kind = InvoiceKind.UNBILLED.value
-            elif is_sale or account.startswith(b"416"):
+            elif account.startswith(b"4191"):
+                kind = InvoiceKind.ADVANCE_USE.value
+            elif sells or account.startswith(b"416"):
                 kind = InvoiceKind.INVOICE.value
             else:
                 kind = InvoiceKind.DEBIT.value
-            if kind == InvoiceKind.UNBILLED.value or account.startswith(b"4191"):
+            if kind in (InvoiceKind.UNBILLED.value, InvoiceKind.ADVANCE_USE.value):
                 # Nothing falls due on unbilled revenue or on an advance being used up.
                 due_lines = ((booked_on, amount),)
             else:
@@ -313,7 +394,7 @@ class _EntryReader:
                 )
         elif account.startswith(b"4191"):
             kind = CreditKind.ADVANCE.value
-        elif is_sale:
+        elif reverses_sale:
             kind = CreditKind.CREDIT_NOTE.value
         else:
             kind = CreditKind.PAYMENT.value
@@ -352,7 +433,11 @@ class _EntryReader:
             raw=line[1].decode(self.encoding).rstrip("\r\n"),
         )
 
-    def _unbalanced(self, lines: list[_Line], entry_id: str) -> Rejected:
+    def _unbalanced(self, lines: list[_Line]) -> Rejected:
+        """An entry whose lines, gathered from the whole file, do not balance."""
+        at = self.header.index
+        first = lines[0][2]
+        entry_id = f"{self._text(first[at['JournalCode']])}/{self._text(first[at['EcritureNum']])}"
         debit = sum(line[3] for line in lines)
         credit = sum(line[4] for line in lines)
         return Rejected(
@@ -360,13 +445,29 @@ class _EntryReader:
             stream="entries",
             external_id=entry_id,
             reason=(
-                f"entry {entry_id} (lines {lines[0][0]}-{lines[-1][0]}) does not balance: "
-                f"debit {to_decimal(debit, self.currency)}, credit "
-                f"{to_decimal(credit, self.currency)}; fix it in the accounting software and "
-                "export again"
+                f"entry {entry_id} ({_line_ranges([line[0] for line in lines])}) does not "
+                f"balance: debit {to_decimal(debit, self.currency)}, credit "
+                f"{to_decimal(credit, self.currency)}; its lines on customer accounts are "
+                "left out of the figures. Fix it in the accounting software and export again"
             ),
-            raw=b"".join(line[1] for line in lines).decode(self.encoding).rstrip("\r\n"),
+            raw=b"".join(line[1].rstrip(b"\r\n") + b"\n" for line in lines)
+            .decode(self.encoding)
+            .rstrip("\n"),
         )
+
+    def _balances(self) -> Iterator[SourceBalance]:
+        """Each customer's ledger balance, as of the last entry date of the file."""
+        if not self.entry_days:
+            return
+        as_of = max(self.dates[day] for day in self.entry_days)
+        for customer_id, cents in self.ledger.items():
+            yield SourceBalance(
+                source=self.source,
+                external_id=customer_id,
+                as_of=date.fromisoformat(as_of),
+                amount=Money.from_minor(cents, self.currency),
+                basis=LEDGER_BASIS,
+            )
 
     def _day(self, text: bytes, column: str, number: int) -> str:
         """YYYYMMDD (or YYYY-MM-DD) to ISO text, cached: a ledger repeats the same days."""
@@ -503,6 +604,38 @@ def _cents(text: bytes, column: str, number: int, path: Path) -> int:
         )
     cents = int(units) * 100 + int(fraction.ljust(2, b"0"))
     return -cents if negative else cents
+
+
+def _split_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines, whatever ends them: LF, CRLF, CR CR LF, or CR alone.
+
+    The first three end with LF, which the reader's `rstrip` cleans; a file with no LF in its
+    first megabyte but CRs is split on CR, a megabyte at a time.
+    """
+    head = handle.read(SNIFF_BYTES)
+    handle.seek(0)
+    if b"\n" in head or b"\r" not in head:
+        yield from handle
+        return
+    rest = b""
+    while chunk := handle.read(SNIFF_BYTES):
+        lines = (rest + chunk).split(b"\r")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _line_ranges(numbers: list[int]) -> str:
+    """Line numbers as ranges: [5, 6, 7, 12] -> "lines 5-7, 12"; [3] -> "line 3"."""
+    ranges: list[list[int]] = []
+    for number in sorted(numbers):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges)
+    return f"line{'s' if len(numbers) > 1 else ''} {text}"
 
 
 class _open:  # noqa: N801 - used like open()

@@ -7,6 +7,9 @@ writes nothing. Rules, strongest first; each one only uses what the ones before 
    that names its invoice).
 2. `match_group`: the source matched lines together (a FEC lettrage code, a reconciliation
    id): inside each group, credits settle due lines oldest due date first.
+   `advance_applied`: an advance being used up (a debit on 4191, whose 411 credit in the
+   same entry settles the invoice) consumes the customer's advances that lettrage left,
+   oldest first; nothing else may settle it, and it settles nothing itself.
 3. `same_reference`: the credit's reference is the invoice number (or, for an advance, its
    order reference is the invoice's).
 4. `exact_amount`: what is left of a credit equals what is left of one invoice: the oldest
@@ -32,6 +35,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from encours.model import Allocation, AllocationRule, CreditKind, InvoiceKind
+
+
+#: Debits that no guess may settle: unbilled revenue, and the use of an advance.
+_NOT_GUESSED = (InvoiceKind.UNBILLED.value, InvoiceKind.ADVANCE_USE.value)
 
 
 @dataclass(slots=True)
@@ -117,6 +124,7 @@ def reconcile(
 
     _by_source_links(run, credits, lines_by_invoice)
     _by_match_groups(run, due, credits)
+    _advances_applied(run, credits, due)
     if guess:
         _by_reference(run, credits, lines_by_invoice)
         _by_exact_amount(run, credits, lines_by_invoice)
@@ -213,6 +221,24 @@ def _by_match_groups(
                 )
 
 
+def _advances_applied(
+    run: _Allocator, credits: Sequence[CreditItem], due: Sequence[DueItem]
+) -> None:
+    """Uses of advances consume the oldest advances left, and only advances.
+
+    Example: advance 1 000.00 received on 1 September (credit 4191), applied on 5 October to
+    an invoice (debit 4191 1 000.00 / credit 411 1 000.00): the 4191 debit takes the whole
+    advance on 5 October, so neither is open any more; the 411 credit settles the invoice.
+    """
+    uses = sorted(
+        (d for d in due if d.kind == InvoiceKind.ADVANCE_USE and d.left > 0),
+        key=lambda d: d.order_key,
+    )
+    advances = [c for c in credits if c.kind == CreditKind.ADVANCE and c.left > 0]
+    for advance in advances:
+        run.allocate(advance, uses, AllocationRule.ADVANCE_APPLIED)
+
+
 def _by_reference(
     run: _Allocator, credits: Sequence[CreditItem], lines_by_invoice: dict[str, list[DueItem]]
 ) -> None:
@@ -235,7 +261,9 @@ def _by_reference(
 
 
 def _may_guess(credit: CreditItem, line: DueItem) -> bool:
-    """Only explicit or matched credits reach unbilled items and advances transfers."""
+    """Only explicit or matched credits reach unbilled items; only advances their uses."""
+    if line.kind == InvoiceKind.ADVANCE_USE:
+        return False
     return line.kind != InvoiceKind.UNBILLED or credit.kind == CreditKind.CREDIT_NOTE
 
 
@@ -247,7 +275,7 @@ def _by_exact_amount(
         return
     by_left: dict[int, list[list[DueItem]]] = defaultdict(list)
     for lines in sorted(lines_by_invoice.values(), key=lambda ls: ls[0].order_key):
-        if lines[0].kind == InvoiceKind.UNBILLED:
+        if lines[0].kind in _NOT_GUESSED:
             continue
         left = sum(line.left for line in lines)
         if left > 0:
@@ -264,7 +292,7 @@ def _oldest_first(run: _Allocator, credits: Sequence[CreditItem], due: Sequence[
     if not payments:
         return
     lines = sorted(
-        (d for d in due if d.left > 0 and d.kind != InvoiceKind.UNBILLED), key=lambda d: d.order_key
+        (d for d in due if d.left > 0 and d.kind not in _NOT_GUESSED), key=lambda d: d.order_key
     )
     first_open = 0
     for credit in payments:

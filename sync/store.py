@@ -531,6 +531,14 @@ class Store:
                 "AND on_date BETWEEN ? AND ? GROUP BY 1, 2",
                 (first, last),
             ),
+            (
+                # An advance applied to an invoice moves money from 4191 to 411: the 411
+                # credit it gives is no new cash (the advance was counted when received).
+                2,
+                "SELECT source, customer_id, -SUM(amount) FROM due_lines "
+                "WHERE kind = 'advance_use' AND issued_on BETWEEN ? AND ? GROUP BY 1, 2",
+                (first, last),
+            ),
         )
         for position, sql, parameters in queries:
             for source, customer, amount in self.db.execute(sql, parameters):
