@@ -4,20 +4,28 @@ Reads both column variants (`Debit`/`Credit`, or `Montant`/`Sens`), tab or pipe 
 in UTF-8 (with or without BOM) or ISO-8859-15; amounts with a comma or a point, padded with
 zeros or spaces; dates YYYYMMDD.
 
-What it yields, entry by entry (lines of one entry, same `JournalCode` + `EcritureNum`, are
-contiguous in a FEC):
+What it yields, entry by entry (an entry is every line with the same `JournalCode` and
+`EcritureNum`, wherever its lines stand: see `_EntryReader`):
 
 - a `Customer` the first time a customer account is seen: `CompAuxNum`/`CompAuxLib`, or the
   account itself (`411DUPONT`) when the software uses sub-accounts instead;
-- a `LedgerLine` for every line on a customer account (411, 413, 416, 4181, 4191):
-  a debit is an invoice (kind `unbilled` on 4181, `invoice` when the entry books a sale or on
-  416, `debit` otherwise; doubtful on 416), a credit is an `advance` on 4191, a
-  `credit_note` when the entry reverses a sale, a `payment` otherwise. The lettrage code
+- a `LedgerLine` for every line on a customer account (411, 413, 416, 4181, 4191), its id
+  `JournalCode/EcritureNum/L<line number>`: a debit is an invoice (kind `unbilled` on 4181,
+  `advance_use` on 4191, `invoice` when the entry credits sales or on 416, `debit`
+  otherwise; doubtful on 416), a credit is an `advance` on 4191, a `credit_note` when the
+  entry debits sales (it reverses a sale), a `payment` otherwise. The lettrage code
   (`EcritureLet`, per account) becomes `match_ref` ("411000:AB") and `DateLet` `matched_on`;
 - a `LedgerSale` for every entry that touches 70x: the 70x lines plus the VAT of the same
   entry (4457x, and 44587 on invoices to issue), so DSO sees sales including VAT, like the
   receivables it sits beside; its customer is the entry's one customer, if it has one;
-- a `Rejected` entry when its debits and credits do not balance.
+- a `Rejected` entry when its debits and credits do not balance, listing all its lines;
+- last, a `SourceBalance` per customer: the balance of its lines on the customer accounts
+  (411, 413, 416, 4181 less 4191), every line of the file counted, rejected entries too, as
+  of the file's last entry date. The figures are checked against it after every sync.
+
+Example: `VT 1 411000 C1 debit 120,00` / `VT 2 411000 C2 debit 240,00` / `VT 1 706000 credit
+120,00` / `VT 2 706000 credit 240,00` (entries interleaved) gives two invoices, 120.00 to C1
+and 240.00 to C2, and balances of 120.00 and 240.00.
 
 The FEC has no due date: each invoice falls due by the customer's payment terms from the
 configuration (counted from `PieceDate`), else the default terms, and the line says so
@@ -25,6 +33,8 @@ configuration (counted from `PieceDate`), else the default terms, and the line s
 
 A line that cannot be read (missing column, bad date, non-numeric amount) stops the file with
 a `DataError` naming file, line and column: a ledger read in part would give wrong balances.
+
+Lines end with LF, CRLF, CR CR LF or CR alone (all occur in real files).
 
 A FEC has millions of lines, so this reader works on bytes (both encodings keep ASCII
 separators as single bytes), decodes only the fields it keeps, and yields tuples rather than
