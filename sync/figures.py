@@ -215,12 +215,15 @@ def _balance_checks(
     """Each balance a source states, beside the outstanding computed as of its own date.
 
     The outstanding is the sum of the customer's open residuals less its unapplied credits,
-    as `aged_balance` adds it up; for the figures' own date it is the one just computed.
+    as `aged_balance` adds it up; for the figures' own date it is the one just computed, and
+    so for an earlier date when nothing was issued or received since (a FEC's balance is
+    stated as of its last entry, and the figures are usually computed later).
     """
     stated = store.source_balances()
     outstanding_on: dict[date, dict[tuple[str, str | None], int]] = {}
     for day in {row[2] for row in stated}:
-        if day == as_of:
+        # Nothing issued or received between the two dates: the outstanding is the same.
+        if day == as_of or (day < as_of and not store.dated_between(day, as_of)):
             totals = {key: aged.outstanding for key, aged in balances.items()}
             for key, amount in unapplied.items():
                 totals.setdefault(key, 0)

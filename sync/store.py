@@ -441,6 +441,16 @@ class Store:
             )
         }
 
+    def dated_between(self, after: date, until: date) -> bool:
+        """Whether an invoice was issued or a credit received after `after`, up to `until`."""
+        return any(
+            self.db.execute(
+                f"SELECT 1 FROM {table} WHERE {column} > ? AND {column} <= ? LIMIT 1",  # noqa: S608
+                (after.isoformat(), until.isoformat()),
+            ).fetchone()
+            for table, column in (("due_lines", "issued_on"), ("credits", "on_date"))
+        )
+
     def source_balances(self) -> list[tuple[str, str, date, int, str]]:
         """What each source says its customers owe: (source, customer, as_of, amount, basis)."""
         return [
@@ -676,6 +686,7 @@ class _BatchWriter:
         self.quarantined = 0
         self.dirty: set[str] = set()
         self.contents: dict[tuple[str, str], bytes] = {}  # a digest a record: memory stays small
+        self.duplicates: dict[tuple[str, str], int] = {}  # how many versions of an id came
         self.batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _UPSERTS}
 
     def add(self, record: SourceRecord | Rejected) -> None:
@@ -721,13 +732,16 @@ class _BatchWriter:
         first = self.contents.setdefault(key, digest)
         if first == digest:
             return first is not digest
+        # Each other version is its own quarantine record: none overwrites another.
+        self.duplicates[key] = copies = self.duplicates.get(key, 1) + 1
         self._quarantine(
             Rejected(
                 source=self.source,
                 stream=f"{key[0].lower()}:duplicate",
-                external_id=record.external_id,
+                external_id=record.external_id + (f" (version {copies})" if copies > 2 else ""),
                 reason=(
-                    f"{key[0].lower()} {record.external_id} came twice in one read with "
+                    f"{key[0].lower()} {record.external_id} came "
+                    f"{'twice' if copies == 2 else f'{copies} times'} in one read with "
                     "different content; the first was kept. Check it in the source."
                 ),
                 raw=record.raw or content,  # type: ignore[union-attr]

@@ -8,6 +8,8 @@ involved, and that each one agrees with the ledger's own balance (`balance_check
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from encours.cli import cli
 from encours.connectors.fec import COLUMNS
+from encours.model import Money, SourceBalance
 
 HEADER = "\t".join(COLUMNS)
 ZERO = "0.00"
@@ -276,3 +279,60 @@ def test_an_advance_applied_settles_its_invoice_and_is_used_up(
     assert_figures(before, outstanding="1000.00", not_due="2000.00", unapplied="1000.00")
     unmatched = encours(config, "unmatched", "--as-of", "2025-10-31")
     assert "advance" not in unmatched.stdout
+
+
+# -- the balance check, both ways ---------------------------------------------------------------
+
+
+def test_figures_that_agree_with_the_ledger_pass_the_check(tmp_path: Path) -> None:
+    config = write(tmp_path, INTERLEAVED)
+    result = encours(config, "sync", "--as-of", "2025-02-28")
+    assert "balance check: 0 of 2 customer(s) differ" in result.stderr
+
+    checked = encours(config, "check", "--figures")
+
+    assert "all 2 customer(s) agree" in checked.stdout
+    assert "!" not in encours(config, "status", "--as-of", "2025-02-28").stdout
+
+
+def test_a_source_balance_that_differs_is_flagged_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from encours.connectors import fec
+
+    real = fec._EntryReader._balances
+
+    def one_off(self: fec._EntryReader) -> Iterator[SourceBalance]:
+        for balance in real(self):
+            if balance.external_id == "C1":  # the ledger says 100.00 where the lines give 120.00
+                balance = balance.model_copy(
+                    update={"amount": Money(amount=Decimal("100.00"), currency="EUR")}
+                )
+            yield balance
+
+    monkeypatch.setattr(fec._EntryReader, "_balances", one_off)
+    config = write(tmp_path, INTERLEAVED)
+
+    result = encours(config, "sync", "--as-of", "2025-02-28", expect=3)
+
+    assert "balance check: 1 of 2 customer(s) differ" in result.stderr
+    assert "exit 3" in result.stderr
+    document = status(config, "2025-02-28")
+    assert figures(document, "C1")["balance_check"] == {
+        "as_of": "2025-01-11",
+        "source_balance": "100.00",
+        "outstanding": "120.00",
+        "difference": "20.00",
+        "basis": fec.LEDGER_BASIS,
+    }
+    assert_agrees(figures(document, "C2"))
+    assert document["total"]["balance_check"] == {"checked": 2, "differ": 1}
+    text = encours(config, "status", "--as-of", "2025-02-28").stdout
+    flagged = [line for line in text.splitlines() if "(C1)" in line]
+    assert flagged[0].endswith("!")
+    assert "source 100.00 as of 2025-01-11" in text and "difference 20.00" in text
+    checked = encours(config, "check", "--figures", expect=3)
+    assert "1 of 2 customer(s) differ" in checked.stdout and "Client C1 (C1)" in checked.stdout
+    # What was pushed is encours' own figure, and the exit code says to look at it.
+    pushed = json.loads((tmp_path / "indicators.json").read_text(encoding="utf-8"))
+    assert pushed["books:C1"]["outstanding"] == "120.00"
