@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from encours.errors import StateError
-from encours.model import Customer, DueLine, Invoice, Money, Payment, SourceRecord
+from encours.model import (
+    Customer,
+    DueLine,
+    Invoice,
+    InvoiceKind,
+    Money,
+    Payment,
+    SourceBalance,
+    SourceRecord,
+)
 from encours.sync.migrations import MIGRATIONS
 from encours.sync.store import Store
 
@@ -204,3 +213,40 @@ def test_an_invoice_with_fewer_due_lines_than_before_loses_the_extra_ones(store:
     write(store, [invoice("F1", "100.00")])
 
     assert store.db.execute("SELECT seq, amount FROM due_lines").fetchall() == [(0, 10000)]
+
+
+def test_every_other_version_of_an_id_is_its_own_quarantine_record(store: Store) -> None:
+    versions = [invoice("F1", "100.00"), invoice("F1", "200.00"), invoice("F1", "300.00")]
+
+    written, quarantined, _ = write(store, versions)
+
+    assert (written, quarantined) == (1, 2)
+    rows = store.db.execute(
+        "SELECT external_id, reason FROM quarantine ORDER BY external_id"
+    ).fetchall()
+    assert [external_id for external_id, _ in rows] == ["F1", "F1 (version 3)"]
+    assert "came twice" in rows[0][1] and "came 3 times" in rows[1][1]
+    assert store.db.execute("SELECT total FROM invoices").fetchall() == [(10000,)]
+
+
+def test_drafts_and_source_balances_are_kept_apart_and_replaced_on_a_full_read(
+    store: Store,
+) -> None:
+    draft = invoice("D1", "50.00").model_copy(update={"kind": InvoiceKind.DRAFT})
+    stated = SourceBalance(
+        source="books",
+        external_id="C1",
+        as_of=DAY,
+        amount=Money(amount=Decimal("100.00"), currency="EUR"),
+        basis="the ledger",
+    )
+    write(store, [invoice("F1", "100.00"), draft, stated])
+
+    assert store.drafts(DAY) == {("books", "C1"): 5000}
+    assert store.db.execute("SELECT external_id FROM invoices").fetchall() == [("F1",)]
+    assert store.db.execute("SELECT COUNT(*) FROM due_lines").fetchone() == (1,)
+    assert store.source_balances() == [("books", "C1", DAY, 10000, "the ledger")]
+
+    _, _, deleted = write(store, [invoice("F1", "100.00")])  # the draft was posted or deleted
+
+    assert deleted == 2 and store.drafts(DAY) == {} and store.source_balances() == []
