@@ -1,15 +1,23 @@
 """Tryton's records to the common model (pure: rows in, records out).
 
 What Tryton has, and what encours makes of it (amounts in the company currency, from the
-move lines, so they add up to Tryton's own `party.receivable`):
+move lines, so they add up to Tryton's own `party.receivable`: every receivable line of a
+posted move is read exactly once):
 
 - a customer invoice, posted or paid: an `Invoice` whose due lines are its `lines_to_pay`
   (maturity date, debit - credit), and a `Sale` of its total for DSO; a credit note (an out
-  invoice with a negative total): a `CreditNote` and a negative `Sale`;
-- a draft or validated customer invoice: an `Invoice` of kind `unbilled` (à émettre);
-- a line on a receivable account that is not an invoice's own (a payment, a transfer, a
-  refund): a `Payment` for a credit, with a link to the invoice it pays when the pay wizard
-  made it (`invoice_payment`), an `Invoice` of kind `debit` for a debit;
+  invoice with a negative total): a `CreditNote` and a negative `Sale`. A credit note that
+  Tryton put in an invoice's payment lines is applied to that invoice (a source link), and
+  its line is read only here, never again as a payment;
+- an invoice cancelled by a credit note ("credit with refund"): what it was, an invoice,
+  settled by that credit note through their reconciliation; an invoice cancelled outright
+  (its move reversed), and the reversing line: nothing, neither a receipt nor money owed;
+- a draft or validated customer invoice: an `Invoice` of kind `draft`, in no ledger, never
+  in the outstanding (a draft credit note: nothing);
+- a line on a receivable account that is no invoice's own (a payment, an overpayment, a
+  transfer, a refund, a write-off): a `Payment` for a credit, with a link to the invoice it
+  pays when the pay wizard made it (`invoice_payment`), a `CreditNote` for a write-off (a
+  concession, not money received), an `Invoice` of kind `debit` for a debit;
 - lines reconciled together share their reconciliation as `match_ref` ("rec:12"), so
   reconciliation pairs them as Tryton did; they are dated by their own documents, not by the
   reconciliation, which Tryton dates by the latest due date of its lines;
@@ -57,6 +65,7 @@ __all__ = [
     "deposit_records",
     "identifiers",
     "invoice_records",
+    "is_refunded",
     "line_records",
     "to_customer",
 ]
@@ -76,6 +85,10 @@ INVOICE_FIELDS = (
     "lines_to_pay.debit",
     "lines_to_pay.credit",
     "lines_to_pay.reconciliation",
+    "lines_to_pay.party",
+    "lines_to_pay.invoice_payment",  # a credit note's line in an invoice's payment lines
+    "payment_lines",  # on a credit note: the refunds paid out of it
+    "cancel_move.origin",  # "account.invoice,<id>" when a credit note cancelled it
     "write_date",
     "create_date",
 )
@@ -88,6 +101,7 @@ LINE_FIELDS = (
     "reconciliation",
     "invoice_payment",
     "move.number",
+    "move.journal.type",  # "write-off": a concession, not money received
     "description_used",
     "write_date",
     "create_date",
@@ -103,9 +117,11 @@ DEPOSIT_FIELDS = (
     "invoice.total_amount",
     "invoice.untaxed_amount",
 )
-#: Invoice states that are documents of the ledger, and those still to be issued.
+#: Invoice states that are documents of the ledger, and those in no ledger yet.
 POSTED = ("posted", "paid")
-UNBILLED = ("draft", "validated")
+DRAFTS = ("draft", "validated")
+#: The journal type of Tryton's write-offs (the pay wizard's and the reconciliation's).
+WRITE_OFF = "write-off"
 
 _SIREN_TYPES = {"fr_siren"}
 _SIRET_TYPES = {"fr_siret"}
@@ -171,13 +187,15 @@ def invoice_records(
 ) -> list[Invoice | CreditNote | Sale | Rejected]:
     """A customer invoice or credit note to the common model (see the module docstring).
 
-    A cancelled document, or a draft credit note, gives nothing.
+    A draft or validated invoice is a draft; an invoice cancelled by a credit note is read
+    as the posted invoice it was, which that credit note settles; an invoice cancelled
+    outright, or a draft credit note, gives nothing.
     """
     state = item.get("state")
     try:
-        if state in UNBILLED:
-            return _unbilled(source, item, currency)
-        if state in POSTED:
+        if state in DRAFTS:
+            return _draft(source, item, currency)
+        if state in POSTED or is_refunded(item):
             return _posted(source, item, currency)
         return []
     except ValidationError as exc:
@@ -187,17 +205,39 @@ def invoice_records(
     return [_rejected(source, "account.invoice", item, reason)]
 
 
-def _unbilled(
+def is_refunded(item: dict[str, Any]) -> bool:
+    """True for an invoice cancelled by a credit note (Tryton's "credit with refund").
+
+    Tryton then makes the credit note's move the invoice's `cancel_move` and reconciles the
+    two: the ledger keeps both documents, the invoice settled by its credit note. An
+    invoice cancelled outright has a copy of its own move as `cancel_move` instead
+    (origin "account.move,<id>"), and is read as nothing.
+    """
+    origin = (item.get("cancel_move.") or {}).get("origin") or ""
+    return item.get("state") == "cancelled" and origin.startswith("account.invoice,")
+
+
+def _draft(
     source: str, item: dict[str, Any], currency: str
 ) -> list[Invoice | CreditNote | Sale | Rejected]:
+    """A draft or validated invoice: an `Invoice` of kind `draft`, in no ledger.
+
+    It is dated by its invoice date, or, when it has none yet (Tryton sets it at the
+    latest on posting), by its creation day (UTC): `drafts` as of a date counts it from
+    the day it was made. Its one due line falls on that day; it is never aged. It gives no
+    `Sale` (DSO counts posted sales), and a draft credit note gives nothing.
+
+    Example: a draft of 840.00 TTC created on 22 Nov with no invoice date: a draft of
+    840.00 issued on 22 Nov, reported as `drafts`, outside the outstanding.
+    """
     total = item.get("total_amount") or Decimal(0)
     if total <= 0:  # a credit note not issued yet credits nothing
         return []
     document_currency = (item.get("currency.") or {}).get("code") or currency
     if document_currency != currency:
         raise ValueError(
-            f"a {item.get('state')} invoice in {document_currency}: encours counts what is "
-            f"still to invoice in {currency} only; it is taken in once posted"
+            f"a {item.get('state')} invoice in {document_currency}: encours counts drafts "
+            f"in {currency} only; it is taken in once posted"
         )
     issued_on = item.get("invoice_date") or _day_of(item.get("create_date"))
     amount = Money(amount=total, currency=currency)
@@ -210,10 +250,63 @@ def _unbilled(
             issued_on=issued_on,
             total=amount,
             due_lines=(DueLine(due_on=issued_on, amount=amount),),
-            kind=InvoiceKind.UNBILLED,
+            kind=InvoiceKind.DRAFT,
             order_ref=item.get("reference") or None,
         )
     ]
+
+
+def _line_amount(line: dict[str, Any]) -> Decimal:
+    return (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))
+
+
+def lines_due(item: dict[str, Any], issued_on: date) -> list[dict[str, Any]]:
+    """An invoice's lines to pay that are still its own, in due-date order.
+
+    Tryton adds to an invoice's lines to pay the moves that reschedule or delegate them:
+    each brings a line that reverses the old ones, reconciled with them. Lines of one
+    reconciliation that add up to zero among the invoice's own lines settle each other and
+    are left out; what stays is what the invoice is now due as.
+
+    Example: 1 200.00 due 1 Dec rescheduled as 600.00 due 1 Jan and 600.00 due 1 Feb: the
+    lines 1 200.00 and -1 200.00 (reconciliation 7) leave; the invoice is due as 600.00 +
+    600.00.
+    """
+    lines = item.get("lines_to_pay.") or []
+    by_reconciliation: dict[Any, Decimal] = {}
+    for line in lines:
+        if line.get("reconciliation") is not None:
+            key = line["reconciliation"]
+            by_reconciliation[key] = by_reconciliation.get(key, Decimal(0)) + _line_amount(line)
+    settled = {key for key, amount in by_reconciliation.items() if amount == 0}
+    return sorted(
+        (line for line in lines if line.get("reconciliation") not in settled),
+        key=lambda line: (line.get("maturity_date") or line.get("date") or issued_on, line["id"]),
+    )
+
+
+def _match_ref(item: dict[str, Any], lines: Sequence[dict[str, Any]], total: Decimal) -> str | None:
+    """The invoice's match key: its reconciliation, else its refunds' key, else None.
+
+    `rec:<id>` when all its lines are in one reconciliation; `pay:<id>` for a credit note
+    refunded in part by the pay wizard, whose refunds carry the same key.
+    """
+    reconciliations = {line.get("reconciliation") for line in lines}
+    if len(reconciliations) == 1 and None not in reconciliations:
+        return f"rec:{next(iter(reconciliations))}"
+    if total < 0 and item.get("payment_lines"):
+        return f"pay:{item['id']}"
+    return None
+
+
+def _customer_of(item: dict[str, Any], lines: Sequence[dict[str, Any]]) -> str:
+    """Who owes the invoice: the party of its lines to pay, else the invoice's party.
+
+    The lines' party differs when the invoice has an alternative payee, or its lines were
+    delegated to another party.
+    """
+    parties = {line.get("party") for line in lines} - {None}
+    return str(parties.pop() if len(parties) == 1 else item["party"])
 
 
 def _posted(
@@ -222,33 +315,23 @@ def _posted(
     issued_on = item.get("invoice_date")
     if issued_on is None:
         raise ValueError("a posted invoice without an invoice date")
-    lines = sorted(
-        item.get("lines_to_pay.") or [],
-        key=lambda line: (line.get("maturity_date") or line.get("date") or issued_on, line["id"]),
-    )
+    lines = lines_due(item, issued_on)
     if not lines:
         raise ValueError("a posted invoice without lines to pay (no receivable line)")
-    amounts = [
-        (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines
-    ]
+    amounts = [_line_amount(line) for line in lines]
     total = sum(amounts, Decimal(0))
-    reconciliations = {line.get("reconciliation") for line in lines}
-    match_ref = (
-        f"rec:{next(iter(reconciliations))}"
-        if len(reconciliations) == 1 and None not in reconciliations
-        else None
-    )
+    customer = _customer_of(item, lines)
     common: dict[str, Any] = {
         "source": source,
         "external_id": str(item["id"]),
         "raw": raw_of(item),
-        "customer_id": str(item["party"]),
-        "match_ref": match_ref,
+        "customer_id": customer,
+        "match_ref": _match_ref(item, lines, total),
     }
     sale = Sale(
         source=source,
         external_id=f"sale:{item['id']}",
-        customer_id=str(item["party"]),
+        customer_id=customer,
         booked_on=issued_on,
         amount=Money(amount=total, currency=currency),
         raw=common["raw"],
@@ -259,6 +342,7 @@ def _posted(
             on=issued_on,
             amount=Money(amount=-total, currency=currency),
             reference=item.get("number"),
+            allocations=_applied_to(lines, issued_on, currency),
         )
         return [credit, sale]
     if total == 0:
@@ -284,63 +368,116 @@ def _posted(
     return [invoice, sale]
 
 
+def _applied_to(
+    lines: Sequence[dict[str, Any]], issued_on: date, currency: str
+) -> tuple[SourceAllocation, ...]:
+    """A credit note's lines that Tryton put in an invoice's payment lines: source links.
+
+    Example: credit note AV-2 of 300.00 whose line is in invoice FA-12's payment lines:
+    300.00 of it settles FA-12 (Tryton's `amount_to_pay` of FA-12 drops by 300.00), and it
+    is not unapplied. Its line is read here only, never as a payment.
+    """
+    return tuple(
+        SourceAllocation(
+            invoice_id=str(line["invoice_payment"]),
+            amount=Money(amount=-_line_amount(line), currency=currency),
+            allocated_on=issued_on,
+        )
+        for line in lines
+        if line.get("invoice_payment") and _line_amount(line) < 0
+    )
+
+
 def line_records(
     source: str, item: dict[str, Any], *, currency: str
-) -> list[Payment | Invoice | Rejected]:
-    """A receivable move line that is no invoice's own to a `Payment` (credit) or a debit."""
-    amount = (item.get("debit") or Decimal(0)) - (item.get("credit") or Decimal(0))
-    party = item.get("party")
-    reconciliation = item.get("reconciliation")
-    reference = (item.get("move.") or {}).get("number") or item.get("description_used") or None
+) -> list[Payment | CreditNote | Invoice | Rejected]:
+    """A receivable move line that is no invoice's own to a credit or a debit.
+
+    A credit is a `Payment` (linked to the invoice the pay wizard paid), or a `CreditNote`
+    when it is a write-off (journal of type write-off: a concession, no money received); a
+    debit is an `Invoice` of kind `debit` (a refund paid out, a transfer). A refund that the
+    pay wizard paid out of a credit note, not reconciled yet, shares the key `pay:<credit
+    note>` with it, so the credit note settles it as Tryton's `amount_to_pay` does.
+    """
+    amount = _line_amount(item)
     try:
-        on = item.get("date")
-        if on is None:
+        if item.get("date") is None:
             raise ValueError("a move line without a date")
         if amount < 0:
-            paid = Money(amount=-amount, currency=currency)
-            invoice = item.get("invoice_payment")
-            links = (
-                (SourceAllocation(invoice_id=str(invoice), amount=paid, allocated_on=on),)
-                if invoice
-                else ()
-            )
-            return [
-                Payment(
-                    source=source,
-                    external_id=f"line:{item['id']}",
-                    raw=raw_of(item),
-                    customer_id=str(party) if party else None,
-                    on=on,
-                    amount=paid,
-                    reference=reference,
-                    allocations=links,
-                    match_ref=f"rec:{reconciliation}" if reconciliation else None,
-                )
-            ]
+            return [_credit_line(source, item, -amount, currency)]
         if amount == 0:
             return []
-        if not party:
-            raise ValueError("a debit on a receivable account without a party")
-        debit = Money(amount=amount, currency=currency)
-        return [
-            Invoice(
-                source=source,
-                external_id=f"line:{item['id']}",
-                raw=raw_of(item),
-                customer_id=str(party),
-                number=reference,
-                issued_on=on,
-                total=debit,
-                due_lines=(DueLine(due_on=item.get("maturity_date") or on, amount=debit),),
-                kind=InvoiceKind.DEBIT,
-                match_ref=f"rec:{reconciliation}" if reconciliation else None,
-            )
-        ]
+        return [_debit_line(source, item, amount, currency)]
     except ValidationError as exc:
         reason = f"move line does not fit the model: {validation_reasons(exc)}"
     except ValueError as exc:
         reason = f"move line cannot be read: {exc}"
     return [_rejected(source, "account.move.line", item, reason)]
+
+
+def _line_common(source: str, item: dict[str, Any]) -> dict[str, Any]:
+    reconciliation = item.get("reconciliation")
+    return {
+        "source": source,
+        "external_id": f"line:{item['id']}",
+        "raw": raw_of(item),
+        "match_ref": f"rec:{reconciliation}" if reconciliation else None,
+    }
+
+
+def _reference(item: dict[str, Any]) -> str | None:
+    return (item.get("move.") or {}).get("number") or item.get("description_used") or None
+
+
+def _credit_line(
+    source: str, item: dict[str, Any], amount: Decimal, currency: str
+) -> Payment | CreditNote:
+    on: date = item["date"]
+    party = item.get("party")
+    paid = Money(amount=amount, currency=currency)
+    journal = ((item.get("move.") or {}).get("journal.") or {}).get("type")
+    if journal == WRITE_OFF and party:
+        return CreditNote(
+            **_line_common(source, item),
+            customer_id=str(party),
+            on=on,
+            amount=paid,
+            reference=_reference(item),
+        )
+    invoice = item.get("invoice_payment")
+    links = (
+        (SourceAllocation(invoice_id=str(invoice), amount=paid, allocated_on=on),)
+        if invoice
+        else ()
+    )
+    return Payment(
+        **_line_common(source, item),
+        customer_id=str(party) if party else None,
+        on=on,
+        amount=paid,
+        reference=_reference(item),
+        allocations=links,
+    )
+
+
+def _debit_line(source: str, item: dict[str, Any], amount: Decimal, currency: str) -> Invoice:
+    party = item.get("party")
+    if not party:
+        raise ValueError("a debit on a receivable account without a party")
+    on: date = item["date"]
+    debit = Money(amount=amount, currency=currency)
+    common = _line_common(source, item)
+    if common["match_ref"] is None and item.get("invoice_payment"):
+        common["match_ref"] = f"pay:{item['invoice_payment']}"
+    return Invoice(
+        **common,
+        customer_id=str(party),
+        number=_reference(item),
+        issued_on=on,
+        total=debit,
+        due_lines=(DueLine(due_on=item.get("maturity_date") or on, amount=debit),),
+        kind=InvoiceKind.DEBIT,
+    )
 
 
 @dataclass

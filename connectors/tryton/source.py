@@ -1,13 +1,18 @@
-"""Tryton as a source: customers, invoices, payments and deposits over JSON-RPC.
+"""Tryton as a source: customers, invoices, payments, deposits and balances over JSON-RPC.
 
-What is read (see `records.py` for what each becomes):
+What is read (see `records.py` for what each becomes, `balance.py` for the balance):
 
-- `account.invoice` of type out, draft to paid, with their lines to pay;
+- `account.invoice` of type out, draft to paid, with their lines to pay, and those
+  cancelled by a credit note (which settles them);
 - `account.move.line` on receivable accounts of posted moves that are no invoice's own line
-  (payments, transfers, refunds), with their reconciliation and the invoice they pay;
+  (payments, overpayments, transfers, refunds, write-offs), with their reconciliation and
+  the invoice they pay; a line that reverses an invoice's own line (the invoice cancelled)
+  is not read, nor is the invoice;
 - `account.invoice.line` on deposit accounts of posted customer invoices (account_deposit),
   read whole at each run: there are few, and a recall needs the customer's older deposits;
-- `party.party` of every customer met, with SIREN, SIRET, VAT number and credit limit.
+- `party.party` of every customer met, with SIREN, SIRET, VAT number, credit limit, and
+  its `receivable` and `deposit`: a `SourceBalance` on the server's date, adjusted by the
+  receivable lines of draft moves (read once a run).
 
 Incremental: the position is JSON `{"since": <timestamp>, "live": <count>}`. `since` is the
 latest `write_date`/`create_date` Tryton gave (its own clock, naive UTC there); the next run
@@ -16,11 +21,14 @@ not missed (reading a record twice is harmless: sync writes only what changed). 
 no trace of deletions, so `live` counts the customer invoices still live (draft to paid)
 created up to `since`: when that count drops, a draft was deleted or an invoice cancelled,
 and the run reads everything again (`replace_all`), which removes them. `--full-refresh`
-does the same at any time.
+does the same at any time. An incremental run gives the balances of the customers it read;
+the store keeps the others'.
 
 API calls: one login, one context, then one `search_read` per page of `PAGE_SIZE` records
-per stream (keyset pages by id), one `read` per page of customers, and on an incremental run
-four `search_count` to decide what to read (one more after the read, for the position).
+per stream (keyset pages by id), the parties' fields, the server's date and the draft
+moves' receivable lines (once a run, when customers are read), one `read` per page of
+customers, and on an incremental run four `search_count` to decide what to read (one more
+after the read, for the position).
 """
 
 from __future__ import annotations
@@ -29,17 +37,26 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from encours.connectors.base import Pull
+from encours.connectors.tryton.balance import (
+    BALANCE_FIELDS,
+    DRAFT_MOVE_LINES,
+    DepositsLeft,
+    deposits_left,
+    draft_moves,
+    source_balance,
+)
 from encours.connectors.tryton.records import (
     DEPOSIT_FIELDS,
+    DRAFTS,
     INVOICE_FIELDS,
     LINE_FIELDS,
     PARTY_FIELDS,
     POSTED,
-    UNBILLED,
     deposit_records,
     invoice_records,
     line_records,
@@ -57,10 +74,25 @@ log = logging.getLogger("encours.tryton")
 OVERLAP = timedelta(hours=1)
 
 _OUT_INVOICES: list[Any] = [["type", "=", "out"]]
-_LIVE = [*_OUT_INVOICES, ["state", "in", [*UNBILLED, *POSTED]]]
-# Receivable lines of posted moves that are no invoice's own: an invoice's own lines come
-# with the invoice; a payment made by the pay wizard also has the invoice as move origin,
-# and says which invoice it pays.
+_LIVE = [*_OUT_INVOICES, ["state", "in", [*DRAFTS, *POSTED]]]
+# The live invoices, and those a credit note cancelled ("credit with refund"): the credit
+# note settles them. An invoice cancelled outright is not read.
+_READ = [
+    *_OUT_INVOICES,
+    [
+        "OR",
+        ["state", "in", [*DRAFTS, *POSTED]],
+        [["state", "=", "cancelled"], ["cancel_move.origin", "like", "account.invoice,%"]],
+    ],
+]
+# Receivable lines of posted moves that are no invoice's own (those come with the invoice,
+# as its lines to pay, a credit note's included, whatever invoice it was applied to). A
+# move whose origin is an invoice is its own move (and those that reschedule or delegate
+# its lines), except a payment made with the pay wizard: a move of a cash journal (as
+# Tryton's payment methods require) whose lines have no maturity date, the payment and
+# any overpayment. A line reversing an invoice's own line (an invoice cancelled: Tryton
+# copies its move with the amounts negated, each line's origin the line it reverses) goes
+# with that invoice: nowhere.
 OTHER_RECEIVABLE_LINES: list[Any] = [
     ["account.type.receivable", "=", True],
     ["move_state", "=", "posted"],
@@ -68,7 +100,14 @@ OTHER_RECEIVABLE_LINES: list[Any] = [
         "OR",
         ["move_origin", "=", None],
         ["move_origin", "not like", "account.invoice,%"],
-        ["invoice_payment", "!=", None],
+        [["maturity_date", "=", None], ["move.journal.type", "=", "cash"]],
+    ],
+    [
+        "OR",
+        ["origin", "=", None],
+        ["origin", "not like", "account.move.line,%"],
+        ["origin.maturity_date", "=", None, "account.move.line"],
+        ["origin.move_origin", "not like", "account.invoice,%", "account.move.line"],
     ],
 ]
 _DEPOSIT_LINES: list[Any] = [
@@ -100,6 +139,8 @@ class TrytonSource:
         self.rpc = rpc
         self._latest: datetime | None = None
         self._parties_seen: set[int] = set()
+        self._own_lines: set[int] = set()
+        self._deposits_left: dict[int, DepositsLeft] = {}
 
     def check(self) -> None:
         """Log in, read the user's company and make sure the accounting modules answer.
@@ -133,6 +174,7 @@ class TrytonSource:
         """Everything when `position` is None or a deletion is noticed, else what changed."""
         since, live = _read_position(position)
         self._latest, self._parties_seen = since, set()
+        self._own_lines, self._deposits_left = set(), {}
         if since is not None and self._deleted_since(since, live):
             log.info("%s: invoices deleted or cancelled in Tryton: reading everything", self.source)
             since = None
@@ -176,13 +218,17 @@ class TrytonSource:
     def _records(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
         changed = [_changed_since(start)] if start is not None else []
         for item in self.rpc.search_pages(
-            "account.invoice", [*_LIVE, *changed], INVOICE_FIELDS, page_size=PAGE_SIZE // 2
+            "account.invoice", [*_READ, *changed], INVOICE_FIELDS, page_size=PAGE_SIZE // 2
         ):
             self._saw(item, item.get("party"))
+            self._own_lines.update(line["id"] for line in item.get("lines_to_pay.") or [])
             yield from invoice_records(self.source, item, currency=self.currency)
         for item in self.rpc.search_pages(
             "account.move.line", [*OTHER_RECEIVABLE_LINES, *changed], LINE_FIELDS
         ):
+            if item["id"] in self._own_lines:  # an invoice's, met with it: read once
+                log.warning("%s: move line %s is an invoice's: skipped", self.source, item["id"])
+                continue
             self._saw(item, item.get("party"))
             yield from line_records(self.source, item, currency=self.currency)
         yield from self._deposits()
@@ -204,29 +250,45 @@ class TrytonSource:
             by_party[party].append(item)
         for party, rows in sorted(by_party.items()):
             self._parties_seen.add(party)
-            yield from deposit_records(self.source, party, rows, currency=self.currency)
+            records = deposit_records(self.source, party, rows, currency=self.currency)
+            self._deposits_left[party] = deposits_left(rows, records)
+            yield from records
 
     def _customers(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
-        fields = list(PARTY_FIELDS)
-        if self._has_credit_limit():
-            fields.append("credit_limit_amount")
+        fields = self._party_fields()
         read: set[int] = set()
+        pages: list[list[dict[str, Any]]] = []
         if start is not None:  # parties edited since, that owe or are owed something
-            for item in self.rpc.search_pages(
-                "party.party", [_changed_since(start), ["receivable", "!=", 0]], fields
-            ):
-                read.add(item["id"])
-                self._saw(item, None)
-                yield to_customer(self.source, item, currency=self.currency)
+            pages.append(
+                list(
+                    self.rpc.search_pages(
+                        "party.party", [_changed_since(start), ["receivable", "!=", 0]], fields
+                    )
+                )
+            )
+            read.update(item["id"] for item in pages[0])
         wanted = sorted(self._parties_seen - read)
+        balances = _Balances(self, fields) if pages and pages[0] or wanted else None
+        for page in pages:
+            yield from self._customer_page(page, balances)
         for at in range(0, len(wanted), PAGE_SIZE):
-            for item in self.rpc.read("party.party", wanted[at : at + PAGE_SIZE], fields):
-                self._saw(item, None)
-                yield to_customer(self.source, item, currency=self.currency)
+            page = self.rpc.read("party.party", wanted[at : at + PAGE_SIZE], fields)
+            yield from self._customer_page(page, balances)
 
-    def _has_credit_limit(self) -> bool:
-        described = self.rpc.model("party.party", "fields_get", ["credit_limit_amount"])
-        return "credit_limit_amount" in described
+    def _customer_page(
+        self, page: list[dict[str, Any]], balances: _Balances | None
+    ) -> Iterator[SourceRecord | Rejected]:
+        for item in page:
+            self._saw(item, None)
+            yield to_customer(self.source, item, currency=self.currency)
+            if balances is not None and balances.stated(item):
+                yield balances.of(item)
+
+    def _party_fields(self) -> list[str]:
+        """The parties' fields to read: the credit limit and the balance when Tryton has them."""
+        optional = ["credit_limit_amount", *BALANCE_FIELDS]
+        described = self.rpc.model("party.party", "fields_get", optional)
+        return [*PARTY_FIELDS, *(name for name in optional if name in described)]
 
     def _saw(self, item: dict[str, Any], party: int | None) -> None:
         if party:
@@ -242,6 +304,42 @@ class TrytonSource:
             "account.invoice", "search_count", [*_LIVE, ["create_date", "<=", since]], 0, None
         )
         return json.dumps({"since": since.isoformat(), "live": live})
+
+
+class _Balances:
+    """The balances of the parties of one run.
+
+    The server's date and the draft moves are read once, when the first party is.
+    """
+
+    def __init__(self, source: TrytonSource, fields: list[str]) -> None:
+        self._source = source
+        self._has_balance = "receivable" in fields
+        self._as_of: date | None = None
+        self._drafts: dict[int, Decimal] = {}
+
+    def stated(self, item: dict[str, Any]) -> bool:
+        """True when Tryton gave the party's receivable (the module account answers)."""
+        return self._has_balance and "receivable" in item
+
+    def of(self, item: dict[str, Any]) -> SourceRecord | Rejected:
+        """The party's `SourceBalance` (see `balance.py`)."""
+        source = self._source
+        if self._as_of is None:
+            self._as_of = source.rpc.model("ir.date", "today")
+            self._drafts = draft_moves(
+                source.rpc.search_pages(
+                    "account.move.line", DRAFT_MOVE_LINES, ["party", "debit", "credit"]
+                )
+            )
+        return source_balance(
+            source.source,
+            item,
+            as_of=self._as_of,
+            draft=self._drafts.get(item["id"], Decimal(0)),
+            deposits=source._deposits_left.get(item["id"], DepositsLeft()),
+            currency=source.currency,
+        )
 
 
 def _read_position(position: str | None) -> tuple[datetime | None, int | None]:

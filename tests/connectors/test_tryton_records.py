@@ -1,8 +1,12 @@
 """Tryton rows to the common model: real rows recorded from a Tryton 8.2 server, and edge cases.
 
 `tests/data/tryton_rows.json` holds the raw JSON-RPC results of the French scenario of
-TRYTON.md (Alpha party 2, Beta 3, Gamma 4); every row goes through `from_wire` first, as the
-source does. Hand-made rows are written directly in their Python form.
+TRYTON.md (Alpha party 2, Beta 3, Gamma 4); `tests/data/tryton_rows_bookkeeping.json` those
+of the customers of `tests/tryton/scenario.py` whose documents Tryton's own wizards booked
+(overpayment, cancellations, credit notes in payment lines, drafts, write-off, refunds, one
+payment for two invoices: parties 6 to 12), read with the source's own domains and fields.
+Every row goes through `from_wire` first, as the source does. Hand-made rows are written
+directly in their Python form.
 """
 
 import json
@@ -14,9 +18,18 @@ from typing import Any
 
 import pytest
 
+from encours.connectors.tryton.balance import (
+    BASIS,
+    DepositsLeft,
+    deposit_with_vat,
+    deposits_left,
+    draft_moves,
+    source_balance,
+)
 from encours.connectors.tryton.records import (
     deposit_records,
     invoice_records,
+    is_refunded,
     line_records,
     to_customer,
 )
@@ -35,6 +48,7 @@ from encours.model import (
     Rejected,
     Sale,
     SourceAllocation,
+    SourceBalance,
 )
 from encours.sync.reconcile import CreditItem, DueItem, reconcile
 
@@ -45,6 +59,14 @@ ROWS: dict[str, list[dict[str, Any]]] = from_wire(
     )
 )
 ALPHA, BETA, GAMMA = 2, 3, 4
+BOOKS: dict[str, Any] = from_wire(
+    json.loads(
+        (Path(__file__).parent.parent / "data" / "tryton_rows_bookkeeping.json").read_text(
+            encoding="utf-8"
+        )
+    )
+)
+DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA = range(6, 13)
 
 
 def eur(amount: str) -> Money:
@@ -277,20 +299,20 @@ def test_end_of_month_terms_keep_tryton_due_date() -> None:
         (11, "3", "840.00", date(2026, 11, 22), "CMD-B3"),  # draft
     ],
 )
-def test_draft_and_validated_invoices_are_unbilled(
+def test_draft_and_validated_invoices_are_drafts(
     ident: int, customer: str, amount: str, on: date, order_ref: str
 ) -> None:
-    """A draft or validated invoice: one unbilled item due on its date, and no sale yet."""
-    (unbilled,) = of_invoice(ident)
-    assert isinstance(unbilled, Invoice)
-    assert unbilled.kind == InvoiceKind.UNBILLED
-    assert unbilled.external_id == str(ident)
-    assert unbilled.customer_id == customer
-    assert unbilled.number is None
-    assert unbilled.issued_on == on
-    assert unbilled.total == eur(amount)
-    assert unbilled.due_lines == (DueLine(due_on=on, amount=eur(amount)),)
-    assert unbilled.order_ref == order_ref
+    """A draft or validated invoice: one draft item (in no ledger) on its date, no sale."""
+    (draft,) = of_invoice(ident)
+    assert isinstance(draft, Invoice)
+    assert draft.kind == InvoiceKind.DRAFT
+    assert draft.external_id == str(ident)
+    assert draft.customer_id == customer
+    assert draft.number is None
+    assert draft.issued_on == on
+    assert draft.total == eur(amount)
+    assert draft.due_lines == (DueLine(due_on=on, amount=eur(amount)),)
+    assert draft.order_ref == order_ref
 
 
 def test_two_instalments_are_two_due_lines() -> None:
@@ -481,6 +503,8 @@ def balance(records: list[Any]) -> tuple[Decimal, Decimal, Any]:
     due: list[DueItem] = []
     credits: list[CreditItem] = []
     for record in records:
+        if isinstance(record, Invoice) and record.kind == InvoiceKind.DRAFT:
+            continue  # in no ledger: stored apart, never reconciled
         if isinstance(record, Invoice):
             for seq, line in enumerate(record.due_lines, start=1):
                 due.append(
@@ -527,18 +551,18 @@ def balance(records: list[Any]) -> tuple[Decimal, Decimal, Any]:
 
 
 @pytest.mark.parametrize(
-    ("party", "receivable", "deposit_ttc", "unbilled", "expected"),
+    ("party", "receivable", "deposit_ttc", "drafts", "expected"),
     [
-        (ALPHA, "3200.00", "0", "360.00", "3560.00"),
-        (BETA, "3180.00", "0", "840.00", "4020.00"),
+        (ALPHA, "3200.00", "0", "360.00", "3200.00"),
+        (BETA, "3180.00", "0", "840.00", "3180.00"),
         (GAMMA, "4800.00", "600.00", "0", "4200.00"),
     ],
 )
 def test_customer_balance_matches_tryton(
-    party: int, receivable: str, deposit_ttc: str, unbilled: str, expected: str
+    party: int, receivable: str, deposit_ttc: str, drafts: str, expected: str
 ) -> None:
-    """Σ open due lines − unapplied = party.receivable − deposit at TTC + unbilled."""
-    assert Decimal(receivable) - Decimal(deposit_ttc) + Decimal(unbilled) == Decimal(expected)
+    """Σ open due lines − unapplied = party.receivable − deposit at TTC; drafts beside it."""
+    assert Decimal(receivable) - Decimal(deposit_ttc) == Decimal(expected)
     records = [r for r in every_record() if not isinstance(r, Sale) and r.customer_id == str(party)]
 
     outstanding, net, result = balance(records)
@@ -547,6 +571,11 @@ def test_customer_balance_matches_tryton(
     assert net == Decimal(expected)
     rules = {a.rule for a in result.allocations}
     assert rules <= {AllocationRule.SOURCE_LINK, AllocationRule.MATCH_GROUP}
+    draft_total = sum(
+        (r.total.amount for r in records if isinstance(r, Invoice) and r.kind == InvoiceKind.DRAFT),
+        Decimal(0),
+    )
+    assert draft_total == Decimal(drafts)
 
 
 def test_what_stays_unapplied_is_what_tryton_leaves_open() -> None:
@@ -756,12 +785,12 @@ def test_draft_in_another_currency_is_rejected() -> None:
 
 
 def test_draft_without_invoice_date_is_dated_by_its_creation() -> None:
-    """A draft has no invoice date yet: the unbilled item takes its creation day (UTC)."""
+    """A draft has no invoice date yet: the draft takes its creation day (UTC)."""
     item = an_invoice(23, state="draft", total="120.00", on=None)
     item["create_date"] = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
-    (unbilled,) = invoice_records(SOURCE, item, currency="EUR")
-    assert unbilled.kind == InvoiceKind.UNBILLED
-    assert unbilled.issued_on == date(2026, 11, 22)
+    (draft,) = invoice_records(SOURCE, item, currency="EUR")
+    assert draft.kind == InvoiceKind.DRAFT
+    assert draft.issued_on == date(2026, 11, 22)
 
 
 def test_posted_invoice_over_max_amount_is_rejected_not_raised() -> None:
@@ -854,3 +883,331 @@ def test_line_over_max_amount_is_rejected_not_raised() -> None:
     (rejected,) = line_records(SOURCE, a_line(74, credit=str(MAX_AMOUNT)), currency="EUR")
     assert isinstance(rejected, Rejected)
     assert "not a plausible amount" in rejected.reason
+
+
+# -- recorded rows: Tryton's own bookkeeping ------------------------------------------------------
+
+
+def booked(stream: str, ident: int) -> dict[str, Any]:
+    """The recorded row of `stream` with this id, among the bookkeeping customers'."""
+    return next(item for item in BOOKS[stream] if item["id"] == ident)
+
+
+def booked_records(party: int) -> list[Any]:
+    """What the source makes of one bookkeeping customer's invoices and lines, sales aside."""
+    records: list[Any] = []
+    for item in BOOKS["invoices"]:
+        records += invoice_records(SOURCE, item, currency="EUR")
+    for item in BOOKS["lines"]:
+        records += line_records(SOURCE, item, currency="EUR")
+    return [r for r in records if not isinstance(r, Sale) and r.customer_id == str(party)]
+
+
+def booked_sales(party: int) -> Decimal:
+    total = Decimal(0)
+    for item in BOOKS["invoices"]:
+        for record in invoice_records(SOURCE, item, currency="EUR"):
+            if isinstance(record, Sale) and record.customer_id == str(party):
+                total += record.amount.amount
+    return total
+
+
+def test_overpayment_is_unapplied_money_of_the_customer() -> None:
+    """Delta paid 1 500.00 for FA2026-9 (1 200.00): the pay wizard's move has the payment,
+    linked and reconciled with the invoice, and 300.00 apart with no link: a payment left
+    unapplied, so Delta owes its next invoice (600.00) less 300.00, as Tryton says."""
+    paid, over = line_records(SOURCE, booked("lines", 75), currency="EUR") + line_records(
+        SOURCE, booked("lines", 76), currency="EUR"
+    )
+    assert isinstance(paid, Payment) and isinstance(over, Payment)
+    assert paid.allocations == (
+        SourceAllocation(invoice_id="9", amount=eur("1200.00"), allocated_on=date(2026, 11, 24)),
+    )
+    assert paid.match_ref == "rec:4"
+    assert (over.amount, over.allocations, over.match_ref) == (eur("300.00"), (), None)
+    assert over.reference == paid.reference == "26"  # one move, the pay wizard's
+
+    outstanding, net, result = balance(booked_records(DELTA))
+    assert outstanding == net == booked("parties", DELTA)["receivable"] == Decimal("300.00")
+    assert dict(result.unmatched) == {"line:76": 30000}
+
+
+def test_invoice_cancelled_by_a_credit_note_is_settled_by_it() -> None:
+    """FA2026-18 was credited with refund: Tryton cancels it, makes AV2026-6's move its
+    cancel move and reconciles the two. Both are read, matched: no money, nothing left."""
+    refunded = booked("invoices", 19)
+    assert refunded["state"] == "cancelled" and is_refunded(refunded)
+    invoice, sale = invoice_records(SOURCE, refunded, currency="EUR")
+    credit, credit_sale = invoice_records(SOURCE, booked("invoices", 28), currency="EUR")
+    assert isinstance(invoice, Invoice) and isinstance(credit, CreditNote)
+    assert (invoice.total, invoice.match_ref, invoice.number) == (
+        eur("480.00"), "rec:8", "FA2026-18",
+    )  # fmt: skip
+    assert (credit.amount, credit.match_ref, credit.allocations) == (eur("480.00"), "rec:8", ())
+    assert sale.amount.amount + credit_sale.amount.amount == 0
+
+    outstanding, net, result = balance(booked_records(EPSILON))
+    assert outstanding == net == booked("parties", EPSILON)["receivable"] == Decimal("600.00")
+    assert result.unmatched == ()  # neither the credit note nor anything else is left over
+    assert booked_sales(EPSILON) == Decimal("600.00")  # FA2026-7 alone: the pair nets out
+
+
+def test_invoice_cancelled_outright_and_its_reversal_are_not_read() -> None:
+    """FA2026-10 was cancelled: Tryton copied its move with the amounts negated and
+    reconciled the copy with it. The source reads neither (the reversing line's origin is
+    the invoice's own line); a cancelled row given anyway gives nothing."""
+    assert all(item["reference"] != "CMD-E1" for item in BOOKS["invoices"])
+    assert {line["id"] for line in BOOKS["lines"]} == {75, 76, 78, 80, 88, 90, 105}
+    item = an_invoice(40, state="cancelled", total="960.00", lines=[to_pay(90, "960.00")])
+    item["cancel_move."] = {"id": 35, "origin": "account.move,10"}
+    assert not is_refunded(item)
+    assert invoice_records(SOURCE, item, currency="EUR") == []
+
+
+def test_credit_note_in_an_invoice_payment_lines_counts_once() -> None:
+    """AV2026-4 (300.00) is in FA2026-2's payment lines: a credit note linked to FA2026-2,
+    its line never read again as a payment (not among the lines read)."""
+    (credit, sale) = invoice_records(SOURCE, booked("invoices", 26), currency="EUR")
+    assert isinstance(credit, CreditNote)
+    assert credit.allocations == (
+        SourceAllocation(invoice_id="2", amount=eur("300.00"), allocated_on=date(2026, 12, 1)),
+    )
+    assert sale.amount == eur("-300.00")
+    assert 94 not in {line["id"] for line in BOOKS["lines"]}
+
+    outstanding, net, result = balance(booked_records(ZETA))
+    assert outstanding == net == booked("parties", ZETA)["receivable"] == Decimal("1500.00")
+    assert result.unmatched == ()
+    assert {(a.credit_id, a.invoice_id, a.amount, a.rule) for a in result.allocations} == {
+        ("26", "2", 30000, AllocationRule.SOURCE_LINK),
+        ("27", "21", 12000, AllocationRule.SOURCE_LINK),
+    }
+
+
+def test_drafts_are_drafts_dated_by_creation_when_undated() -> None:
+    """Eta: a draft with no invoice date (dated by its creation day), a validated invoice,
+    a draft credit note (nothing); no sale, nothing in the outstanding."""
+    (undated,) = invoice_records(SOURCE, booked("invoices", 29), currency="EUR")
+    (validated,) = invoice_records(SOURCE, booked("invoices", 30), currency="EUR")
+    assert invoice_records(SOURCE, booked("invoices", 31), currency="EUR") == []
+    assert (undated.kind, undated.total, undated.issued_on) == (
+        InvoiceKind.DRAFT, eur("120.00"), date(2026, 12, 6),
+    )  # fmt: skip
+    assert (validated.kind, validated.total, validated.issued_on) == (
+        InvoiceKind.DRAFT, eur("240.00"), date(2026, 12, 3),
+    )  # fmt: skip
+    outstanding, net, _ = balance(booked_records(ETA))
+    assert outstanding == net == booked("parties", ETA)["receivable"] == 0
+    assert booked_sales(ETA) == 0
+
+
+def test_write_off_settles_the_invoice_and_is_no_receipt() -> None:
+    """Theta paid 590.00 of 600.00 and the pay wizard wrote 10.00 off: a payment of 590.00
+    and a credit note of 10.00 (journal of type write-off), both reconciled with FA2026-3."""
+    (payment,) = line_records(SOURCE, booked("lines", 78), currency="EUR")
+    (written_off,) = line_records(SOURCE, booked("lines", 80), currency="EUR")
+    assert isinstance(payment, Payment) and payment.amount == eur("590.00")
+    assert isinstance(written_off, CreditNote)
+    assert (written_off.amount, written_off.match_ref, written_off.customer_id) == (
+        eur("10.00"), "rec:5", "10",
+    )  # fmt: skip
+    outstanding, net, result = balance(booked_records(THETA))
+    assert outstanding == net == booked("parties", THETA)["receivable"] == Decimal("300.00")
+    assert sum(a.amount for a in result.allocations if a.invoice_id == "3") == 60000
+
+
+def test_refunds_paid_out_of_credit_notes_are_applied_to_them() -> None:
+    """Iota: AV2026-2 (240.00) paid back whole, reconciled; AV2026-3 (120.00) paid back
+    50.00, not reconciled: the refund and the credit note share "pay:25", so 70.00 of the
+    credit note is what stays unapplied, as Tryton's amount_to_pay (−70.00) says."""
+    (whole,) = line_records(SOURCE, booked("lines", 88), currency="EUR")
+    (part,) = line_records(SOURCE, booked("lines", 90), currency="EUR")
+    credit, _ = invoice_records(SOURCE, booked("invoices", 25), currency="EUR")
+    assert (whole.kind, whole.match_ref) == (InvoiceKind.DEBIT, "rec:6")
+    assert (part.kind, part.total, part.match_ref) == (InvoiceKind.DEBIT, eur("50.00"), "pay:25")
+    assert credit.match_ref == "pay:25"
+    outstanding, net, result = balance(booked_records(IOTA))
+    assert outstanding == net == booked("parties", IOTA)["receivable"] == Decimal("-70.00")
+    assert dict(result.unmatched) == {"25": 7000}
+
+
+def test_one_payment_reconciled_with_two_invoices_settles_both() -> None:
+    """Kappa's transfer of 360.00, reconciled with FA2026-11 and FA2026-12: both settled."""
+    outstanding, net, result = balance(booked_records(KAPPA))
+    assert outstanding == net == booked("parties", KAPPA)["receivable"] == Decimal("360.00")
+    assert {(a.invoice_id, a.amount) for a in result.allocations if a.credit_id == "line:105"} == {
+        ("11", 12000),
+        ("12", 24000),
+    }
+
+
+@pytest.mark.parametrize("party", [DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA])
+def test_each_booked_customer_outstanding_is_its_tryton_balance(party: int) -> None:
+    """The source's own balance of each customer (receivable, no deposit, no draft move)
+    equals the outstanding its records add up to."""
+    stated = source_balance(
+        SOURCE,
+        booked("parties", party),
+        as_of=BOOKS["today"],
+        draft=Decimal(0),
+        deposits=DepositsLeft(),
+        currency="EUR",
+    )
+    assert isinstance(stated, SourceBalance)
+    assert (stated.external_id, stated.as_of, stated.basis) == (
+        str(party),
+        date(2026, 12, 6),
+        BASIS,
+    )
+    assert stated.amount.amount == balance(booked_records(party))[0]
+
+
+# -- hand-made rows: lines to pay moved by Tryton ------------------------------------------------
+
+
+def test_rescheduled_lines_to_pay_are_the_new_instalments() -> None:
+    """1 200.00 rescheduled in two: the old line and its reversal (one reconciliation adding up
+    to zero) leave; the invoice is due as 600.00 + 600.00."""
+    item = an_invoice(
+        41,
+        total="1200.00",
+        lines=[
+            to_pay(80, "1200.00", maturity=date(2026, 11, 1), reconciliation=7),
+            to_pay(81, credit="1200.00", reconciliation=7),
+            to_pay(82, "600.00", maturity=date(2027, 1, 1)),
+            to_pay(83, "600.00", maturity=date(2027, 2, 1)),
+        ],
+    )
+    invoice, sale = invoice_records(SOURCE, item, currency="EUR")
+    assert invoice.due_lines == (
+        DueLine(due_on=date(2027, 1, 1), amount=eur("600.00")),
+        DueLine(due_on=date(2027, 2, 1), amount=eur("600.00")),
+    )
+    assert (invoice.match_ref, sale.amount) == (None, eur("1200.00"))
+
+
+def test_lines_delegated_to_another_party_are_that_party_s() -> None:
+    """Lines to pay delegated to party 9: the invoice is owed by party 9."""
+    lines = [
+        to_pay(84, "500.00", maturity=date(2026, 11, 1), reconciliation=8),
+        to_pay(85, credit="500.00", reconciliation=8),
+        to_pay(86, "500.00", maturity=date(2026, 11, 1)),
+    ]
+    for line in lines:
+        line["party"] = ALPHA
+    lines[2]["party"] = 9
+    invoice, sale = invoice_records(
+        SOURCE, an_invoice(42, total="500.00", lines=lines), currency="EUR"
+    )
+    assert (invoice.customer_id, sale.customer_id, invoice.total) == ("9", "9", eur("500.00"))
+
+
+def test_debit_linked_to_an_invoice_by_the_pay_wizard_shares_its_key() -> None:
+    """A refund paid out of credit note 25, not reconciled: match key "pay:25"; reconciled:
+    its reconciliation."""
+    (open_refund,) = line_records(
+        SOURCE, a_line(91, debit="50.00", invoice_payment=25), currency="EUR"
+    )
+    (settled,) = line_records(
+        SOURCE, a_line(92, debit="50.00", invoice_payment=25, reconciliation=3), currency="EUR"
+    )
+    assert (open_refund.match_ref, settled.match_ref) == ("pay:25", "rec:3")
+
+
+def test_write_off_without_party_is_an_unidentified_payment() -> None:
+    """A write-off line with no party cannot be a customer's credit note: a payment of no one."""
+    item = a_line(93, credit="5.00", party=None)
+    item["move."] = {"id": 93, "number": "M93", "journal.": {"id": 7, "type": "write-off"}}
+    (payment,) = line_records(SOURCE, item, currency="EUR")
+    assert isinstance(payment, Payment) and payment.customer_id is None
+
+
+# -- the source's own balance ---------------------------------------------------------------------
+
+
+def test_deposits_left_of_the_recorded_deposits() -> None:
+    """Gamma: 1 000.00 + 500.00 HT deposited, 1 000.00 HT recalled: 500.00 HT, 600.00 TTC."""
+    rows = [item for item in ROWS["deposits"] if item["invoice."]["party"] == GAMMA]
+    left = deposits_left(rows, recorded_deposits(GAMMA))
+    assert left == DepositsLeft(untaxed=Decimal("500.00"), taxed=Decimal("600.00"))
+    assert deposit_with_vat(Decimal("500.00"), left, "EUR") == Decimal("600.00")
+
+
+def test_rejected_deposit_is_left_out_of_both_sums() -> None:
+    """A deposit in USD is rejected: neither its HT nor its TTC counts."""
+    rows = [
+        a_deposit_line(
+            1, "100.00", invoice=1, on=date(2026, 9, 1), total="120.00", untaxed="100.00"
+        ),
+        a_deposit_line(
+            3,
+            "50.00",
+            invoice=3,
+            on=date(2026, 9, 2),
+            total="60.00",
+            untaxed="50.00",
+            currency="USD",
+        ),
+    ]
+    records = deposit_records(SOURCE, GAMMA, rows, currency="EUR")
+    assert deposits_left(rows, records) == DepositsLeft(Decimal("100.00"), Decimal("120.00"))
+
+
+@pytest.mark.parametrize(
+    ("deposit", "left", "expected"),
+    [
+        ("0", DepositsLeft(), "0"),
+        ("250.00", DepositsLeft(), "250.00"),  # no deposit read: no ratio, shown as is
+        ("500.00", DepositsLeft(Decimal("500.00"), Decimal("600.00")), "600.00"),
+        ("100.00", DepositsLeft(Decimal("300.00"), Decimal("330.00")), "110.00"),
+        ("33.33", DepositsLeft(Decimal("100.00"), Decimal("120.00")), "40.00"),  # 39.996
+    ],
+)
+def test_deposit_with_vat(deposit: str, left: DepositsLeft, expected: str) -> None:
+    """party.deposit × TTC/HT of the deposits left, to the cent."""
+    assert deposit_with_vat(Decimal(deposit), left, "EUR") == Decimal(expected)
+
+
+def test_draft_moves_add_up_per_party() -> None:
+    """Receivable lines of draft moves, per party; a line with no party counts for none."""
+    rows = [
+        {"id": 1, "party": 3, "debit": Decimal("0"), "credit": Decimal("150.00")},
+        {"id": 2, "party": 3, "debit": Decimal("40.00"), "credit": Decimal("0")},
+        {"id": 3, "party": None, "debit": Decimal("9.00"), "credit": Decimal("0")},
+    ]
+    assert draft_moves(rows) == {3: Decimal("-110.00")}
+
+
+def test_source_balance_subtracts_draft_moves_and_deposits_with_vat() -> None:
+    """4 800.00 receivable − (−110.00) of draft moves − 500.00 HT at 1.2 = 4 310.00."""
+    stated = source_balance(
+        SOURCE,
+        {"id": GAMMA, "receivable": Decimal("4800.00"), "deposit": Decimal("500.00")},
+        as_of=date(2026, 11, 23),
+        draft=Decimal("-110.00"),
+        deposits=DepositsLeft(Decimal("500.00"), Decimal("600.00")),
+        currency="EUR",
+    )
+    assert stated == SourceBalance(
+        source=SOURCE,
+        external_id="4",
+        raw=stated.raw,
+        as_of=date(2026, 11, 23),
+        amount=eur("4310.00"),
+        basis=BASIS,
+    )
+    assert json.loads(stated.raw)["receivable"] == "4800.00"
+
+
+def test_source_balance_over_max_amount_is_rejected() -> None:
+    """A receivable of MAX_AMOUNT or more is broken input: a Rejected of the party."""
+    stated = source_balance(
+        SOURCE,
+        {"id": 4, "receivable": MAX_AMOUNT, "deposit": Decimal(0)},
+        as_of=date(2026, 11, 23),
+        draft=Decimal(0),
+        deposits=DepositsLeft(),
+        currency="EUR",
+    )
+    assert isinstance(stated, Rejected)
+    assert (stated.stream, stated.external_id) == ("party.party", "4")
