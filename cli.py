@@ -15,9 +15,11 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -38,23 +40,27 @@ from encours.sync.init import (
     create_target_fields,
     write_config,
 )
-from encours.sync.report import amount, figures_json
-from encours.sync.run import RunSummary, run_sync
+from encours.sync.report import amount, figures_json, printable
+from encours.sync.run import EXIT_IO, RunSummary, run_sync
 from encours.sync.secrets import keyring_available, redact, set_secret
-from encours.sync.store import Store
+from encours.sync.store import Store, store_error
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SOURCE_TYPES = ["fec", "pennylane", "tryton"]
 TARGET_TYPES = ["file", "hubspot", "tryton"]
 CENT = Decimal("0.01")
+#: C0 and C1 control characters but newline and tab, and DEL.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 MAX_DIGITS = 15  # amounts up to 10^15 (a quadrillion): more is a typo
 
 
 class App:
     """What every command shares: the config path (loaded on first use) and the clock."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, debug: bool = False) -> None:
         self.config_path = config_path
+        self.debug = debug
         self._settings: Settings | None = None
 
     @property
@@ -68,23 +74,91 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """`click.echo`, with every control character but newline and tab shown escaped.
+
+    Names, references and reasons come from the sources: a customer named with an escape
+    sequence must not drive the terminal that reads `status` (terminal injection).
+    """
+    click.echo(_CONTROLS.sub(_escaped, message), err=err, nl=nl)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 def _fail(exc: EncoursError) -> NoReturn:
-    click.echo(f"encours: {redact(str(exc))}", err=True)
+    echo(f"encours: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 
 def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the project's errors into a message and their exit code, in one place."""
+    """Turn every failure into a message and an exit code of the README's table, in one place.
+
+    The project's errors carry their code; a damaged store is 70, an I/O error (a full disk,
+    a folder that went away) 74, a reader that stopped reading (`status | head`) ends quietly,
+    and anything else is an internal error, 70, whose traceback only `--debug` shows.
+    """
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except EncoursError as exc:
             _fail(exc)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: a wrong command line (2), an exit, Ctrl-C
+        except sqlite3.DatabaseError as exc:
+            _fail(store_error(_store_path(), exc))
+        except BrokenPipeError:
+            _stop_writing()
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            echo(f"encours: I/O error{where}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_IO)
+        except Exception as exc:  # noqa: BLE001 - the last net: no traceback unless --debug
+            if _debugging():
+                raise
+            echo(
+                f"encours: internal error ({type(exc).__name__}: {redact(str(exc))[:300]}); "
+                "run again with --debug for the traceback, and report it",
+                err=True,
+            )
+            sys.exit(70)
 
     wrapper.__name__ = command.__name__
     wrapper.__doc__ = command.__doc__
     return wrapper
+
+
+def _worst(codes: Iterable[int]) -> int:
+    """The exit code of `check`: a damaged store (70) or I/O (74) first, else config (78)."""
+    found = set(codes) - {0}
+    for code in (70, EXIT_IO):
+        if code in found:
+            return code
+    return 78 if found else 0
+
+
+def _debugging() -> bool:
+    context = click.get_current_context(silent=True)
+    app = context.find_object(App) if context else None
+    return bool(app and app.debug)
+
+
+def _store_path() -> Path | None:
+    context = click.get_current_context(silent=True)
+    app = context.find_object(App) if context else None
+    try:
+        return app.settings.store.path if app else None
+    except EncoursError:
+        return None
+
+
+def _stop_writing() -> NoReturn:
+    """The reader of our output went away (`status | head`): stop, quietly, with success."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _as_of(value: str | None, settings: Settings) -> date:
@@ -113,9 +187,15 @@ def _as_of(value: str | None, settings: Settings) -> date:
     help="Configuration file (or set ENCOURS_CONFIG). Relative paths inside it are relative "
     "to its folder.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="ENCOURS_DEBUG",
+    help="Show the traceback of an internal error (or set ENCOURS_DEBUG=1).",
+)
 @click.version_option(package_name="encours")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path) -> None:
+def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
     """Receivables outstanding (encours client), ageing and DSO, onto the customer's record.
 
     Reads your accounting tools and writes the figures back where the sales team looks.
@@ -127,7 +207,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     Any time:     encours status        (who owes what, worst first)
     Try it:       encours demo          (no account, no network)
     """
-    ctx.obj = App(config_path)
+    ctx.obj = App(config_path, debug)
 
 
 @cli.command()
@@ -154,12 +234,12 @@ def demo(folder: Path, as_json: bool) -> None:
     """
     config_path, as_of = demo_setup.prepare(folder)
     settings = load_settings(config_path)
-    click.echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
+    echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
     summary = _run_with_progress(settings, as_of=as_of)
     _print_summary(summary)
     assert summary.figures is not None  # noqa: S101 - a finished run always computed them
     _print_status(summary.figures, as_json=as_json, only=None)
-    click.echo(f"\nNext: encours --config {config_path} status --customer C0001", err=True)
+    echo(f"\nNext: encours --config {config_path} status --customer C0001", err=True)
 
 
 @cli.command()
@@ -176,6 +256,12 @@ def demo(folder: Path, as_json: bool) -> None:
 @click.option("--source", "only_source", metavar="NAME", help="Pull only this source.")
 @click.option("--full-refresh", is_flag=True, help="Read every source whole, ignoring cursors.")
 @click.option(
+    "--accept-deletions",
+    is_flag=True,
+    help="Let a full read delete more than [limits] max_deletion_share of a source's records "
+    "(refused otherwise, exit 65: an export cut short reads as everything deleted).",
+)
+@click.option(
     "--quiet", is_flag=True, help="No progress, only the summary (the default under cron)."
 )
 @pass_app
@@ -187,6 +273,7 @@ def sync(
     no_push: bool,
     only_source: str | None,
     full_refresh: bool,
+    accept_deletions: bool,
     quiet: bool,
 ) -> None:
     """Pull every source, reconcile, compute the indicators and push what changed.
@@ -215,10 +302,11 @@ def sync(
         push=not no_push,
         only_source=only_source,
         full_refresh=full_refresh,
+        accept_deletions=accept_deletions,
     )
     _print_summary(summary)
     if dry_run:
-        click.echo(json.dumps(summary.planned, indent=1, sort_keys=True, ensure_ascii=False))
+        echo(json.dumps(summary.planned, indent=1, sort_keys=True, ensure_ascii=False))
     sys.exit(summary.exit_code)
 
 
@@ -278,10 +366,9 @@ def unmatched(app: App, as_of_text: str | None) -> None:
         store.close()
     currency = settings.company.currency
     for source, customer, kind, external_id, reference, left in rows:
-        click.echo(
-            f"{source}:{customer}\t{kind}\t{reference or external_id}\t{amount(left, currency)}"
-        )
-    click.echo(f"{len(rows)} unmatched credit(s)", err=True)
+        fields = (f"{source}:{customer}", kind, reference or external_id, amount(left, currency))
+        echo("\t".join(printable(field) for field in fields))
+    echo(f"{len(rows)} unmatched credit(s)", err=True)
 
 
 @cli.command()
@@ -306,8 +393,8 @@ def customers(app: App, target: str | None, only_open: bool) -> None:
         store.close()
     shown = [row for row in rows if not only_open or row[3] in ("ambiguous", "unmatched")]
     for name, customer, record, status, detail in shown:
-        click.echo(f"{name}\t{customer}\t{status}\t{record or '-'}\t{detail}")
-    click.echo(f"{len(shown)} customer(s)", err=True)
+        echo("\t".join(printable(f) for f in (name, customer, status, record or "-", detail)))
+    echo(f"{len(shown)} customer(s)", err=True)
 
 
 @cli.command()
@@ -326,8 +413,8 @@ def quarantine(app: App) -> None:
     finally:
         store.close()
     for source, stream, external_id, reason in rows:
-        click.echo(f"{source}\t{stream}\t{external_id}\t{reason}")
-    click.echo(f"{len(rows)} record(s) in quarantine", err=True)
+        echo("\t".join(printable(field) for field in (source, stream, external_id, reason)))
+    echo(f"{len(rows)} record(s) in quarantine", err=True)
 
 
 @cli.command()
@@ -354,19 +441,15 @@ def check(app: App, figures_only: bool) -> None:
     """
     if figures_only:
         sys.exit(_check_figures(app.settings))
-    problems = 0
-    for name, error in check_everything(app.settings):
-        if error is None:
-            click.echo(f"ok      {name}")
-        else:
-            problems += 1
-            click.echo(f"FAILED  {name}: {redact(error)}")
+    results = check_everything(app.settings)
+    for name, error, _ in results:
+        echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
     usable, backend = keyring_available()
     if usable:
-        click.echo(f"ok      keyring ({backend})")
+        echo(f"ok      keyring ({backend})")
     else:
-        click.echo(f"note    no keyring ({backend}): secrets are read from the environment")
-    sys.exit(78 if problems else 0)
+        echo(f"note    no keyring ({backend}): secrets are read from the environment")
+    sys.exit(_worst(result.exit_code for result in results))
 
 
 @cli.group()
@@ -395,7 +478,7 @@ def secrets_set(name: str, key: str) -> None:
     """
     value = click.prompt(f"{key} of {name}", hide_input=True)
     set_secret(name, key, value)
-    click.echo(f"Stored in the keyring as {name}.{key}.")
+    echo(f"Stored in the keyring as {name}.{key}.")
 
 
 @cli.command()
@@ -528,7 +611,7 @@ def init(
         if target_type == "hubspot":
             _ask_secret(target_name, "HubSpot private app token (crm.objects.companies scopes)")
         elif target_type == "tryton":
-            click.echo(
+            echo(
                 "The Tryton target writes onto the parties through the module party_encours "
                 "(tryton/party_encours in the encours sources), for a user in the group "
                 "« Encours (synchronisation) »."
@@ -538,10 +621,10 @@ def init(
                 source_tryton if source_type == "tryton" and source_tryton else defaults
             )
             if source_password is not None and target_tryton == source_tryton:
-                click.echo("Same Tryton login as the source: its password is not asked again.")
+                echo("Same Tryton login as the source: its password is not asked again.")
                 if target_name != source_name:
                     set_secret(target_name, "password", source_password)
-                    click.echo(f"Stored in the keyring as {target_name}.password too.")
+                    echo(f"Stored in the keyring as {target_name}.password too.")
             else:
                 _ask_secret(
                     target_name, f"Password of Tryton user {target_tryton.user}", key="password"
@@ -567,17 +650,16 @@ def init(
         target_tryton=target_tryton if target_type == "tryton" else None,
     )
     write_config(app.config_path, answers)
-    click.echo(f"Wrote {app.config_path} (no secret in it).")
+    echo(f"Wrote {app.config_path} (no secret in it).")
     settings = load_settings(app.config_path)
-    failures = 0
-    for name, error in check_everything(settings):
-        click.echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
-        failures += error is not None
-    if failures:
-        sys.exit(78)
+    results = check_everything(settings)
+    for name, error, _ in results:
+        echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
+    if any(result.error for result in results):
+        sys.exit(_worst(result.exit_code for result in results))
     for name, report in create_target_fields(settings):
-        click.echo(f"ok      target {name}: {report}")
-    click.echo(f"Next: encours --config {app.config_path} sync")
+        echo(f"ok      target {name}: {report}")
+    echo(f"Next: encours --config {app.config_path} sync")
 
 
 @cli.group()
@@ -594,7 +676,7 @@ def _ask_secret(name: str, what: str, key: str = "token") -> str:
     """Ask a secret hidden and keep it in the keyring (or say which variable to set)."""
     value = click.prompt(what, hide_input=True)
     set_secret(name, key, value)
-    click.echo(f"Stored in the keyring as {name}.{key}.")
+    echo(f"Stored in the keyring as {name}.{key}.")
     return value
 
 
@@ -674,7 +756,7 @@ def calc_outstanding(
         _amounts(advances, "--advance"),
         _amounts(unbilled, "--unbilled"),
     ).quantize(CENT)
-    click.echo(json.dumps({"outstanding": str(result)}) if as_json else str(result))
+    echo(json.dumps({"outstanding": str(result)}) if as_json else str(result))
 
 
 @calc.command("dso")
@@ -735,9 +817,9 @@ def calc_dso_command(
         raise click.BadParameter(str(exc), param_hint="--sales") from None
     text = None if result is None else str(result)
     if as_json:
-        click.echo(json.dumps({"dso": text, "method": method, "order": order}))
+        echo(json.dumps({"dso": text, "method": method, "order": order}))
     else:
-        click.echo(f"{text or 'n/a (no sales)'} days ({method}, {order})")
+        echo(f"{text or 'n/a (no sales)'} days ({method}, {order})")
 
 
 class _TerminalProgress:
@@ -748,13 +830,13 @@ class _TerminalProgress:
 
     def __call__(self, stage: str, detail: str) -> None:
         start = "\r\033[K" if stage == self.stage else ("\n" if self.stage else "")
-        click.echo(f"{start}  {stage:<9} {detail}", err=True, nl=False)
+        click.echo(f"{start}  {stage:<9} {printable(detail)}", err=True, nl=False)
         self.stage = stage
 
     def finish(self) -> None:
         """End the last progress line, before the summary."""
         if self.stage:
-            click.echo("", err=True)
+            echo("", err=True)
             self.stage = ""
 
 
@@ -775,33 +857,33 @@ def _run_with_progress(settings: Settings, quiet: bool = False, **options: Any) 
 def _print_summary(summary: RunSummary) -> None:
     """One line per source and target: fit for a log."""
     for outcome in summary.sources:
-        if outcome.status == "failed":
-            click.echo(f"source {outcome.name}: FAILED: {outcome.error}", err=True)
+        if outcome.status in ("failed", "refused"):
+            echo(f"source {outcome.name}: {outcome.status.upper()}: {outcome.error}", err=True)
         else:
-            click.echo(
+            echo(
                 f"source {outcome.name}: {outcome.status}, {outcome.written} read, "
                 f"{outcome.changed} changed, {outcome.deleted} deleted, "
                 f"{outcome.quarantined} quarantined",
                 err=True,
             )
-    click.echo(f"reconciled {summary.reconciled_customers} customer(s)", err=True)
+    echo(f"reconciled {summary.reconciled_customers} customer(s)", err=True)
     for name, count in summary.pushes.items():
-        click.echo(f"target {name}: {count} customer(s) updated", err=True)
+        echo(f"target {name}: {count} customer(s) updated", err=True)
     for name, error in summary.push_errors.items():
-        click.echo(f"target {name}: FAILED: {error}", err=True)
+        echo(f"target {name}: FAILED: {error}", err=True)
     if summary.quarantined_waiting:
-        click.echo(
+        echo(
             f"{summary.quarantined_waiting} record(s) wait in quarantine: run `encours quarantine`",
             err=True,
         )
     if summary.balances_checked:
-        click.echo(
+        echo(
             f"balance check: {summary.balances_differing} of {summary.balances_checked} "
             "customer(s) differ from their source's own balance"
             + (": run `encours check --figures`" if summary.balances_differing else ""),
             err=True,
         )
-    click.echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
+    echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
 
 
 def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
@@ -809,18 +891,18 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
     if only is not None:
         document["customers"] = [c for c in document["customers"] if c["id"] == only]
     if as_json:
-        click.echo(json.dumps(document, indent=1, ensure_ascii=False))
+        echo(json.dumps(document, indent=1, ensure_ascii=False))
         return
     currency = figures.currency
     header = (
         f"{'customer':<34} {'outstanding':>13} {'overdue':>12} {'not due':>12} "
         f"{'unbilled':>10} {'unapplied':>10} {'late':>5} {'DSO':>7}"
     )
-    click.echo(f"Receivables as of {figures.as_of} ({currency}), worst first")
-    click.echo(header)
+    echo(f"Receivables as of {figures.as_of} ({currency}), worst first")
+    echo(header)
     for row in document["customers"]:
-        name = f"{row['name'][:26]} ({row['id']})"
-        click.echo(
+        name = printable(f"{row['name'][:26]} ({row['id']})")
+        echo(
             f"{name:<34} {row['outstanding']:>13} {row['overdue']:>12} {row['not_due']:>12} "
             f"{row['unbilled']:>10} {row['unapplied']:>10} {row['oldest_overdue_days'] or '':>5} "
             f"{row['dso'] or '-':>7}"
@@ -828,32 +910,32 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
             + ("!" if _differs(row) else "")
         )
     total = document["total"]
-    click.echo(
+    echo(
         f"{'TOTAL':<34} {total['outstanding']:>13} {total['overdue']:>12} {total['not_due']:>12} "
         f"{total['unbilled']:>10} {total['unapplied']:>10} {total['oldest_overdue_days'] or '':>5} "
         f"{total['dso'] or '-':>7}"
     )
-    click.echo("Aging: " + ", ".join(f"{k} {v}" for k, v in total["aging"].items()))
-    click.echo(
+    echo("Aging: " + ", ".join(f"{k} {v}" for k, v in total["aging"].items()))
+    echo(
         f"DSO method: {total['dso_method']}; best possible {total['best_possible_dso']}, "
         f"average days delinquent {total['average_days_delinquent']}"
     )
     if any(row["due_dates_assumed"] for row in document["customers"]):
-        click.echo(
+        echo(
             "* due dates from the default payment terms (the source has none for "
             "this customer): set them under [sources.NAME.payment_terms]"
         )
     if figures.unidentified:
-        click.echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
+        echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
     drafts = [row for row in document["customers"] if row["drafts"] != amount(0, currency)]
     if drafts:
-        click.echo(
+        echo(
             f"Draft invoices, in no figure above: {total['drafts']} "
             f"({len(drafts)} customer(s))"
         )
     _print_balance_check(document, figures)
     if figures.quarantined:
-        click.echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
+        echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
 
 
 def _check_figures(settings: Settings) -> int:
@@ -865,7 +947,7 @@ def _check_figures(settings: Settings) -> int:
         store.close()
     document = figures_json(figures)
     if not figures.checked:
-        click.echo("No source states a balance of its customers yet: run `encours sync` first")
+        echo("No source states a balance of its customers yet: run `encours sync` first")
         return 0
     _print_balance_check(document, figures)
     return 3 if figures.differing else 0
@@ -883,15 +965,15 @@ def _print_balance_check(document: dict[str, Any], figures: Figures) -> None:
         return
     rows = [row for row in document["customers"] if _differs(row)]
     if not rows:
-        click.echo(f"Balance check: all {checked['checked']} customer(s) agree with their source")
+        echo(f"Balance check: all {checked['checked']} customer(s) agree with their source")
         return
-    click.echo(
+    echo(
         f"! {len(rows)} of {checked['checked']} customer(s) differ from their source's own "
         "balance:"
     )
     for row in rows:
         check = row["balance_check"]
-        click.echo(
+        echo(
             f"  {row['name']} ({row['id']}): source {check['source_balance']} as of "
             f"{check['as_of']} ({check['basis']}), encours {check['outstanding']}, "
             f"difference {check['difference']}"
@@ -899,8 +981,25 @@ def _print_balance_check(document: dict[str, Any], figures: Figures) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="encours")
+    """Console-script entry point: Ctrl-C exits 130, having kept nothing of a run under way."""
+    try:
+        code = cli.main(prog_name="encours", standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, EOFError):
+            echo("encours: no answer to the question (end of input); see --help", err=True)
+            sys.exit(2)
+        echo(
+            "encours: interrupted; a sync under way keeps nothing of this run", err=True
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stop_writing()
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

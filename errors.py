@@ -9,8 +9,11 @@
     ├── ApiError                a refusal that will not be retried      -> exit 70
     │   └── NotFoundError
     ├── DataError               input that does not fit the model       -> exit 65
-    │   └── CurrencyMismatchError
+    │   ├── CurrencyMismatchError
+    │   └── DestructiveReadError a full read would delete too much of a source
     ├── StateError              the store is corrupt or a migration failed -> exit 70
+    ├── StorageError            a local file or the store cannot be written (full disk,
+    │                           missing folder)                          -> exit 74
     └── AlreadyRunningError     another run holds the lock              -> exit 73
 
 Messages say what to do next and never contain a secret.
@@ -84,10 +87,24 @@ class CurrencyMismatchError(DataError):
     """Two amounts in different currencies were combined without conversion."""
 
 
+class DestructiveReadError(DataError):
+    """A full read would delete more of a source than the configured share: it is refused.
+
+    An export cut short or empty reads as "everything was deleted"; only a person can say
+    whether it was (`encours sync --accept-deletions`).
+    """
+
+
 class StateError(EncoursError):
     """The store is not in a state we can work with (corrupt, newer schema, failed migration)."""
 
     exit_code = 70
+
+
+class StorageError(EncoursError):
+    """A local file or the store could not be read or written: a full disk, a folder gone."""
+
+    exit_code = 74  # EX_IOERR
 
 
 class AlreadyRunningError(EncoursError):

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -101,6 +102,19 @@ _T = TypeVar("_T")
 FecRecord = Customer | LedgerLine | LedgerSale | SourceBalance | Rejected
 
 
+@dataclass(frozen=True)
+class FecBounds:
+    """How large a line, a field and an entry may be (`[limits]`): beyond, the file is broken.
+
+    A real FEC line is a few hundred bytes and an entry a few hundred lines; a line of
+    megabytes or an entry of millions of lines would only eat the memory of the machine.
+    """
+
+    line_bytes: int = 64 * 1024
+    field_bytes: int = 4 * 1024
+    entry_lines: int = 50_000
+
+
 class FecConnector:
     """A FEC file as a source of customers, invoice and credit lines, and sales."""
 
@@ -115,6 +129,7 @@ class FecConnector:
         default_terms: PaymentTerms,
         terms: Mapping[str, PaymentTerms] | None = None,
         encoding: str = "auto",
+        bounds: FecBounds | None = None,
     ) -> None:
         self.source = source
         self.path = path
@@ -122,11 +137,13 @@ class FecConnector:
         self.default_terms = default_terms
         self.terms = dict(terms or {})
         self.encoding = encoding
+        self.bounds = bounds or FecBounds()
 
     def check(self) -> None:
         """Open the file and read its header; raise ConfigError or DataError if unusable."""
         with _open(self.path) as handle:
-            _Header.read(next(_split_lines(handle), b""), self.path, self._encoding())
+            lines = _split_lines(handle, self.path, self.bounds.line_bytes)
+            _Header.read(next(lines, b""), self.path, self._encoding())
 
     def pull(self, position: str | None) -> Pull:
         """The whole file, unless its digest is still `position`."""
@@ -149,7 +166,7 @@ class FecConnector:
         """Every record of the file, entry by entry (see the module docstring)."""
         encoding = self._encoding()
         with _open(self.path) as handle:
-            lines = _split_lines(handle)
+            lines = _split_lines(handle, self.path, self.bounds.line_bytes)
             header = _Header.read(next(lines, b""), self.path, encoding)
             yield from _EntryReader(self, encoding, header).read(lines)
 
@@ -199,6 +216,8 @@ class _EntryReader:
         self.entry_days: set[bytes] = set()
         self.due: dict[tuple[int, str], tuple[str, ...]] = {}
         self.waiting: dict[tuple[bytes, bytes], tuple[int, list[_Line]]] = {}
+        self.waiting_lines = 0
+        self.bounds = connector.bounds
 
     def read(self, handle: Iterable[bytes]) -> Iterator[FecRecord]:
         """Every record of the lines after the header, then each customer's ledger balance."""
@@ -207,6 +226,7 @@ class _EntryReader:
         i_journal, i_entry = header.index["JournalCode"], header.index["EcritureNum"]
         i_debit, i_credit, signed = header.debit_index, header.credit_index, header.signed
         i_date, entry_days = header.index["EcritureDate"], self.entry_days
+        long_line = min(self.bounds.field_bytes, self.bounds.line_bytes)
         fragment: list[_Line] = []
         fragment_key: tuple[bytes, bytes, bytes] | None = None
         for number, text in enumerate(handle, start=2):
@@ -218,6 +238,8 @@ class _EntryReader:
                     f"{self.path}, line {number}: {len(fields)} columns where the header has "
                     f"{width}; the file may be cut or use another separator"
                 )
+            if len(text) > long_line:
+                self._check_fields(fields, number)
             if fields[i_date] not in entry_days:  # every line's date is checked, once per day
                 self._day(fields[i_date], "EcritureDate", number)
                 entry_days.add(fields[i_date])
@@ -246,6 +268,8 @@ class _EntryReader:
                     yield from self._decoded(self._fragment, fragment)
                 fragment = []
                 fragment_key = key
+            elif len(fragment) >= self.bounds.entry_lines:
+                self._too_large(fragment)
             fragment.append((number, text, fields, debit, credit))
         if fragment:
             yield from self._decoded(self._fragment, fragment)
@@ -262,11 +286,35 @@ class _EntryReader:
         first = lines[0][2]
         key = (first[self.header.index["JournalCode"]], first[self.header.index["EcritureNum"]])
         waiting_balance, waiting = self.waiting.pop(key, (0, []))
+        self.waiting_lines -= len(waiting)
         waiting.extend(lines)
         if waiting_balance + balance == 0:
             return records + self._entry(waiting)
         self.waiting[key] = (waiting_balance + balance, waiting)
+        self.waiting_lines += len(waiting)
+        if len(waiting) > self.bounds.entry_lines or self.waiting_lines > 4 * self.bounds.entry_lines:
+            self._too_large(waiting)
         return records
+
+    def _check_fields(self, fields: list[bytes], number: int) -> None:
+        """DataError naming the first field longer than the bound."""
+        names = {position: name for name, position in self.header.index.items()}
+        for position, field in enumerate(fields):
+            if len(field) > self.bounds.field_bytes:
+                column = names.get(position, f"#{position + 1}")
+                raise DataError(
+                    f"{self.path}, line {number}, column {column}: {len(field):,} bytes, more "
+                    f"than the {self.bounds.field_bytes:,} a FEC field may have here; the "
+                    "export is broken (or raise [limits] fec_max_field_bytes)"
+                )
+
+    def _too_large(self, lines: list[_Line]) -> None:
+        """DataError: an entry, or what waits for the rest of its entries, is too large."""
+        raise DataError(
+            f"{self.path}, line {lines[-1][0]}: more than {self.bounds.entry_lines:,} lines wait "
+            f"to form balanced entries (the entry at line {lines[0][0]} among them); the export "
+            "is broken (or raise [limits] fec_max_entry_lines)"
+        )
 
     def _customers_of(self, lines: list[_Line]) -> list[FecRecord]:
         """A `Customer` for each customer account seen for the first time; ledger balances."""
@@ -616,24 +664,43 @@ def _cents(text: bytes, column: str, number: int, path: Path) -> int:
     return -cents if negative else cents
 
 
-def _split_lines(handle: BinaryIO) -> Iterator[bytes]:
+def _split_lines(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[bytes]:
     """The file's lines, whatever ends them: LF, CRLF, CR CR LF, or CR alone.
 
     The first three end with LF, which the reader's `rstrip` cleans; a file with no LF in its
-    first megabyte but CRs is split on CR, a megabyte at a time.
+    first megabyte but CRs is split on CR, a megabyte at a time. A line longer than
+    `max_bytes` is a DataError naming it, read no further.
     """
     head = handle.read(SNIFF_BYTES)
     handle.seek(0)
+    number = 0
     if b"\n" in head or b"\r" not in head:
-        yield from handle
+        while line := handle.readline(max_bytes + 1):
+            number += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                raise _line_too_long(path, number, max_bytes)
+            yield line
         return
     rest = b""
     while chunk := handle.read(SNIFF_BYTES):
         lines = (rest + chunk).split(b"\r")
         rest = lines.pop()
-        yield from lines
+        for line in lines:
+            number += 1
+            if len(line) > max_bytes:
+                raise _line_too_long(path, number, max_bytes)
+            yield line
+        if len(rest) > max_bytes:
+            raise _line_too_long(path, number + 1, max_bytes)
     if rest:
         yield rest
+
+
+def _line_too_long(path: Path, number: int, max_bytes: int) -> DataError:
+    return DataError(
+        f"{path}, line {number}: longer than {max_bytes:,} bytes, which no FEC line is; the "
+        "export is broken (or raise [limits] fec_max_line_bytes)"
+    )
 
 
 def _line_ranges(numbers: list[int]) -> str:

@@ -10,14 +10,31 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from encours.errors import ConfigError, DataError
+from encours.errors import ConfigError, DataError, StorageError
 
 CUSTOMER_COLUMN = "customer"
+
+
+#: A cell that starts with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def inert(cell: str) -> str:
+    """A CSV cell a spreadsheet will not evaluate: a leading quote before a formula.
+
+    Numbers stay numbers: `inert("-300.00")` is "-300.00"; `inert("=HYPERLINK(...)")` is
+    "'=HYPERLINK(...)".
+    """
+    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 class FileTarget:
@@ -70,6 +87,16 @@ class FileTarget:
         self._write(dict(sorted(current.items())))
 
     def _write(self, content: dict[str, dict[str, str]]) -> None:
+        try:
+            self._replace(content)
+        except OSError as exc:
+            raise StorageError(
+                f"target file {self.path} cannot be written ({exc.strerror or exc}): check "
+                "that its folder exists and the disk has room; the file is as it was"
+            ) from None
+
+    def _replace(self, content: dict[str, dict[str, str]]) -> None:
+        """Write `content` to a temporary file beside the target, then rename it over."""
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
@@ -82,7 +109,8 @@ class FileTarget:
                     writer = csv.DictWriter(out, fieldnames=[CUSTOMER_COLUMN, *fields])
                     writer.writeheader()
                     for customer, values in content.items():
-                        writer.writerow({CUSTOMER_COLUMN: customer, **values})
+                        row = {CUSTOMER_COLUMN: customer, **values}
+                        writer.writerow({key: inert(value) for key, value in row.items()})
                 else:
                     json.dump(content, out, indent=1, sort_keys=True, ensure_ascii=False)
                     out.write("\n")

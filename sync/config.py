@@ -51,6 +51,21 @@ class StoreSettings(Section):
     path: Path = Path("encours.sqlite")
 
 
+class LimitsSettings(Section):
+    """`[limits]`: the bounds that keep a broken or hostile input from doing harm.
+
+    `max_deletion_share`: a full read of a source that would delete more than this share of
+    its records is refused (exit 65) until `sync --accept-deletions`: an export cut short or
+    empty reads as "everything was deleted".
+    """
+
+    max_deletion_share: float = Field(default=0.2, ge=0, le=1)
+    #: A FEC line, field or entry larger than these is a broken file (exit 65, naming where).
+    fec_max_line_bytes: int = Field(default=64 * 1024, ge=1024)
+    fec_max_field_bytes: int = Field(default=4 * 1024, ge=64)
+    fec_max_entry_lines: int = Field(default=50_000, ge=100)
+
+
 class ReconcileSettings(Section):
     """`[reconcile]`: how far reconciliation may guess."""
 
@@ -219,6 +234,7 @@ class Settings(Section):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     metrics: MetricsSettings = MetricsSettings()
     push: PushSettings = PushSettings()
+    limits: LimitsSettings = LimitsSettings()
 
 
 _TERMS = re.compile(

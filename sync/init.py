@@ -6,8 +6,11 @@ import os
 import re
 import shlex
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -127,27 +130,46 @@ def _toml_key(value: str) -> str:
     return value if re.fullmatch(r"[A-Za-z0-9_-]+", value) else _toml_string(value)
 
 
-def check_everything(settings: Settings) -> list[tuple[str, str | None]]:
-    """Try the store, every source and every target; (name, None) or (name, what is wrong)."""
-    results: list[tuple[str, str | None]] = []
+class CheckResult(NamedTuple):
+    """One line of `encours check`: what was tried, what is wrong (None: nothing), its code."""
+
+    name: str
+    error: str | None = None
+    exit_code: int = 0
+
+
+def check_everything(settings: Settings) -> list[CheckResult]:
+    """Try the store (every page of it), every source and every target."""
+    results: list[CheckResult] = []
+    store_name = f"store {settings.store.path}"
     try:
-        Store.open(settings.store.path).close()
-        results.append((f"store {settings.store.path}", None))
-    except (EncoursError, OSError) as exc:
-        results.append((f"store {settings.store.path}", str(exc)))
-    for name, source in settings.sources.items():
+        store = Store.open(settings.store.path)
         try:
-            make_source(name, source, settings).check()
-            results.append((f"source {name}", None))
-        except EncoursError as exc:
-            results.append((f"source {name}", str(exc)))
-    for name, target in settings.targets.items():
+            store.verify()
+        finally:
+            store.close()
+        results.append(CheckResult(store_name))
+    except EncoursError as exc:
+        results.append(CheckResult(store_name, str(exc), exc.exit_code))
+    except OSError as exc:
+        results.append(CheckResult(store_name, str(exc), 74))
+    for kind, name, connector in _connectors(settings):
         try:
-            make_target(name, target, settings).check()
-            results.append((f"target {name}", None))
+            connector().check()
+            results.append(CheckResult(f"{kind} {name}"))
         except EncoursError as exc:
-            results.append((f"target {name}", str(exc)))
+            results.append(CheckResult(f"{kind} {name}", str(exc), exc.exit_code))
     return results
+
+
+def _connectors(settings: Settings) -> list[tuple[str, str, Callable[[], Any]]]:
+    """("source" or "target", name, a function that builds it), for every one configured."""
+    found: list[tuple[str, str, Callable[[], Any]]] = []
+    for name, source in settings.sources.items():
+        found.append(("source", name, partial(make_source, name, source, settings)))
+    for name, target in settings.targets.items():
+        found.append(("target", name, partial(make_target, name, target, settings)))
+    return found
 
 
 def create_target_fields(settings: Settings) -> list[tuple[str, str]]:

@@ -19,7 +19,10 @@ class RunLock:
     """Context manager: hold `<store>.lock` for the length of a run, or fail at once."""
 
     def __init__(self, store_path: Path) -> None:
-        self.path = store_path.with_name(store_path.name + ".lock")
+        # Keyed by the store's real path: the same file reached through a symbolic link, or
+        # by another relative path, is the same lock.
+        real = store_path.resolve()
+        self.path = real.with_name(real.name + ".lock")
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:

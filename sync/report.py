@@ -37,6 +37,18 @@ INDICATOR_LABELS: dict[str, str] = {
 }
 
 
+def printable(text: str) -> str:
+    """One field of a text listing: every control character, tab and newline too, escaped.
+
+    `printable("Dupont\tSA\x1b[31m")` is `"Dupont\\tSA\\x1b[31m"`: a field read from a
+    source cannot split a line of tab-separated output, nor drive the terminal.
+    """
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 def amount(units: int, currency: str) -> str:
     """Minor units as a string with the currency's decimals: 123450 EUR -> "1234.50"."""
     return str(to_decimal(units, currency))

@@ -9,13 +9,22 @@ successful push to that target. Run twice on the same data, the second run write
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from encours.connectors.base import RecordTarget, Source, Target
-from encours.errors import ApiError, ConfigError, DataError, EncoursError, TransientError
+from encours.errors import (
+    ApiError,
+    ConfigError,
+    DataError,
+    DestructiveReadError,
+    EncoursError,
+    TransientError,
+)
 from encours.model import Rejected, SourceRecord
 from encours.sync.config import (
     HubSpotTargetSettings,
@@ -30,13 +39,14 @@ from encours.sync.lock import RunLock
 from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.report import customer_json, indicators_json, push_values
 from encours.sync.sources import field_names, make_source, make_target, same_database_sources
-from encours.sync.store import Store
+from encours.sync.store import Store, store_error
 
 EXIT_OK = 0
 EXIT_QUARANTINE = 3  # the run completed; records wait in quarantine or figures differ
 EXIT_DATA = 65  # a source could not be read (the others were)
 EXIT_REFUSED = 70  # a source refused a request that retrying will not fix
 EXIT_ALREADY_RUNNING = 73
+EXIT_IO = 74  # a local file or the store could not be written (full disk, folder gone)
 EXIT_TEMPORARY = 75  # a source or target failed for a reason that may pass: run again later
 EXIT_CONFIG = 78
 
@@ -47,12 +57,22 @@ POSITION = "position"
 Progress = Callable[[str, str], None]
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What the command line asked of this run."""
+
+    push: bool
+    only_source: str | None
+    full_refresh: bool
+    accept_deletions: bool
+
+
 @dataclass
 class SourceOutcome:
     """What happened to one source in a run."""
 
     name: str
-    status: str = "ok"  # ok | unchanged | failed
+    status: str = "ok"  # ok | unchanged | failed | refused (it would delete too much)
     written: int = 0
     changed: int = 0
     deleted: int = 0
@@ -81,10 +101,10 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """The most serious outcome: config, data, refused, temporary, then quarantine."""
+        """The most serious outcome: config, data, refused, I/O, temporary, then quarantine."""
         codes = {outcome.exit_code for outcome in self.sources}
         codes |= set(self.push_exit_codes.values())
-        for code in (EXIT_CONFIG, EXIT_DATA, EXIT_REFUSED, EXIT_TEMPORARY):
+        for code in (EXIT_CONFIG, EXIT_DATA, EXIT_REFUSED, EXIT_IO, EXIT_TEMPORARY):
             if code in codes:
                 return code
         to_look_at = self.quarantined_waiting or self.balances_differing
@@ -113,12 +133,15 @@ def run_sync(
     push: bool = True,
     only_source: str | None = None,
     full_refresh: bool = False,
+    accept_deletions: bool = False,
     progress: Progress | None = None,
 ) -> RunSummary:
     """The nightly job (see the module docstring).
 
     With `dry_run`, everything runs but nothing is kept: the store is rolled back and no
-    target is written; `summary.planned` holds what would have been pushed.
+    target is written; `summary.planned` holds what would have been pushed. A full read that
+    would delete more than `[limits] max_deletion_share` of a source is refused (that source
+    is left as it was, and its customers are not pushed) unless `accept_deletions`.
 
     Raises:
         AlreadyRunningError: another run holds the lock.
@@ -130,16 +153,19 @@ def run_sync(
         )
     say = progress or (lambda stage, detail: None)
     with RunLock(settings.store.path):
-        store = Store.open(settings.store.path)
         try:
-            if dry_run:
-                with store.dry_run():
-                    return _run(
-                        store, settings, as_of, now, True, push, only_source, full_refresh, say
-                    )
-            return _run(store, settings, as_of, now, False, push, only_source, full_refresh, say)
-        finally:
-            store.close()
+            store = Store.open(settings.store.path)
+            try:
+                store.verify()
+                options = _Options(push, only_source, full_refresh, accept_deletions)
+                if dry_run:
+                    with store.dry_run():
+                        return _run(store, settings, as_of, now, True, options, say)
+                return _run(store, settings, as_of, now, False, options, say)
+            finally:
+                store.close()
+        except sqlite3.DatabaseError as exc:  # a full disk, a damaged file: say which
+            raise store_error(settings.store.path, exc) from None
 
 
 def _run(
@@ -148,18 +174,19 @@ def _run(
     as_of: date,
     now: datetime,
     dry_run: bool,
-    push: bool,
-    only_source: str | None,
-    full_refresh: bool,
+    options: _Options,
     say: Progress,
 ) -> RunSummary:
     run_id = store.start_run(as_of, now)
     summary = RunSummary(run_id=run_id, as_of=as_of)
     try:
-        _steps(store, settings, summary, dry_run, push, only_source, full_refresh, say)
+        _steps(store, settings, summary, dry_run, options, say)
     except BaseException as exc:
         exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
-        store.finish_run(run_id, status="failed", exit_code=exit_code, summary=summary.as_dict())
+        with suppress(sqlite3.DatabaseError):  # a full disk cannot even record the failure
+            store.finish_run(
+                run_id, status="failed", exit_code=exit_code, summary=summary.as_dict()
+            )
         raise
     store.finish_run(
         run_id,
@@ -175,28 +202,38 @@ def _steps(
     settings: Settings,
     summary: RunSummary,
     dry_run: bool,
-    push: bool,
-    only_source: str | None,
-    full_refresh: bool,
+    options: _Options,
     say: Progress,
 ) -> None:
-    """Pull, reconcile, compute, snapshot and push, filling `summary` as they go."""
+    """Pull, reconcile, compute, snapshot and push, filling `summary` as they go.
+
+    Everything up to the snapshot is one transaction: a reader of the store (`status`) sees
+    the previous run's state until this run's is complete, never a state in between.
+    """
     run_id, as_of = summary.run_id, summary.as_of
-    for name, source_settings in settings.sources.items():
-        if only_source in (None, name):
-            source = make_source(name, source_settings, settings)
-            summary.sources.append(pull_source(store, source, run_id, full_refresh, say))
+    share = None if options.accept_deletions else settings.limits.max_deletion_share
     with store.transaction():
+        for name, source_settings in settings.sources.items():
+            if options.only_source in (None, name):
+                source = make_source(name, source_settings, settings)
+                summary.sources.append(
+                    pull_source(store, source, run_id, options.full_refresh, say, share)
+                )
         summary.reconciled_customers = reconcile_dirty(store, settings, say)
-    say("compute", f"indicators as of {as_of.isoformat()}")
-    figures = compute_figures(store, settings, as_of)
-    summary.figures = figures
-    summary.quarantined_waiting = figures.quarantined
-    summary.balances_checked = len(figures.checked)
-    summary.balances_differing = len(figures.differing)
-    with store.transaction():
+        say("compute", f"indicators as of {as_of.isoformat()}")
+        figures = compute_figures(store, settings, as_of)
+        summary.figures = figures
+        summary.quarantined_waiting = figures.quarantined
+        summary.balances_checked = len(figures.checked)
+        summary.balances_differing = len(figures.differing)
         summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
-    if push:
+    refused = {o.name for o in summary.sources if o.status == "refused"}
+    if refused:
+        # Their customers' figures stand on last night's records: nothing new is sent.
+        figures = replace(
+            figures, customers=tuple(c for c in figures.customers if c.source not in refused)
+        )
+    if options.push:
         for name, target_settings in settings.targets.items():
             push_target(
                 store,
@@ -211,9 +248,18 @@ def _steps(
 
 
 def pull_source(
-    store: Store, source: Source, run_id: int, full_refresh: bool, say: Progress
+    store: Store,
+    source: Source,
+    run_id: int,
+    full_refresh: bool,
+    say: Progress,
+    max_deletion_share: float | None = None,
 ) -> SourceOutcome:
-    """Read one source into the store in one transaction; a failure leaves it untouched."""
+    """Read one source into the store in one transaction; a failure leaves it untouched.
+
+    A full read that would delete more than `max_deletion_share` of the source's records is
+    refused the same way (status `refused`, exit 65).
+    """
     outcome = SourceOutcome(source.source)
     try:
         position = None if full_refresh else store.cursor(source.source, POSITION)
@@ -229,6 +275,7 @@ def pull_source(
                 company_currency=source.currency,
                 run_id=run_id,
                 replace_all=pull.replace_all,
+                max_deletion_share=max_deletion_share,
             )
             store.set_cursor(source.source, POSITION, pull.position(), run_id)
         outcome.written, outcome.deleted = counts.written, counts.deleted
@@ -238,6 +285,8 @@ def pull_source(
         # This source is left as it was; the others go on. The store's own errors do not
         # belong to one source: they stop the run.
         outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
+        if isinstance(exc, DestructiveReadError):
+            outcome.status = "refused"
         say("error", f"{source.source}: {exc}")
     return outcome
 

@@ -6,7 +6,7 @@ The only place that hands connectors their secrets (from `sync/secrets.py`).
 from __future__ import annotations
 
 from encours.connectors.base import Source, Target
-from encours.connectors.fec import FecConnector
+from encours.connectors.fec import FecBounds, FecConnector
 from encours.connectors.file import FileTarget
 from encours.connectors.hubspot import HubSpotTarget
 from encours.connectors.pennylane import PennylaneConnector
@@ -42,6 +42,11 @@ def make_source(name: str, settings: SourceSettings, everything: Settings) -> So
         default_terms=default_terms,
         terms=terms,
         encoding=settings.encoding,
+        bounds=FecBounds(
+            line_bytes=everything.limits.fec_max_line_bytes,
+            field_bytes=everything.limits.fec_max_field_bytes,
+            entry_lines=everything.limits.fec_max_entry_lines,
+        ),
     )
 
 

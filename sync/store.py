@@ -22,7 +22,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from encours.errors import StateError
+from encours.errors import (
+    AlreadyRunningError,
+    DestructiveReadError,
+    EncoursError,
+    StateError,
+    StorageError,
+)
 from encours.model import (
     CURRENCY_EXPONENTS,
     Allocation,
@@ -64,6 +70,29 @@ class WriteCounts:
     changed: int = 0
 
 
+#: SQLite's primary result codes that say what went wrong with the file.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 5, 6, 10, 11, 13
+_SQLITE_NOTADB = 26
+
+
+def store_error(path: Path | None, error: sqlite3.DatabaseError) -> EncoursError:
+    """SQLite's error turned into ours: what it means for the store, and what to do."""
+    where = f"the store {path}" if path else "the store"
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (_SQLITE_FULL, _SQLITE_IOERR):
+        return StorageError(
+            f"{where} cannot be written ({error}): free some disk space, or check the disk; "
+            "nothing of this run was kept, the next run catches up"
+        )
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return AlreadyRunningError(f"{where} is in use by another process ({error})")
+    return StateError(
+        f"{where} is damaged (SQLite said: {error}). Restore it from a backup, or move it "
+        "aside and run `encours sync --full-refresh` to rebuild it from the sources (every "
+        "indicator is then pushed again)."
+    )
+
+
 class Store:
     """The SQLite store. Open it with `Store.open(path)`; close it with `close()`.
 
@@ -95,6 +124,19 @@ class Store:
         store = cls(connection, path)
         store.migrate()
         return store
+
+    def verify(self) -> None:
+        """Read every page of the file; StateError if any is damaged (`PRAGMA quick_check`)."""
+        try:
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
+        if problems != ["ok"]:
+            raise StateError(
+                f"the store {self.path} is damaged (SQLite's check: {'; '.join(problems)}). "
+                "Restore it from a backup, or move it aside and run `encours sync "
+                "--full-refresh` to rebuild it from the sources."
+            )
 
     def close(self) -> None:
         """Close the connection; the WAL is folded back into the file."""
@@ -202,15 +244,21 @@ class Store:
         company_currency: str,
         run_id: int,
         replace_all: bool,
+        max_deletion_share: float | None = None,
     ) -> WriteCounts:
         """Upsert records of one source (inside the caller's transaction).
 
         A `Rejected` record, or one in another currency with no exchange rate, goes to the
         quarantine with its reason. With `replace_all` (a full read of the source), records
         of this source that were not in `records` are deleted, and so are quarantine rows.
+
+        Raises:
+            DestructiveReadError: a full read would delete more than `max_deletion_share` of
+                the source's records (the caller's transaction then keeps none of it).
         """
         writer = _BatchWriter(self.db, source, company_currency, run_id)
         track_seen = replace_all and self._has_rows(source)
+        before = self._count_rows(source) if track_seen else 0
         if track_seen:
             self.db.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS seen (tbl TEXT, external_id TEXT, "
@@ -222,6 +270,14 @@ class Store:
             writer.add(record)
         writer.flush()
         deleted = self._delete_unseen(source) if track_seen else 0
+        if max_deletion_share is not None and deleted > max_deletion_share * before:
+            raise DestructiveReadError(
+                f"a full read of {source} would delete {deleted:,} of its {before:,} records "
+                f"({deleted / before:.0%}, more than the {max_deletion_share:.0%} allowed): the "
+                "export may be cut, empty or of another company. Nothing of this source was "
+                "changed and nothing derived from it is pushed. If these deletions are right, "
+                "run `encours sync --accept-deletions` once."
+            )
         return WriteCounts(
             written=writer.written,
             quarantined=writer.quarantined,
@@ -233,6 +289,12 @@ class Store:
         return any(
             self.db.execute(f"SELECT 1 FROM {table} WHERE source = ? LIMIT 1", (source,)).fetchone()  # noqa: S608
             for table in _RECORD_TABLES + ("quarantine",)
+        )
+
+    def _count_rows(self, source: str) -> int:
+        return sum(
+            int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (source,)).fetchone()[0])  # noqa: S608
+            for table in _RECORD_TABLES
         )
 
     def _delete_unseen(self, source: str) -> int:
