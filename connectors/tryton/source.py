@@ -110,6 +110,9 @@ OTHER_RECEIVABLE_LINES: list[Any] = [
         ["origin.move_origin", "not like", "account.invoice,%", "account.move.line"],
     ],
 ]
+# The invoice a payment line, or a credit note's line, was put in the payment lines of.
+_PAYMENT_LINKED = "invoice_payment.write_date"
+_CREDIT_LINKED = "move.lines.invoice_payments.write_date"
 _DEPOSIT_LINES: list[Any] = [
     ["account.type.deposit", "=", True],
     ["invoice.type", "=", "out"],
@@ -117,8 +120,18 @@ _DEPOSIT_LINES: list[Any] = [
 ]
 
 
-def _changed_since(moment: datetime) -> list[Any]:
-    return ["OR", ["write_date", ">=", moment], ["create_date", ">=", moment]]
+def _changed_since(moment: datetime, *linked: str) -> list[Any]:
+    """Records written or created since `moment`, or whose `linked` record was written since.
+
+    A link between an invoice and a payment line (its payment lines) is written on the
+    invoice only: the line, or the credit note whose line it is, is read again with it.
+    """
+    return [
+        "OR",
+        ["write_date", ">=", moment],
+        ["create_date", ">=", moment],
+        *([path, ">=", moment] for path in linked),
+    ]
 
 
 class TrytonSource:
@@ -216,13 +229,14 @@ class TrytonSource:
         )
 
     def _records(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
-        changed = [_changed_since(start)] if start is not None else []
+        changed = [_changed_since(start, _CREDIT_LINKED)] if start is not None else []
         for item in self.rpc.search_pages(
             "account.invoice", [*_READ, *changed], INVOICE_FIELDS, page_size=PAGE_SIZE // 2
         ):
             self._saw(item, item.get("party"))
             self._own_lines.update(line["id"] for line in item.get("lines_to_pay.") or [])
             yield from invoice_records(self.source, item, currency=self.currency)
+        changed = [_changed_since(start, _PAYMENT_LINKED)] if start is not None else []
         for item in self.rpc.search_pages(
             "account.move.line", [*OTHER_RECEIVABLE_LINES, *changed], LINE_FIELDS
         ):

@@ -201,6 +201,16 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     gamma = customer("Gamma Services EURL", "542065479", None, None)
     supplier = party_model(name="Fournitures Delta")  # a party that is no customer
     supplier.save()
+    # Tryton's own bookkeeping, one customer a case (see the second table of the docstring).
+    overpaid = customer("Delta Conseil SAS", "443061841", None, None)
+    cancelled = customer("Epsilon Logistique SARL", "334055746", None, None)
+    credited = customer("Zeta Industrie SA", "381865229", None, None)
+    drafted = customer("Eta Services SAS", "490012341", None, None)
+    written_off = customer("Theta Bureautique SARL", "512345679", None, None)
+    refunded = customer("Iota Formation SAS", "622048510", None, None)
+    grouped = customer("Kappa Transports SA", "799003520", None, None)
+    company.cancel_invoice_out = True  # cancelling a posted customer invoice is off by default
+    company.save()
 
     invoice_model = Model.get("account.invoice")
 
@@ -220,18 +230,23 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
             document.click("post")
         return document
 
-    def pay(document, amount: str, on: dt.date) -> None:  # noqa: ANN001
+    def pay(document, amount: str, on: dt.date, kind: str = "partial", writeoff=None) -> None:  # noqa: ANN001
         payment = document.click("pay")
         payment.form.amount = Decimal(amount)
         payment.form.payment_method = transfer
         payment.form.date = on
         payment.execute("choice")
-        if payment.state != "end":  # less than what is due: keep the rest open
-            payment.form.type = "partial"
+        if payment.state != "end":  # not what is due: partial, overpayment or write-off
+            payment.form.type = kind
+            payment.form.writeoff = writeoff
             payment.execute("pay")
 
     # Posted in date order: French invoice numbering is strictly chronological.
     invoice(alpha, day(-100), net30, [("Audit SI", 1, "1000", revenue)], "CMD-A1")
+    credited_invoice = invoice(
+        credited, day(-70), net30, [("Ligne de production", 1, "1500", revenue)], "CMD-Z1"
+    )
+    short_paid = invoice(written_off, day(-60), net30, [("Copieurs", 1, "500", revenue)], "CMD-T1")
     deposit1 = invoice(
         gamma,
         day(-60),
@@ -241,7 +256,16 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     )
     partly_paid = invoice(alpha, day(-50), net30, [("Développement", 4, "500", revenue)], "CMD-A2")
     invoice(beta, day(-45), split, [("Projet ERP", 3, "1000", revenue)], "CMD-B1")
+    invoice(cancelled, day(-45), net30, [("Transport", 1, "500", revenue)], "CMD-E2")
     paid = invoice(beta, day(-40), net30, [("Formation", 2, "400", revenue)], "CMD-B2")
+    overpaid_invoice = invoice(overpaid, day(-40), net30, [("Audit", 1, "1000", revenue)], "CMD-D1")
+    cancelled_invoice = invoice(
+        cancelled, day(-35), net30, [("Entreposage", 1, "800", revenue)], "CMD-E1"
+    )
+    grouped_invoices = [
+        invoice(grouped, day(-25), net30, [(f"Tournée {n}", 1, price, revenue)], f"CMD-K{n}")
+        for n, price in ((1, "100"), (2, "200"), (3, "300"))
+    ]
     pay(deposit1, str(deposit1.total_amount), day(-58))
 
     final = invoice(
@@ -260,12 +284,18 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
             recalled.save()
     final.reload()
     final.click("post")
+    invoice(written_off, day(-20), net30, [("Toner", 1, "250", revenue)], "CMD-T2")
 
     invoice(beta, day(-20), cash, [("Remise commerciale projet ERP", -1, "100", revenue)], "AV-B1")
     deposit2 = invoice(
         gamma, day(-15), cash, [("Acompte commande G-200", 1, "500", deposit_account)], "ACPT-G2"
     )
     invoice(alpha, day(-10), end_of_month, [("Maintenance", 1, "500", revenue)], "CMD-A3")
+    refunded_invoice = invoice(
+        cancelled, day(-9), net30, [("Manutention", 1, "400", revenue)], "CMD-E3"
+    )
+    invoice(overpaid, day(-8), net30, [("Conseil", 1, "500", revenue)], "CMD-D2")
+    small = invoice(credited, day(-6), cash, [("Pièces", 1, "100", revenue)], "CMD-Z2")
     validated = invoice(
         alpha, day(-2), net30, [("Licences", 1, "300", revenue)], "CMD-A4", post=False
     )
@@ -276,6 +306,14 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     pay(partly_paid, "1000", day(-10))
     pay(paid, "960", day(-5))
     pay(deposit2, str(deposit2.total_amount), day(-14))
+    more = _Bookkeeping(invoice, pay, day, revenue, cash)
+    more.overpay(overpaid_invoice)
+    more.write_off(short_paid, company, account)
+    more.refund_credit_notes(refunded)
+    more.credit_through_payment_lines(credited, credited_invoice, small)
+    more.cancel(cancelled_invoice, refunded_invoice)
+    more.drafts(drafted, net30)
+    more.pay_together(grouped, grouped_invoices[:2], cash_journal, bank, receivable)
 
     move = Model.get("account.move")(
         journal=cash_journal, date=day(-3), description="Virement Beta non affecté"
@@ -288,6 +326,89 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     dunning = Wizard("account.dunning.create")
     dunning.form.date = today
     dunning.execute("create_")
+
+
+class _Bookkeeping:
+    """What Tryton's own wizards book, each for its customer, after the invoices are posted.
+
+    Credit notes are numbered in their own sequence, in date order too.
+    """
+
+    def __init__(self, invoice, pay, day, revenue, terms) -> None:  # noqa: ANN001
+        self.invoice, self.pay, self.day = invoice, pay, day
+        self.revenue, self.terms = revenue, terms
+
+    def _credit_note(self, party, offset: int, price: str, reference: str):  # noqa: ANN001, ANN202
+        return self.invoice(
+            party, self.day(offset), self.terms, [("Avoir", -1, price, self.revenue)], reference
+        )
+
+    def overpay(self, document) -> None:  # noqa: ANN001
+        """Delta pays 1 500.00 for 1 200.00: the pay wizard books 300.00 apart, open."""
+        self.pay(document, "1500", self.day(-12), "overpayment")
+
+    def write_off(self, document, company, account) -> None:  # noqa: ANN001
+        """Theta pays 590.00 of 600.00; the pay wizard writes the 10.00 off."""
+        journal = Model.get("account.journal")(name="Écarts", code="ECA", type="write-off")
+        journal.save()
+        method = Model.get("account.move.reconcile.write_off")(
+            name="Écart de règlement",
+            company=company,
+            journal=journal,
+            credit_account=account("758"),
+            debit_account=account("658"),
+        )
+        method.save()
+        self.pay(document, "590", self.day(-28), "writeoff", method)
+
+    def refund_credit_notes(self, party) -> None:  # noqa: ANN001
+        """Iota: a credit note of 240.00 paid back whole, one of 120.00 of which 50.00."""
+        whole = self._credit_note(party, -6, "200", "AV-I1")
+        part = self._credit_note(party, -6, "100", "AV-I2")
+        self.pay(whole, "-240", self.day(-3))
+        self.pay(part, "-50", self.day(-3))
+
+    def credit_through_payment_lines(self, party, document, small) -> None:  # noqa: ANN001
+        """Zeta: credit notes of 300.00 and 120.00 put in invoices' payment lines."""
+        line_model = Model.get("account.move.line")
+        for target, price, reference in ((document, "250", "AV-Z1"), (small, "100", "AV-Z2")):
+            credit = self._credit_note(party, -5, price, reference)
+            (line,) = credit.lines_to_pay
+            target.payment_lines.append(line_model(line.id))
+            target.save()
+
+    def cancel(self, document, refunded) -> None:  # noqa: ANN001
+        """Epsilon: one invoice cancelled outright, one credited with refund."""
+        document.click("cancel")
+        credit = Wizard("account.invoice.credit", [refunded])
+        credit.form.with_refund = True
+        credit.form.invoice_date = self.day(-4)
+        credit.execute("credit")
+
+    def drafts(self, party, terms) -> None:  # noqa: ANN001
+        """Eta: a draft with no date yet, a validated invoice and a draft credit note."""
+        self.invoice(party, None, terms, [("Étude", 1, "100", self.revenue)], "CMD-H1", post=False)
+        validated = self.invoice(
+            party, self.day(-3), terms, [("Audit", 1, "200", self.revenue)], "CMD-H2", post=False
+        )
+        validated.click("validate_invoice")
+        self.invoice(
+            party, self.day(-3), terms, [("Avoir", -1, "50", self.revenue)], "AV-H1", post=False
+        )
+
+    def pay_together(self, party, documents, journal, bank, receivable) -> None:  # noqa: ANN001
+        """Kappa pays two invoices (120.00 + 240.00) with one transfer, reconciled with both."""
+        move = Model.get("account.move")(journal=journal, date=self.day(-2), description="Kappa")
+        move.lines.new(account=bank, debit=Decimal("360"))
+        move.lines.new(account=receivable, credit=Decimal("360"), party=party)
+        move.save()
+        move.click("post")
+        line_model = Model.get("account.move.line")
+        (received,) = [line for line in move.lines if line.account == receivable]
+        lines = [line_model(received.id)] + [
+            line_model(line.id) for document in documents for line in document.lines_to_pay
+        ]
+        Wizard("account.move.reconcile_lines", lines)
 
 
 def grant(database: str, config_file: str) -> None:

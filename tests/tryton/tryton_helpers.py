@@ -98,7 +98,9 @@ def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]
     The mapping checked:
 
     - outstanding = `party.receivable` − the unapplied deposits with VAT (`party.deposit`,
-      which Tryton keeps before tax, × 1.20) + the draft and validated invoices' totals;
+      which Tryton keeps before tax, × 1.20); the scenario has no draft move;
+    - drafts = the totals of the draft and validated invoices (credit notes aside), which
+      are in no ledger and so in neither figure above;
     - overdue = what is left to pay of posted invoices on their lines to pay due before
       `as_of`: each invoice's `amount_to_pay` spread over its `lines_to_pay`, the paid part
       settling the earliest due first (Tryton leaves a partial payment unreconciled beside
@@ -127,11 +129,12 @@ def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]
         figures[str(party["id"])] = {
             "outstanding": party["receivable"] - (party["deposit"] * (1 + VAT_RATE)),
             "overdue": Decimal(0),
+            "drafts": Decimal(0),
         }
     for invoice in invoices:
         mine = figures[str(invoice["party"])]
         if invoice["state"] in ("draft", "validated"):
-            mine["outstanding"] += invoice["total_amount"]
+            mine["drafts"] += max(invoice["total_amount"], Decimal(0))
             continue
         if invoice["total_amount"] <= 0:
             continue
