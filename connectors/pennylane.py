@@ -1,23 +1,58 @@
-"""Pennylane (public API v2): customers, invoices, credit notes and what is paid of them.
+"""Pennylane (public API v2): customers, invoices, credit notes, what is paid of them and when.
+
+What each document becomes is in `connectors/pennylane_records.py` (drafts, credit notes
+counted once, payments dated by the money, transfers paying several invoices); this module
+reads.
 
 Incremental sync works from Pennylane's changelogs, because v2 lists have no `updated_at`
-filter (VENDORS.md §2, checked 2026-11). The position is JSON, `{"processed_at": "<RFC 3339>"}`:
+filter (VENDORS.md §2, checked 2026-11). The position is JSON,
+`{"processed_at": "<RFC 3339>", "v": 2}`:
 
-- no position (or one older than the 4-week changelog retention, minus a margin, or one that
-  cannot be read): a full read of `/customers` and `/customer_invoices`, `replace_all=True`,
+- no position (or one older than the 4-week changelog retention, minus a margin, one that
+  cannot be read, or one of an earlier version of this connector, whose records followed
+  other rules): a full read of `/customers` and `/customer_invoices`, `replace_all=True`,
   and the new position is the run's start;
 - otherwise `/changelogs/customers` and `/changelogs/customer_invoices` are read from the
   position minus `OVERLAP` (so a change recorded late is not missed; re-reading is harmless
   because sync upserts), then the changed ids are fetched from the list endpoints with an
-  `id in [...]` filter, at most `PAGE_SIZE` ids a request, `replace_all=False`. The new
+  `id in [...]` filter, at most `ID_BATCH` ids a request, `replace_all=False`. The new
   position is the latest `processed_at` seen, never later than the run's start.
 - a changelog that reports a deletion turns the run into a full read: only a full read lets
   sync remove records (`replace_all`), and deletions are rare (drafts).
 
-Pennylane gives the remaining amount of an invoice but not the dated payments in the list, so
-what is paid (total - `remaining_amount_with_tax`) becomes one `Payment` `paid:<invoice id>`
-allocated to that invoice, dated the invoice's last change (`updated_at`), else its date: an
-approximation of the payment date that may be late by as much as the invoice was edited after.
+What is paid and when is not in the invoice list (it embeds only the URLs of an invoice's
+payments and matched transactions, contract checked 2026-12), so it costs calls, and only for
+invoices with something paid (`remaining_amount_with_tax` below the total, less the linked
+credit notes): one `GET /customer_invoices/{id}/matched_transactions`, and one
+`GET /customer_invoices/{id}/payments` when the transactions do not explain all of it. A
+credit note linked to no invoice and used (its remaining below its amount) costs one
+`matched_transactions`, for the outgoing transfer that refunded it. An incremental read
+fetches them for the changed documents only, plus one list (by 100) of the credit notes dated
+since the oldest changed invoice with something paid: a credit note linked to it may not have
+changed (one dated before the invoice it credits is missed there, and the invoice's payment
+then includes it until the next full read). So a full read costs the list pages plus about one
+call per paid invoice; a nightly read, the changelogs, the changed ids by 100 and about one
+call per invoice paid that day.
+
+A settlement that disappears in Pennylane (a transaction unmatched from an invoice) leaves
+its payment in the store until the next full read: an incremental read cannot tell the
+store to forget a record.
+
+**The source's own balance.** Pennylane states a customer's balance in its trial balance:
+`GET /trial_balance` with auxiliary accounts gives debits and credits per account (the
+customer's `ledger_account`, numbered by `GET /ledger_accounts`). A full read yields one
+`SourceBalance` per customer with an account: debits - credits from the start of the fiscal
+year that holds the day of the read (`GET /fiscal_years`) to that day, which is its `as_of`.
+It assumes the opening entries (à-nouveaux) carry the earlier years into the fiscal year's
+first day *(verify on a real account)*. It costs 1 call, plus 1 per 1 000 customer accounts,
+plus 1 per 1 000 auxiliary accounts (the trial balance cannot be filtered). An incremental read
+yields the balances of the customers it touched (those changed, and those of the documents
+changed, read again by id for their account: 1 call per 100), the others keeping theirs: their
+documents did not change since. Every customer each night would need the whole customer list
+(the only link from a customer to its account), 1 call per 100 customers: a night's read
+would cost as much as the size of the books. The token needs the scopes
+`trial_balance:readonly`, `ledger_accounts:readonly` and `fiscal_years:readonly` too; without
+them (403) the run goes on without balances and says so in the log.
 """
 
 from __future__ import annotations
@@ -25,16 +60,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from encours.connectors.base import Pull, validation_reasons
+from encours.connectors.base import Pull
 from encours.connectors.http import (
     BearerAuth,
     CursorPaginator,
@@ -43,30 +78,41 @@ from encours.connectors.http import (
     PageRequest,
     RetryPolicy,
 )
-from encours.errors import AuthError
-from encours.model import (
-    CreditNote,
-    Customer,
-    DueLine,
-    Invoice,
-    InvoiceKind,
-    Money,
-    Payment,
-    PlausibleDate,
-    Rejected,
-    Sale,
-    SourceAllocation,
-    SourceRecord,
-    convert,
+from encours.connectors.pennylane_records import (
+    PlInvoice,
+    covers,
+    fiscal_period,
+    ledger_account_of,
+    paid_part,
+    parse_invoice,
+    payments,
+    refundable,
+    split,
+    to_balances,
+    to_customer,
+    to_invoice_records,
+    to_payments,
+    transactions,
 )
+from encours.errors import AuthError
+from encours.model import Invoice, InvoiceKind, Rejected, SourceRecord
 
-__all__ = ["BASE_URL", "PAGE_SIZE", "PennylaneConnector", "make_client", "to_customer"]
+__all__ = [
+    "BASE_URL",
+    "PAGE_SIZE",
+    "PennylaneConnector",
+    "make_client",
+    "to_customer",
+    "to_invoice_records",
+]
 
 log = logging.getLogger("encours.pennylane")
 
 BASE_URL = "https://app.pennylane.com/api/external/v2"
 PAGE_SIZE = 100  # lists cap `limit` at 100 and answer 400 above (VENDORS.md §2, checked 2026-11)
 CHANGELOG_PAGE_SIZE = 1000  # changelogs allow up to 1000
+LEDGER_PAGE_SIZE = 1000  # /ledger_accounts and /trial_balance allow up to 1000 (contract)
+FISCAL_YEARS_PAGE_SIZE = 100  # /fiscal_years allows up to 100 (contract)
 ID_BATCH = 100  # changed ids asked per `id in [...]` filter
 # Pennylane allows 25 requests per 5 s per token (pennylane.readme.io rate limiting). We pace
 # at 24: a request is counted by us when sent and by the server when it arrives, so a window
@@ -77,223 +123,19 @@ HEADERS = {"X-Use-2026-API-Changes": "true"}
 RETENTION = timedelta(weeks=4)  # changelogs keep 4 weeks; an older start_date is a 422
 RETENTION_MARGIN = timedelta(days=3)
 OVERLAP = timedelta(hours=1)
+#: Version of the records this connector makes: a position of another version reads all again.
+POSITION_VERSION = 2
+CUSTOMER_ACCOUNTS = "411"  # customers' auxiliary accounts (plan comptable général)
 
 _PAGES = CursorPaginator("cursor", "next_cursor", has_more_path="has_more")
-# payment_conditions -> (days, end of month)
-_TERMS = {
-    "upon_receipt": (0, False),
-    "7_days": (7, False),
-    "15_days": (15, False),
-    "30_days": (30, False),
-    "30_days_end_of_month": (30, True),
-    "45_days": (45, False),
-    "45_days_end_of_month": (45, True),
-    "60_days": (60, False),
-}
 
 
-# ---------------------------------------------------------------------------------------------
-# Wire models
-
-
-class _Wire(BaseModel):
+class _Change(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-
-class _Ref(_Wire):
-    id: int
-
-
-class _PlCustomer(_Wire):
-    id: int
-    name: str
-    vat_number: str | None = None
-    reg_no: str | None = None
-    payment_conditions: str | None = None
-    emails: list[str] = []
-    updated_at: datetime
-
-
-class _PlInvoice(_Wire):
-    id: int
-    invoice_number: str | None = None
-    currency: str = "EUR"
-    currency_amount: Decimal  # total with tax, in the invoice's currency
-    exchange_rate: Decimal | None = None
-    date: PlausibleDate | None
-    deadline: PlausibleDate | None = None
-    remaining_amount_with_tax: Decimal | None = None
-    status: str
-    draft: bool = False
-    customer: _Ref | None
-    credited_invoice: _Ref | None = None
-    updated_at: datetime
-
-
-class _Change(_Wire):
     id: int
     operation: str  # insert | update | delete
     processed_at: datetime
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure mapping
-
-
-def _raw(item: Any) -> str:
-    return json.dumps(item, default=str, sort_keys=True)
-
-
-def _rejected(source: str, stream: str, item: Any, reason: str) -> Rejected:
-    ident = item.get("id") if isinstance(item, dict) else None
-    return Rejected(
-        source=source,
-        stream=stream,
-        external_id=str(ident if ident is not None else "?"),
-        reason=reason,
-        raw=_raw(item),
-    )
-
-
-def to_customer(source: str, item: Any) -> Customer | Rejected:
-    """Map a Pennylane customer (company or individual) to a `Customer`, or say why not."""
-    try:
-        raw = _PlCustomer.model_validate(item)
-        reg_no = (raw.reg_no or "").replace(" ", "")
-        days, end_of_month = _TERMS.get(raw.payment_conditions or "", (None, False))
-        domain = raw.emails[0].rpartition("@")[2].lower() if raw.emails else None
-        return Customer(
-            source=source,
-            external_id=str(raw.id),
-            updated_at=raw.updated_at,
-            raw=_raw(item),
-            name=raw.name,
-            siren=reg_no if len(reg_no) == 9 and reg_no.isdigit() else None,
-            siret=reg_no if len(reg_no) == 14 and reg_no.isdigit() else None,
-            vat_number=raw.vat_number or None,
-            email_domain=domain or None,
-            payment_terms_days=days,
-            terms_end_of_month=end_of_month,
-        )
-    except ValidationError as exc:
-        return _rejected(
-            source, "customers", item, f"customer does not fit the model: {validation_reasons(exc)}"
-        )
-
-
-def to_invoice_records(
-    source: str, item: Any, *, currency: str
-) -> list[Invoice | CreditNote | Payment | Sale | Rejected]:
-    """Map a Pennylane customer invoice to the common model (pure).
-
-    A posted invoice gives an `Invoice` (kind `unbilled` when draft) with one due line on its
-    `deadline`, plus a `Payment` `paid:<id>` for what is paid of it; a credit note gives a
-    `CreditNote` that `applies_to` the credited invoice. Both give a `Sale` (negative for the
-    credit note) so that DSO has its sales. `currency` is the company's: the
-    `exchange_rate` is kept only for a document in another currency. A record that does not
-    fit gives a `Rejected` saying why.
-    """
-    try:
-        raw = _PlInvoice.model_validate(item)
-        if raw.customer is None:
-            raise ValueError("it has no customer; set one in Pennylane")
-        if raw.date is None:
-            raise ValueError("it has no date; set one in Pennylane")
-        cur = raw.currency.upper()
-        rate = raw.exchange_rate if cur != currency and raw.exchange_rate else None
-        common: dict[str, Any] = {
-            "source": source,
-            "external_id": str(raw.id),
-            "updated_at": raw.updated_at,
-            "raw": _raw(item),
-            "customer_id": str(raw.customer.id),
-            "exchange_rate": rate,
-        }
-        total = Money(amount=abs(raw.currency_amount), currency=cur)
-        if raw.status == "credit_note" or raw.currency_amount < 0:
-            if raw.draft:  # not issued yet: it credits nothing
-                return []
-            applies_to = str(raw.credited_invoice.id) if raw.credited_invoice else None
-            return [
-                CreditNote(
-                    **common,
-                    on=raw.date,
-                    amount=total,
-                    reference=raw.invoice_number,
-                    applies_to=applies_to,
-                ),
-                *_sale(common, raw.date, total, rate, currency, sign=-1),
-            ]
-        records: list[Invoice | CreditNote | Payment | Sale | Rejected] = [
-            Invoice(
-                **common,
-                number=raw.invoice_number,
-                issued_on=raw.date,
-                total=total,
-                due_lines=(DueLine(due_on=raw.deadline or raw.date, amount=total),),
-                kind=InvoiceKind.UNBILLED if raw.draft else InvoiceKind.INVOICE,
-                due_date_assumed=raw.deadline is None,
-            )
-        ]
-        if not raw.draft:
-            records.extend(_sale(common, raw.date, total, rate, currency, sign=1))
-        left = raw.remaining_amount_with_tax
-        paid = total.amount - left if left is not None else Decimal(0)
-        if not raw.draft and paid > 0:
-            amount = Money(amount=min(paid, total.amount), currency=cur)
-            on = raw.updated_at.astimezone(UTC).date()  # approximation: see module docstring
-            records.append(
-                Payment(
-                    **common | {"external_id": f"paid:{raw.id}"},
-                    on=on,
-                    amount=amount,
-                    reference=raw.invoice_number,
-                    allocations=(
-                        SourceAllocation(invoice_id=str(raw.id), amount=amount, allocated_on=on),
-                    ),
-                )
-            )
-        return records
-    except ValidationError as exc:
-        reason = f"invoice does not fit the model: {validation_reasons(exc)}"
-    except ValueError as exc:
-        reason = f"invoice cannot be read: {exc}"
-    return [_rejected(source, "customer_invoices", item, reason)]
-
-
-def _sale(
-    common: dict[str, Any],
-    on: date,
-    total: Money,
-    rate: Decimal | None,
-    currency: str,
-    *,
-    sign: int,
-) -> list[Sale]:
-    """The sale (TTC, for DSO) of a posted invoice, or its reversal by a credit note.
-
-    Sales are kept in the company currency: a foreign document is converted with its own
-    rate, and without one it gives no sale (the document itself goes to quarantine).
-    """
-    if total.currency != currency:
-        if rate is None:
-            return []
-        total = convert(total, rate, currency)
-    amount = Money(amount=sign * total.amount, currency=currency)
-    return [
-        Sale(
-            source=common["source"],
-            external_id=f"sale:{common['external_id']}",
-            customer_id=common["customer_id"],
-            booked_on=on,
-            amount=amount,
-            raw=common["raw"],
-        )
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# The connector
 
 
 @dataclass(frozen=True)
@@ -334,11 +176,54 @@ def _position_of(position: str | None) -> datetime | None:
     if position is None:
         return None
     try:
-        when = datetime.fromisoformat(json.loads(position)["processed_at"])
+        value = json.loads(position)
+        when = datetime.fromisoformat(value["processed_at"])
     except (ValueError, KeyError, TypeError):
         log.warning("unreadable Pennylane position %r: reading everything again", position)
         return None
+    if value.get("v") != POSITION_VERSION:
+        log.info("Pennylane position of an earlier version: reading everything again")
+        return None
     return when if when.tzinfo else None
+
+
+def _position(when: datetime) -> str:
+    return json.dumps({"processed_at": when.isoformat(), "v": POSITION_VERSION})
+
+
+def _filter(*rules: tuple[str, str, Any]) -> str:
+    return json.dumps([{"field": f, "operator": o, "value": v} for f, o, v in rules])
+
+
+@dataclass
+class _Reading:
+    """What one read of invoices leaves to do once the list is read.
+
+    `credits`: credit note id -> (credited invoice id, currency, amount), for every posted
+    credit note seen that names an invoice. `to_settle`: posted invoices with something
+    settled. `to_refund`: credit notes linked to nothing and used, with their item.
+    `touched`: the customers of the documents read. `full`: a read of every document.
+    """
+
+    full: bool = False
+    credits: dict[str, tuple[str, str, Decimal]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    to_settle: list[PlInvoice] = field(default_factory=list)
+    to_refund: list[tuple[Any, PlInvoice]] = field(default_factory=list)
+
+    def note(self, raw: PlInvoice) -> None:
+        """Remember a posted credit note linked to an invoice (seen twice, counted once)."""
+        if raw.is_credit_note and not raw.is_draft and raw.credited_invoice is not None:
+            link = (str(raw.credited_invoice.id), raw.currency.upper(), raw.credits)
+            self.credits[str(raw.id)] = link
+
+    def credited(self, raw: PlInvoice) -> Decimal:
+        """The total of the credit notes linked to `raw`, in its currency."""
+        key = (str(raw.id), raw.currency.upper())
+        return sum(
+            (amount for invoice, cur, amount in self.credits.values() if (invoice, cur) == key),
+            Decimal(0),
+        )
 
 
 class PennylaneConnector:
@@ -353,22 +238,23 @@ class PennylaneConnector:
         *,
         currency: str,
         http: HttpClient | None = None,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         """Create the connector.
 
         Args:
             source: the source's name in the configuration.
             token: a company (or firm) API token with the `customers:readonly` and
-                `customer_invoices:readonly` scopes.
+                `customer_invoices:readonly` scopes (and, for the balance check,
+                `trial_balance:readonly`, `ledger_accounts:readonly`, `fiscal_years:readonly`).
             currency: the company's currency.
             http: a client to use instead of `make_client(token)` (tests).
-            now: the clock, read once at the start of each pull.
+            now: the clock, read once at the start of each pull (default: UTC now).
         """
         self.source = source
         self.currency = currency
         self._http = http or make_client(token)
-        self._now = now
+        self._now = now or (lambda: _utc_now())
         #: Ids the last incremental pull saw deleted, by stream (they trigger a full read).
         self.deleted: dict[str, list[str]] = {}
 
@@ -398,6 +284,31 @@ class PennylaneConnector:
             since = None
         if since is None:
             return self._full(started)
+        latest, changed = self._changes(since)
+        if self.deleted:
+            log.info("%s: records deleted in Pennylane (%s): full read", self.source, self.deleted)
+            return self._full(started)
+        new_position = _position(min(latest, started))
+        if not any(changed.values()):
+            return Pull(
+                records=iter(()),
+                position=lambda: new_position,
+                replace_all=False,
+                unchanged=True,
+            )
+        reading = _Reading()
+        accounts: dict[str, int] = {}
+        records = chain(  # lazily, in order: the invoices say which customers they touch
+            self._invoices(_batches(changed["customer_invoices"]), reading),
+            self._touched_customers(changed["customers"], reading, accounts),
+            self._balances(accounts, started.astimezone(UTC).date(), full=False),
+        )
+        return Pull(records=records, position=lambda: new_position, replace_all=False)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _changes(self, since: datetime) -> tuple[datetime, dict[str, list[str]]]:
+        """The latest `processed_at` and the ids changed, by stream; deletions to `deleted`."""
         latest = since
         changed: dict[str, list[str]] = {}
         self.deleted = {}
@@ -416,44 +327,157 @@ class PennylaneConnector:
                 else:
                     ids[str(change.id)] = None
             changed[stream] = list(ids)
-        if self.deleted:
-            log.info("%s: records deleted in Pennylane (%s): full read", self.source, self.deleted)
-            return self._full(started)
-        new_position = json.dumps({"processed_at": min(latest, started).isoformat()})
-        if not any(changed.values()):
-            return Pull(
-                records=iter(()),
-                position=lambda: new_position,
-                replace_all=False,
-                unchanged=True,
-            )
-        records = chain(
-            self._customers(_batches(changed["customers"])),
-            self._invoices(_batches(changed["customer_invoices"])),
-        )
-        return Pull(records=records, position=lambda: new_position, replace_all=False)
-
-    # -- internals -----------------------------------------------------------------------------
+        return latest, changed
 
     def _full(self, started: datetime) -> Pull:
-        new_position = json.dumps({"processed_at": started.isoformat()})
-        records = chain(self._customers([None]), self._invoices([None]))
+        new_position = _position(started)
+        accounts: dict[str, int] = {}
+        records = chain(
+            self._customers([None], accounts),
+            self._invoices([None], _Reading(full=True)),
+            self._balances(accounts, started.astimezone(UTC).date(), full=True),
+        )
         return Pull(records=records, position=lambda: new_position, replace_all=True)
 
-    def _list(self, path: str, batches: Iterable[list[str] | None]) -> Iterator[Any]:
+    def _list(
+        self, path: str, batches: Iterable[list[str] | None], *rules: tuple[str, str, Any]
+    ) -> Iterator[Any]:
         for ids in batches:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
-            if ids is not None:  # the paginator resends the filter on every page
-                params["filter"] = json.dumps([{"field": "id", "operator": "in", "value": ids}])
+            found = rules if ids is None else (("id", "in", ids), *rules)
+            if found:  # the paginator resends the filter on every page
+                params["filter"] = _filter(*found)
             yield from self._http.paginate(path, params=params, paginator=_PAGES, items="items")
 
-    def _customers(self, batches: Iterable[list[str] | None]) -> Iterator[SourceRecord | Rejected]:
+    def _pages(self, path: str, **params: Any) -> Iterator[Any]:
+        yield from self._http.paginate(
+            path, params={"limit": PAGE_SIZE} | params, paginator=_PAGES, items="items"
+        )
+
+    def _customers(
+        self, batches: Iterable[list[str] | None], accounts: dict[str, int]
+    ) -> Iterator[SourceRecord | Rejected]:
         for item in self._list("/customers", batches):
+            link = ledger_account_of(item)
+            if link is not None:
+                accounts[link[0]] = link[1]
             yield to_customer(self.source, item)
 
-    def _invoices(self, batches: Iterable[list[str] | None]) -> Iterator[SourceRecord | Rejected]:
+    def _touched_customers(
+        self, changed: list[str], reading: _Reading, accounts: dict[str, int]
+    ) -> Iterator[SourceRecord | Rejected]:
+        """The changed customers; those of the changed documents are read for their account.
+
+        Both in the same requests (100 ids a call); only the changed ones are yielded.
+        """
+        ids = list(dict.fromkeys([*changed, *sorted(reading.touched)]))
+        wanted = set(changed)
+        for record in self._customers(_batches(ids), accounts):
+            if record.external_id in wanted:
+                yield record
+
+    def _invoices(
+        self, batches: Iterable[list[str] | None], reading: _Reading
+    ) -> Iterator[SourceRecord | Rejected]:
+        """The documents as listed, then the refunds and payments that cost calls of their own."""
         for item in self._list("/customer_invoices", batches):
-            yield from to_invoice_records(self.source, item, currency=self.currency)
+            yield from self._document(item, reading)
+        if not reading.full and reading.to_settle:
+            oldest = min(raw.date or date.max for raw in reading.to_settle)
+            self._credit_notes_since(oldest, reading)
+        yield from self._refunds(reading)
+        yield from self._payments(reading)
+
+    def _document(self, item: Any, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
+        raw = parse_invoice(self.source, item)
+        if isinstance(raw, Rejected):
+            yield raw
+            return
+        reading.note(raw)
+        if raw.customer is not None:
+            reading.touched.add(str(raw.customer.id))
+        if refundable(raw) > 0:
+            reading.to_refund.append((item, raw))
+            return
+        records = to_invoice_records(self.source, item, currency=self.currency)
+        yield from records
+        is_posted = any(isinstance(r, Invoice) and r.kind == InvoiceKind.INVOICE for r in records)
+        if is_posted and paid_part(raw, Decimal(0)) > 0:
+            reading.to_settle.append(raw)
+
+    def _credit_notes_since(self, day: date, reading: _Reading) -> None:
+        """Learn the credit notes dated from `day` on: one may credit a changed invoice."""
+        rules = (("credit_note", "eq", "true"), ("date", "gteq", day.isoformat()))
+        for item in self._list("/customer_invoices", [None], *rules):
+            raw = parse_invoice(self.source, item)
+            if not isinstance(raw, Rejected):
+                reading.note(raw)
+
+    def _refunds(self, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
+        for item, raw in reading.to_refund:
+            found = self._pages(f"/customer_invoices/{raw.id}/matched_transactions")
+            parts, _ = split(refundable(raw), transactions(found, raw.currency, outgoing=True))
+            yield from to_invoice_records(self.source, item, currency=self.currency, refunds=parts)
+
+    def _payments(self, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
+        for raw in reading.to_settle:
+            paid = paid_part(raw, reading.credited(raw))
+            if paid <= 0:
+                continue
+            path = f"/customer_invoices/{raw.id}"
+            found = transactions(self._pages(f"{path}/matched_transactions"), raw.currency)
+            if not covers(paid, found):
+                found += payments(self._pages(f"{path}/payments"), raw.currency)
+            yield from to_payments(
+                self.source, raw, paid=paid, settlements=found, currency=self.currency
+            )
+
+    def _balances(
+        self, accounts: dict[str, int], day: date, *, full: bool
+    ) -> Iterator[SourceRecord]:
+        """The trial balance of the customers in `accounts`, as of `day` (module docstring).
+
+        A full read numbers every customer account (`411...`); an incremental one only those
+        of `accounts`, by id, 100 a call.
+        """
+        if not accounts:
+            return
+        try:
+            years = self._pages("/fiscal_years", limit=FISCAL_YEARS_PAGE_SIZE)
+            period = fiscal_period(years, day)
+            if period is None:
+                log.warning("%s: no fiscal year holds %s: no balance check", self.source, day)
+                return
+            numbers = list(self._account_numbers(accounts, full=full))
+            rows = list(
+                self._pages(
+                    "/trial_balance",
+                    limit=LEDGER_PAGE_SIZE,
+                    period_start=period[0].isoformat(),
+                    period_end=period[1].isoformat(),
+                    is_auxiliary="true",
+                )
+            )
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            log.warning(
+                "%s: the token may not read the trial balance (scopes trial_balance:readonly, "
+                "ledger_accounts:readonly, fiscal_years:readonly): no balance check",
+                self.source,
+            )
+            return
+        yield from to_balances(
+            self.source, accounts, numbers, rows, period=period, currency=self.currency
+        )
+
+    def _account_numbers(self, accounts: dict[str, int], *, full: bool) -> Iterator[Any]:
+        if full:
+            rule = ("number", "start_with", CUSTOMER_ACCOUNTS)
+            yield from self._pages("/ledger_accounts", limit=LEDGER_PAGE_SIZE, filter=_filter(rule))
+            return
+        ids = sorted({str(account) for account in accounts.values()})
+        yield from self._list("/ledger_accounts", _batches(ids))
 
 
 def _batches(ids: list[str]) -> list[list[str] | None]:

@@ -6,6 +6,23 @@ the filter is unfiltered), changelogs with 4-week retention (422 older) and `sta
 exclusive with `cursor` (400), 25 requests per 5 s (429 with `retry-after`), and on demand
 5xx answers, an expired token (401 after N calls) and malformed records.
 
+Settlements, as the contract describes them: `GET /customer_invoices/{id}/matched_transactions`
+(whole bank transactions: a transfer that pays two invoices is listed whole by each, empty for
+a draft or archived invoice) and `GET /customer_invoices/{id}/payments` (amounts and statuses,
+no settlement date; empty for a draft or a credit note), both cursor pages of at most 100.
+`match`, `link_credit_note`, `add_payment`, `refund` and `relabel` change the books as
+Pennylane does: the invoice's `remaining_amount_with_tax`, `status`, `paid` and `updated_at`
+(the day it was *recorded*, not the day of the money), with a changelog entry.
+
+The ledger view: `GET /fiscal_years`, `GET /ledger_accounts` (each customer has its account
+411xxxxx; `number start_with` and `id in` filters) and `GET /trial_balance` (debits and
+credits per account over `period_start`..`period_end`, auxiliary accounts when
+`is_auxiliary=true`, pages of at most 1000), computed from the documents and the bank:
+invoices debit, credit notes and bank receipts credit, refunds debit. An invoice marked paid
+with no receipt (the older tests set `remaining_amount_with_tax` by hand) is credited its paid
+part on its `updated_at` day. The fake has no opening entries: its books start in the fiscal
+year.
+
 Every request is checked against the saved OpenAPI file with openapi-core (method, path
 template, query parameter types and required ones), plus a check that every query parameter
 is declared; violations are collected in `violations` for the test to assert empty.
@@ -19,7 +36,8 @@ import re
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,6 +112,25 @@ class FakePennylane:
     token: str = "pl-secret-token"  # noqa: S105 (a fake token)
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Bank transactions, by id (as `matched_transactions` lists them).
+    transactions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Invoice id -> [(transaction id, amount it gave that invoice)].
+    matched: dict[int, list[tuple[int, Decimal]]] = field(default_factory=dict)
+    #: Invoice id -> payments (as `/payments` lists them).
+    payments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    fiscal_years: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {
+                "id": year,
+                "start": f"{year}-01-01",
+                "finish": f"{year}-12-31",
+                "status": "open",
+                "created_at": f"{year}-01-01T00:00:00Z",
+                "updated_at": f"{year}-01-01T00:00:00Z",
+            }
+            for year in range(2020, 2031)
+        ]
+    )
     changes: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {"customers": [], "customer_invoices": []}
     )
@@ -101,6 +138,8 @@ class FakePennylane:
     fail_next: list[int] = field(default_factory=list)
     #: After this many calls the token has expired: 401.
     expire_after: int | None = None
+    #: Paths the token has no scope for: 403, as Pennylane names the scope missing.
+    forbidden: dict[str, str] = field(default_factory=dict)
     calls: list[requests.PreparedRequest] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     _sent: deque[float] = field(default_factory=deque)
@@ -130,6 +169,109 @@ class FakePennylane:
         """The path and query of every request received, in order."""
         return [str(c.path_url) for c in self.calls]
 
+    # -- bookkeeping, as Pennylane does it -------------------------------------------------
+
+    def match(
+        self,
+        invoice_id: int,
+        tx_id: int,
+        *,
+        on: str,
+        amount: str,
+        applied: str | None = None,
+        recorded_at: datetime,
+    ) -> None:
+        """Match bank transaction `tx_id` (created if new: `amount` received `on`) to an invoice.
+
+        `applied` is what it gives this invoice (default: all of it); the same transaction
+        may be matched to several invoices. Recorded at `recorded_at` (the invoice's
+        `updated_at` and changelog entry), whatever the transaction's date.
+        """
+        self.transactions.setdefault(tx_id, transaction(tx_id, on, amount))
+        part = Decimal(applied or amount)
+        self.matched.setdefault(invoice_id, []).append((tx_id, part))
+        self._recompute(invoice_id, recorded_at)
+
+    def add_payment(
+        self, invoice_id: int, payment_id: int, amount: str, status: str, *, at: datetime
+    ) -> None:
+        """A payment (GoCardless, payment link) of the invoice, last changed at `at`."""
+        stamp = _stamp(at)
+        self.payments.setdefault(invoice_id, []).append(
+            {
+                "id": payment_id,
+                "label": f"Payment {payment_id}",
+                "currency": self.invoices[invoice_id]["currency"],
+                "currency_amount": amount,
+                "status": status,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        self._recompute(invoice_id, at)
+
+    def link_credit_note(self, note_id: int, invoice_id: int, *, at: datetime) -> None:
+        """Link a credit note to the invoice it credits (`POST .../link_credit_note`)."""
+        url = f"{ORIGIN}{PREFIX}/customer_invoices/{invoice_id}"
+        self.invoices[note_id]["credited_invoice"] = {"id": invoice_id, "url": url}
+        self._recompute(invoice_id, at)
+
+    def refund(self, note_id: int, tx_id: int, *, on: str, amount: str, at: datetime) -> None:
+        """Refund a credit note by an outgoing transfer of `amount` (positive) on `on`."""
+        self.transactions.setdefault(tx_id, transaction(tx_id, on, f"-{amount}"))
+        self.matched.setdefault(note_id, []).append((tx_id, Decimal(amount)))
+        note = self.invoices[note_id]
+        left = abs(Decimal(note["remaining_amount_with_tax"])) - Decimal(amount)
+        self._touch(note_id, at, remaining_amount_with_tax=f"{-left:.2f}" if left else "0.00")
+
+    def relabel(self, invoice_id: int, *, at: datetime) -> None:
+        """Change the invoice's label: only `updated_at` moves."""
+        self._touch(invoice_id, at, label=f"Relabelled {invoice_id}")
+
+    def _touch(self, ident: int, at: datetime, **fields: Any) -> None:
+        self.invoices[ident] |= fields | {"updated_at": _stamp(at)}
+        self.add_change("customer_invoices", ident, "update", at)
+
+    def _recompute(self, invoice_id: int, at: datetime) -> None:
+        """Remaining, status and paid of an invoice after a receipt or a credit note."""
+        item = self.invoices[invoice_id]
+        total = Decimal(item["currency_amount"])
+        paid = sum((part for _, part in self.matched.get(invoice_id, [])), Decimal(0))
+        paid += sum((Decimal(p["currency_amount"]) for p in self._received(invoice_id)), Decimal(0))
+        available = max(total - paid, Decimal(0))
+        credited = Decimal(0)
+        for note_id, note in sorted(self.invoices.items()):
+            if (note.get("credited_invoice") or {}).get("id") != invoice_id:
+                continue
+            used = min(abs(Decimal(note["currency_amount"])), available)
+            available -= used
+            credited += used
+            left = abs(Decimal(note["currency_amount"])) - used
+            self._touch(note_id, at, remaining_amount_with_tax=f"{-left:.2f}" if left else "0.00")
+        remaining = available
+        if credited >= total:
+            status = "cancelled"
+        elif credited > 0:
+            status = "partially_cancelled"
+        elif remaining == 0:
+            status = "paid"
+        elif remaining < total:
+            status = "partially_paid"
+        else:
+            status = item["status"]
+        self._touch(
+            invoice_id,
+            at,
+            remaining_amount_with_tax=f"{remaining:.2f}",
+            status=status,
+            paid=remaining == 0,
+        )
+
+    def _received(self, invoice_id: int) -> list[dict[str, Any]]:
+        return [
+            p for p in self.payments.get(invoice_id, []) if p["status"] in ("paid_out", "confirmed")
+        ]
+
     # -- serving -------------------------------------------------------------------------------
 
     def _handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
@@ -150,6 +292,9 @@ class FakePennylane:
         if throttled:
             return throttled
         path = url.path.removeprefix(PREFIX)
+        if path in self.forbidden:
+            error = f'Access to this resource requires scope "{self.forbidden[path]}".'
+            return self._json({"error": error, "status": 403}, 403)
         if path == "/me":
             return self._json({"user": None, "company": {"id": 1, "name": "Fake"}, "scopes": []})
         if path in ("/customers", "/customer_invoices"):
@@ -157,7 +302,165 @@ class FakePennylane:
             return self._list(list(rows.values()), query, max_limit=100)
         if path.startswith("/changelogs/"):
             return self._changelog(path.removeprefix("/changelogs/"), query)
+        found = re.fullmatch(r"/customer_invoices/(\d+)/(matched_transactions|payments)", path)
+        if found:
+            return self._settlements(int(found[1]), found[2], query)
+        if path == "/fiscal_years":
+            return self._page(sorted(self.fiscal_years, key=lambda y: -y["id"]), query, 100)
+        if path == "/ledger_accounts":
+            return self._list(self._accounts(), query, max_limit=1000)
+        if path == "/trial_balance":
+            return self._trial_balance(query)
         return 404, {}, json.dumps({"error": "Not found"})
+
+    def _settlements(
+        self, invoice_id: int, what: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        item = self.invoices.get(invoice_id)
+        if item is None:
+            return self._json({"error": "Not Found", "status": 404}, 404)
+        if item["draft"] or item.get("archived_at"):
+            rows: list[dict[str, Any]] = []
+        elif what == "payments":
+            is_note = item["status"] == "credit_note"
+            rows = [] if is_note else list(self.payments.get(invoice_id, []))
+        else:
+            ids = {tx for tx, _ in self.matched.get(invoice_id, [])}
+            rows = [self.transactions[tx] for tx in sorted(ids, reverse=True)]
+        return self._page(rows, query, max_limit=100)
+
+    # -- the ledger ----------------------------------------------------------------------------
+
+    def _accounts(self) -> list[dict[str, Any]]:
+        accounts = [
+            {"id": 1, "number": "512000", "label": "Banque"},
+            {"id": 2, "number": "706000", "label": "Prestations de services"},
+        ]
+        for cust in self.customers.values():
+            account = cust.get("ledger_account")
+            if account:
+                number = account_number(account["id"])
+                accounts.append({"id": account["id"], "number": number, "label": cust["name"]})
+        return [
+            a
+            | {
+                "vat_rate": "any",
+                "country_alpha2": "FR",
+                "enabled": True,
+                "type": "custom",
+                "letterable": a["number"].startswith("411"),
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+            for a in accounts
+        ]
+
+    def _trial_balance(self, query: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        if "period_start" not in query or "period_end" not in query:
+            return self._json({"error": "period_start and period_end are required"}, 400)
+        start = date.fromisoformat(query["period_start"])
+        end = date.fromisoformat(query["period_end"])
+        sums: dict[str, list[Decimal]] = {}
+        for number, on, debit, credit in self._entries():
+            if start <= on <= end:
+                if number.startswith("411") and query.get("is_auxiliary") != "true":
+                    number = "411000"
+                row = sums.setdefault(number, [Decimal(0), Decimal(0)])
+                row[0] += debit
+                row[1] += credit
+        rows = [
+            {
+                "number": number,
+                "formatted_number": number.ljust(8, "0"),
+                "label": number,
+                "debits": f"{debits:.2f}",
+                "credits": f"{credits:.2f}",
+            }
+            for number, (debits, credits) in sorted(sums.items())
+        ]
+        status, headers, body = self._page(rows, query, max_limit=1000)
+        if status == 200:
+            payload = json.loads(body)
+            payload |= {"total_pages": None, "current_page": None, "total_items": None}
+            body = json.dumps(payload | {"per_page": None})
+        return status, headers, body
+
+    def _entries(self) -> list[tuple[str, date, Decimal, Decimal]]:
+        """(account number, day, debit, credit) of every ledger line the documents make.
+
+        A record the tests made malformed (no customer, an amount that is no number) is in
+        no ledger.
+        """
+        entries: list[tuple[str, date, Decimal, Decimal]] = []
+        seen_tx: set[int] = set()
+        seen: set[Any] = set()
+        credited = {
+            (n.get("credited_invoice") or {}).get("id")
+            for n in self.invoices.values()
+            if isinstance(n, dict)
+        }
+        for ident, item in sorted(self.invoices.items()):
+            if item.get("id") in seen:  # a record the tests serve twice is one document
+                continue
+            seen.add(item.get("id"))
+            try:
+                entries.extend(self._entries_of(ident, item, seen_tx, credited))
+            except (ArithmeticError, AttributeError, KeyError, TypeError, ValueError):
+                continue
+        return entries
+
+    def _entries_of(
+        self, ident: int, item: dict[str, Any], seen_tx: set[int], credited: set[Any]
+    ) -> list[tuple[str, date, Decimal, Decimal]]:
+        entries: list[tuple[str, date, Decimal, Decimal]] = []
+        zero = Decimal(0)
+        if item["draft"] or item.get("archived_at") or not item.get("customer"):
+            return []
+        account = self._customer_account(item["customer"]["id"])
+        if account is None:
+            return []
+        amount = Decimal(item["amount"])
+        on = date.fromisoformat(item["date"])
+        if item["status"] == "credit_note" or amount < 0:
+            entries.append((account, on, zero, abs(amount)))
+            entries.append(("706000", on, abs(amount), zero))
+        else:
+            entries.append((account, on, amount, zero))
+            entries.append(("706000", on, zero, amount))
+        for tx_id, _ in self.matched.get(ident, []):
+            tx = self.transactions[tx_id]
+            if tx_id in seen_tx:
+                continue
+            seen_tx.add(tx_id)
+            value = Decimal(tx["amount"])
+            day = date.fromisoformat(tx["date"])
+            if value >= 0:
+                entries.append((account, day, zero, value))
+            else:
+                entries.append((account, day, -value, zero))
+        for payment in [] if self.matched.get(ident) else self._received(ident):
+            updated = datetime.fromisoformat(payment["updated_at"]).date()
+            entries.append((account, updated, zero, Decimal(payment["currency_amount"])))
+        if ident not in credited:
+            entries.extend(self._marked_paid(ident, item, account))
+        return entries
+
+    def _marked_paid(
+        self, ident: int, item: dict[str, Any], account: str
+    ) -> list[tuple[str, date, Decimal, Decimal]]:
+        """An invoice set paid by hand (no receipt, no credit note): its paid part, credited."""
+        if self.matched.get(ident) or self.payments.get(ident) or item["status"] == "credit_note":
+            return []
+        remaining = item.get("remaining_amount_with_tax")
+        gap = Decimal(item["currency_amount"]) - Decimal(remaining if remaining else "0")
+        if remaining is None or gap <= 0 or Decimal(item["currency_amount"]) < 0:
+            return []
+        on = datetime.fromisoformat(item["updated_at"]).date()
+        return [(account, on, Decimal(0), gap)]
+
+    def _customer_account(self, customer_id: int) -> str | None:
+        account = (self.customers.get(customer_id) or {}).get("ledger_account")
+        return account_number(account["id"]) if account else None
 
     def _throttle(self) -> tuple[int, dict[str, str], str] | None:
         now = self.clock.monotonic()
@@ -229,37 +532,66 @@ class FakePennylane:
     # -- contract ------------------------------------------------------------------------------
 
     def _validate(self, request: requests.PreparedRequest) -> None:
-        from openapi_core.contrib.requests import RequestsOpenAPIRequest
+        self.violations.extend(_verdict(str(request.method), str(request.url)))
 
-        api, spec = _openapi()
-        with warnings.catch_warnings():  # oauth2 security is not checked by openapi-core
-            warnings.simplefilter("ignore", UserWarning)
-            result = api.unmarshal_request(RequestsOpenAPIRequest(request))
-        for error in result.errors:
-            cause = f" ({error.__cause__})" if error.__cause__ else ""
-            self.violations.append(f"{request.method} {request.path_url}: {error!r}{cause}")
-        url = urlsplit(str(request.url))
-        declared = _declared_query(spec, url.path, str(request.method))
-        undeclared = set(parse_qs(url.query, keep_blank_values=True)) - (declared or set())
-        if declared is not None and undeclared:
-            self.violations.append(
-                f"{request.method} {request.path_url}: undeclared query {sorted(undeclared)}"
-            )
+
+@cache
+def _verdict(method: str, url: str) -> tuple[str, ...]:
+    """What the contract says of a request without body, by method and URL (once each)."""
+    from openapi_core.contrib.requests import RequestsOpenAPIRequest
+
+    api, spec = _openapi()
+    request = requests.Request(method, url).prepare()
+    with warnings.catch_warnings():  # oauth2 security is not checked by openapi-core
+        warnings.simplefilter("ignore", UserWarning)
+        result = api.unmarshal_request(RequestsOpenAPIRequest(request))
+    found = []
+    for error in result.errors:
+        cause = f" ({error.__cause__})" if error.__cause__ else ""
+        found.append(f"{request.method} {request.path_url}: {error!r}{cause}")
+    parts = urlsplit(url)
+    declared = _declared_query(spec, parts.path, method)
+    undeclared = set(parse_qs(parts.query, keep_blank_values=True)) - (declared or set())
+    if declared is not None and undeclared:
+        found.append(f"{request.method} {request.path_url}: undeclared query {sorted(undeclared)}")
+    return tuple(found)
 
 
 def _matches(row: dict[str, Any], rule: dict[str, Any]) -> bool:
     value = row.get(rule["field"])
     if rule["field"] == "customer_id":
         value = (row.get("customer") or {}).get("id")
+    if rule["field"] == "credit_note":
+        value = "true" if row.get("status") == "credit_note" else "false"
+    if rule["field"] == "draft":
+        value = str(bool(row.get("draft"))).lower()
     wanted = rule["value"]
+    if rule["operator"] in ("gteq", "lteq"):
+        if value is None:
+            return False
+        key = int if rule["field"] == "id" else str
+        below = key(value) <= key(wanted)
+        above = key(value) >= key(wanted)
+        return above if rule["operator"] == "gteq" else below
     match rule["operator"]:
         case "eq":
-            return str(value) == str(wanted)
+            return str(value).lower() == str(wanted).lower()
         case "in":
             return str(value) in {str(w) for w in wanted}
         case "not_in":
             return str(value) not in {str(w) for w in wanted}
+        case "start_with":
+            return str(value).startswith(str(wanted))
     raise AssertionError(f"the fake does not support operator {rule['operator']!r}")
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def account_number(account_id: int) -> str:
+    """The number of a customer's ledger account in the fake: 411 and the id on 5 digits."""
+    return f"411{account_id:05d}"
 
 
 # -- record builders ---------------------------------------------------------------------------
@@ -275,6 +607,7 @@ def customer(ident: int, name: str, **extra: Any) -> dict[str, Any]:
         "reg_no": "",
         "payment_conditions": "30_days",
         "emails": [],
+        "ledger_account": {"id": ident},
         "created_at": "2026-01-02T10:00:00Z",
         "updated_at": "2026-01-02T10:00:00Z",
         **extra,
@@ -310,4 +643,28 @@ def invoice(
         "created_at": "2026-01-10T08:00:00Z",
         "updated_at": "2026-01-12T08:00:00Z",
         **extra,
+    }
+
+
+def transaction(ident: int, on: str, amount: str, currency: str = "EUR") -> dict[str, Any]:
+    """A bank transaction as `matched_transactions` lists it (negative: money out)."""
+    return {
+        "id": ident,
+        "label": f"VIR SEPA {ident}",
+        "attachment_required": False,
+        "date": on,
+        "outstanding_balance": "0.00",
+        "created_at": f"{on}T12:00:00Z",
+        "updated_at": f"{on}T12:00:00Z",
+        "archived_at": None,
+        "currency": currency,
+        "currency_amount": amount,
+        "amount": amount,
+        "currency_fee": None,
+        "fee": None,
+        "journal": {"id": 1},
+        "bank_account": {"id": 1, "url": f"{ORIGIN}{PREFIX}/bank_accounts/1"},
+        "pro_account_expense": None,
+        "customer": None,
+        "categories": [],
     }

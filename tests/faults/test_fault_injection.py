@@ -267,15 +267,16 @@ def _dataset(pennylane: FakePennylane, hubspot: FakeHubSpot) -> None:
     }
     for ident in range(10, 260):
         total = f"{100 + ident}.00"
-        if ident % 5 == 0:
-            extra: dict[str, Any] = {"remaining": "0.00", "status": "paid", "paid": True}
-        elif ident % 7 == 0:
-            extra = {"remaining": "40.00", "status": "partially_paid"}
-        else:
-            extra = {}
+        extra: dict[str, Any] = {}
         if ident % 3 == 0:
             extra["deadline"] = "2026-04-30"  # not due yet on 1 March
         pennylane.invoices[ident] = invoice(ident, 1 + ident % 3, total, **extra)
+        # Paid (every 5th) or paid but 40.00 (every 7th) by a transfer matched in Pennylane,
+        # which the connector reads for its date (one call each).
+        paid = total if ident % 5 == 0 else f"{60 + ident}.00" if ident % 7 == 0 else None
+        if paid:
+            recorded = datetime(2026, 2, 16, 9, tzinfo=UTC)
+            pennylane.match(ident, 9000 + ident, on="2026-02-15", amount=paid, recorded_at=recorded)
     hubspot.add_property("siren")
     hubspot.add_company("501", name="Dupont Boulangerie", siren="345678901")
     hubspot.add_company("502", name="Martin", domain="garage-martin.fr")
