@@ -10,16 +10,22 @@ own work: Pennylane's fake checks every request against the OpenAPI file), and t
 whether the connectors send as few requests as the page sizes allow and stay under the limits:
 
 1. full pull: `PennylaneConnector.pull(None)` of N invoices over C customers, every record
-   consumed. Minimum calls = ceil(C / 100) + ceil(N / 100) (lists cap `limit` at 100);
-   predicted wall time = calls / 25 x 5 s.
+   consumed. All are open, so none costs a settlement call. Minimum calls = ceil(C / 100) +
+   ceil(N / 100) (lists cap `limit` at 100) + the balance check: 1 (fiscal years) +
+   ceil(C / 1000) (customer accounts) + ceil((C + 1) / 1000) (trial balance rows: one per
+   customer account and the sales account); predicted wall time = calls / 25 x 5 s.
 2. full push: `HubSpotTarget.push` of one value to each of C pre-created companies. Minimum
    calls = ceil(C / 100) (batch/update takes 100 inputs); predicted = calls / 100 x 10 s.
-3. incremental: a fraction of the invoices gets paid, with a changelog entry each after the
-   first pull's position; `pull(position)` from that position, then a push of only the
-   companies whose outstanding amount changed. Minimum calls = 2 changelog pages + ceil(changed
-   invoices / 100) fetches by id (+ customers, none changed here) and ceil(changed companies /
-   100) batches: the cost must follow the changes, not the size of the books. It runs on a new
-   connector after a pause of one rate-limit window, as a later run would.
+3. incremental: a fraction of the invoices gets paid by a bank transfer matched in Pennylane,
+   with a changelog entry each after the first pull's position; `pull(position)` from that
+   position, then a push of only the companies whose outstanding amount changed. Minimum calls
+   = 2 changelog pages + ceil(changed invoices / 100) fetches by id + 1 page of credit notes
+   (one may credit a paid invoice) + 1 `matched_transactions` per paid invoice (the date of
+   the money is in no list) + the balance of the customers touched: ceil(touched / 100)
+   customers by id + 1 (fiscal years) + ceil(touched / 100) accounts by id + ceil((C + 1) /
+   1000) trial balance pages; and ceil(changed companies / 100) batches: the cost follows the
+   changes, but for the trial balance, which cannot be filtered. It runs on a new connector
+   after a pause of one rate-limit window, as a later run would.
 
 No store and no `run_sync`: the pulled records are folded into an outstanding amount per
 customer here (invoice totals minus what is paid), customer i being HubSpot company 100000 + i,
@@ -132,16 +138,16 @@ def build_hubspot(customers: int) -> FakeHubSpot:
 
 
 def pay(fake: CountingPennylane, ids: Iterable[int], when: datetime) -> None:
-    """Mark invoices paid in the fake, with a changelog entry each at `when`."""
-    stamp = when.isoformat().replace("+00:00", "Z")
+    """Pay invoices by a matched transfer the day before `when`, recorded at `when`."""
+    on = (when - timedelta(days=1)).date().isoformat()
     for ident in ids:
-        fake.invoices[ident] |= {
-            "remaining_amount_with_tax": "0.00",
-            "status": "paid",
-            "paid": True,
-            "updated_at": stamp,
-        }
-        fake.add_change("customer_invoices", ident, "update", when)
+        amount = fake.invoices[ident]["currency_amount"]
+        fake.match(ident, 500_000 + ident, on=on, amount=amount, recorded_at=when)
+
+
+def balance_calls(accounts: int, customers: int) -> int:
+    """Calls of the balance check: fiscal years, `accounts` pages, the trial balance."""
+    return 1 + accounts + math.ceil((customers + 1) / 1000)
 
 
 def fold(records: Iterable[Any], open_by_invoice: dict[str, tuple[str, Decimal]]) -> int:
@@ -215,6 +221,7 @@ def run(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
         records, wall_records = timed(lambda: fold(pull.records, open_by_invoice))
         position = pull.position()
         minimum = math.ceil(customers / 100) + math.ceil(invoices / 100)
+        minimum += balance_calls(math.ceil(customers / 1000), customers)
         rows.append(
             row(
                 "pennylane full pull",
@@ -256,7 +263,9 @@ def run(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
         pl_before, pl_429_before = len(pennylane.calls), pennylane.throttled
         pull, wall = timed(lambda: source.pull(position))
         records, wall_records = timed(lambda: fold(pull.records, open_by_invoice))
-        minimum = 2 + math.ceil(len(paid) / 100)
+        touched = len({pennylane.invoices[i]["customer"]["id"] for i in paid})
+        minimum = 2 + math.ceil(len(paid) / 100) + 1 + len(paid)
+        minimum += math.ceil(touched / 100) + balance_calls(math.ceil(touched / 100), customers)
         rows.append(
             row(
                 f"pennylane incremental ({len(paid)} invoices)",
