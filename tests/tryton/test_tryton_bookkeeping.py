@@ -199,3 +199,34 @@ def test_the_balance_check_names_its_basis(synced: Path, party: str) -> None:
     """Every customer's balance check says what Tryton figure it comes from."""
     check = _customer(synced, party)["balance_check"]
     assert "party.receivable" in check["basis"] and "TTC" in check["basis"]
+
+
+def test_a_draft_move_is_in_tryton_receivable_not_in_the_check(
+    tryton: TrytonServer, synced: Path
+) -> None:
+    """A draft move debiting Beta's 4111 by 150.00: `party.receivable` counts it, encours
+    reads posted moves only, and the balance check takes it out: no difference."""
+    rpc = admin(tryton)
+
+    def account(code: str) -> int:
+        (found,) = rpc.model("account.account", "search", [["code", "=", code]], 0, 1, None)
+        return int(found)
+
+    (journal,) = rpc.model("account.journal", "search", [["code", "=", "CASH"]], 0, 1, None)
+    lines = [
+        {"account": account("4111"), "party": 3, "debit": Decimal("150"), "credit": Decimal(0)},
+        {"account": account("706"), "debit": Decimal(0), "credit": Decimal("150")},
+    ]
+    rpc.model(
+        "account.move",
+        "create",
+        [{"journal": journal, "date": today(), "lines": [["create", lines]]}],
+    )
+    (beta,) = rpc.read("party.party", [3], ["receivable"])
+    assert beta["receivable"] == Decimal("3330.00")
+    result = encours(synced, "sync", "--full-refresh")
+    assert result.exit_code == 0, result.output
+    ours = _customer(synced, "3")
+    assert ours["outstanding"] == "3180.00"
+    assert ours["balance_check"]["source_balance"] == "3180.00"
+    assert ours["balance_check"]["difference"] == "0.00"
