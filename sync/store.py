@@ -931,6 +931,7 @@ class _BatchWriter:
                 ),
                 record.external_id,
             )
+            self._append("unposted", (record.source, record.external_id))
         elif isinstance(record, Invoice):
             rate = record.exchange_rate
             what = f"invoice {record.number or record.external_id}"
@@ -963,6 +964,7 @@ class _BatchWriter:
                 updated_at,
                 raw,
             )
+            self._append("posted", (record.source, record.external_id))
         elif isinstance(record, Credit):
             rate = record.exchange_rate
             what = f"{record.kind.value.replace('_', ' ')} {record.reference or record.external_id}"
@@ -1297,4 +1299,8 @@ _UPSERTS = {
         "WHERE reason IS NOT excluded.reason OR raw IS NOT excluded.raw"
     ),
     "seen": "INSERT OR IGNORE INTO temp.seen VALUES (?, ?)",
+    # A draft posted keeps its id in some sources (Pennylane, Tryton): it leaves `drafts`
+    # for `invoices`, and the other way round when a posting is undone.
+    "posted": "DELETE FROM drafts WHERE source = ? AND external_id = ?",
+    "unposted": "DELETE FROM invoices WHERE source = ? AND external_id = ?",
 }

@@ -250,3 +250,19 @@ def test_drafts_and_source_balances_are_kept_apart_and_replaced_on_a_full_read(
     _, _, deleted = write(store, [invoice("F1", "100.00")])  # the draft was posted or deleted
 
     assert deleted == 2 and store.drafts(DAY) == {} and store.source_balances() == []
+
+
+def test_a_draft_posted_under_the_same_id_leaves_the_drafts(store: Store) -> None:
+    draft = invoice("F1", "50.00").model_copy(update={"kind": InvoiceKind.DRAFT})
+    write(store, [draft], replace_all=False)
+
+    write(store, [invoice("F1", "50.00")], replace_all=False)  # an incremental read: posted
+
+    assert store.drafts(DAY) == {}
+    assert store.db.execute("SELECT external_id, total FROM invoices").fetchall() == [("F1", 5000)]
+
+    write(store, [draft], replace_all=False)  # and back to draft (a posting undone)
+
+    assert store.drafts(DAY) == {("books", "C1"): 5000}
+    assert store.db.execute("SELECT COUNT(*) FROM invoices").fetchone() == (0,)
+    assert store.db.execute("SELECT COUNT(*) FROM due_lines").fetchone() == (0,)
