@@ -99,7 +99,12 @@ def test_a_store_of_the_first_schema_migrates_forward_in_place(tmp_path: Path) -
     path = tmp_path / "s.sqlite"
     store = Store(sqlite3.connect(path, isolation_level=None), path)
     store.migrate(MIGRATIONS[:1])  # what the first release wrote
-    write(store, [invoice("F1", "100.00")], replace_all=False)
+    store.db.execute(
+        "INSERT INTO invoices (source, external_id, customer_id, kind, issued_on, currency, "
+        "total_in_currency, total, due_lines, is_doubtful, due_date_assumed, raw) "
+        "VALUES ('books', 'F1', 'C1', 'invoice', '2026-01-10', 'EUR', '100.00', 10000, "
+        "'[[\"2026-02-09\", 10000]]', 0, 0, '')"
+    )
     store.set_cursor("books", "position", "digest-of-the-file", 1)
     store.close()
 
