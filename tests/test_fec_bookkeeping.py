@@ -99,9 +99,7 @@ def assert_figures(row: dict, **expected: str) -> None:
     aging["unapplied"] = f"-{row['unapplied']}" if row["unapplied"] != ZERO else ZERO
     aging["not_due"] = row["not_due"]
     assert row["aging"] == aging
-    assert sum(float(v) for v in row["aging"].values()) == pytest.approx(
-        float(row["outstanding"])
-    )
+    assert sum(float(v) for v in row["aging"].values()) == pytest.approx(float(row["outstanding"]))
 
 
 def assert_agrees(row: dict) -> None:
@@ -128,8 +126,12 @@ def test_interleaved_entries_are_gathered_whole(tmp_path: Path) -> None:
 
     document = status(config, "2025-02-28")
     assert document["quarantined"] == 0
-    assert_figures(figures(document, "C1"), outstanding="120.00", overdue="120.00", **{"1-30": "120.00"})
-    assert_figures(figures(document, "C2"), outstanding="240.00", overdue="240.00", **{"1-30": "240.00"})
+    assert_figures(
+        figures(document, "C1"), outstanding="120.00", overdue="120.00", **{"1-30": "120.00"}
+    )
+    assert_figures(
+        figures(document, "C2"), outstanding="240.00", overdue="240.00", **{"1-30": "240.00"}
+    )
     assert document["total"]["outstanding"] == "360.00"
     assert document["total"]["balance_check"] == {"checked": 2, "differ": 0}
     for customer in ("C1", "C2"):
@@ -159,7 +161,9 @@ def test_an_interleaved_entry_that_does_not_balance_is_one_quarantine_record(
     assert "lines 6-7" in by_entry["AC/1"]
     assert all("Fix it in the accounting software" in reason for reason in by_entry.values())
     document = status(config, "2025-02-28")
-    assert_figures(figures(document, "C2"), outstanding="240.00", overdue="240.00", **{"1-30": "240.00"})
+    assert_figures(
+        figures(document, "C2"), outstanding="240.00", overdue="240.00", **{"1-30": "240.00"}
+    )
     assert_agrees(figures(document, "C2"))
     # C1's line is in the ledger but not in the figures: flagged, never hidden.
     check = figures(document, "C1")["balance_check"]
@@ -226,7 +230,9 @@ def test_every_line_end_reads_the_same_ledger(tmp_path: Path, end: str) -> None:
 
     document = status(config, "2025-02-28")
     assert document["total"]["outstanding"] == "360.00"
-    assert_figures(figures(document, "C1"), outstanding="120.00", overdue="120.00", **{"1-30": "120.00"})
+    assert_figures(
+        figures(document, "C1"), outstanding="120.00", overdue="120.00", **{"1-30": "120.00"}
+    )
     assert document["total"]["balance_check"] == {"checked": 2, "differ": 0}
 
 
