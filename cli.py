@@ -929,10 +929,7 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
         echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
     drafts = [row for row in document["customers"] if row["drafts"] != amount(0, currency)]
     if drafts:
-        echo(
-            f"Draft invoices, in no figure above: {total['drafts']} "
-            f"({len(drafts)} customer(s))"
-        )
+        echo(f"Draft invoices, in no figure above: {total['drafts']} ({len(drafts)} customer(s))")
     _print_balance_check(document, figures)
     if figures.quarantined:
         echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
@@ -968,8 +965,7 @@ def _print_balance_check(document: dict[str, Any], figures: Figures) -> None:
         echo(f"Balance check: all {checked['checked']} customer(s) agree with their source")
         return
     echo(
-        f"! {len(rows)} of {checked['checked']} customer(s) differ from their source's own "
-        "balance:"
+        f"! {len(rows)} of {checked['checked']} customer(s) differ from their source's own balance:"
     )
     for row in rows:
         check = row["balance_check"]
@@ -988,9 +984,7 @@ def main() -> None:
         if isinstance(exc.__context__, EOFError):
             echo("encours: no answer to the question (end of input); see --help", err=True)
             sys.exit(2)
-        echo(
-            "encours: interrupted; a sync under way keeps nothing of this run", err=True
-        )
+        echo("encours: interrupted; a sync under way keeps nothing of this run", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()

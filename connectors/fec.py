@@ -292,7 +292,8 @@ class _EntryReader:
             return records + self._entry(waiting)
         self.waiting[key] = (waiting_balance + balance, waiting)
         self.waiting_lines += len(waiting)
-        if len(waiting) > self.bounds.entry_lines or self.waiting_lines > 4 * self.bounds.entry_lines:
+        bound = self.bounds.entry_lines
+        if len(waiting) > bound or self.waiting_lines > 4 * bound:
             self._too_large(waiting)
         return records
 

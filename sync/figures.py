@@ -43,7 +43,7 @@ class BalanceCheck:
 
     @property
     def difference(self) -> int:
-        """encours' outstanding less the source's balance: zero when they agree."""
+        """The outstanding encours computed less the source's balance: zero when they agree."""
         return self.outstanding - self.source_balance
 
 

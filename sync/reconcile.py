@@ -36,7 +36,6 @@ from datetime import date
 
 from encours.model import Allocation, AllocationRule, CreditKind, InvoiceKind
 
-
 #: Debits that no guess may settle: unbilled revenue, and the use of an advance.
 _NOT_GUESSED = (InvoiceKind.UNBILLED.value, InvoiceKind.ADVANCE_USE.value)
 

@@ -44,8 +44,7 @@ def printable(text: str) -> str:
     source cannot split a line of tab-separated output, nor drive the terminal.
     """
     return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
     )
 
 

@@ -36,12 +36,12 @@ from encours.model import (
     CreditKind,
     Customer,
     Invoice,
+    InvoiceKind,
     LedgerLine,
     LedgerSale,
     Money,
     Party,
     Rejected,
-    InvoiceKind,
     Sale,
     SourceBalance,
     SourceRecord,
@@ -292,10 +292,11 @@ class Store:
         )
 
     def _count_rows(self, source: str) -> int:
-        return sum(
-            int(self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (source,)).fetchone()[0])  # noqa: S608
+        counts = (
+            self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (source,))  # noqa: S608
             for table in _RECORD_TABLES
         )
+        return sum(int(cursor.fetchone()[0]) for cursor in counts)
 
     def _delete_unseen(self, source: str) -> int:
         deleted = 0

@@ -272,7 +272,11 @@ def test_a_reader_that_stops_reading_ends_the_output_quietly(tmp_path: Path) -> 
         " | head -c 100 > /dev/null; echo ${PIPESTATUS[0]}"
     )
     result = subprocess.run(  # noqa: S603
-        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=False  # noqa: S607
+        ["bash", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,  # noqa: S607
     )
 
     assert result.stdout.strip() == "0", result.stderr
@@ -315,7 +319,7 @@ def test_control_characters_from_the_books_are_shown_escaped(demo: Path) -> None
 def test_csv_cells_a_spreadsheet_would_evaluate_are_made_inert(tmp_path: Path) -> None:
     target = FileTarget(tmp_path / "out.csv", file_format="csv")
 
-    target.push({"books:=1+1": {"name": "=HYPERLINK(\"http://x\")", "dso": "-12.50", "o": "@SUM"}})
+    target.push({"books:=1+1": {"name": '=HYPERLINK("http://x")', "dso": "-12.50", "o": "@SUM"}})
 
     text = (tmp_path / "out.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK" in text and "'@SUM" in text and ",-12.50," in text
