@@ -270,33 +270,26 @@ class TrytonSource:
 
     def _customers(self, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
         fields = self._party_fields()
+        balances = _Balances(self.rpc, self.source, self.currency, fields, self._deposits_left)
         read: set[int] = set()
-        pages: list[list[dict[str, Any]]] = []
         if start is not None:  # parties edited since, that owe or are owed something
-            pages.append(
-                list(
-                    self.rpc.search_pages(
-                        "party.party", [_changed_since(start), ["receivable", "!=", 0]], fields
-                    )
-                )
-            )
-            read.update(item["id"] for item in pages[0])
+            for item in self.rpc.search_pages(
+                "party.party", [_changed_since(start), ["receivable", "!=", 0]], fields
+            ):
+                read.add(item["id"])
+                yield from self._customer(item, balances)
         wanted = sorted(self._parties_seen - read)
-        balances = _Balances(self, fields) if pages and pages[0] or wanted else None
-        for page in pages:
-            yield from self._customer_page(page, balances)
         for at in range(0, len(wanted), PAGE_SIZE):
-            page = self.rpc.read("party.party", wanted[at : at + PAGE_SIZE], fields)
-            yield from self._customer_page(page, balances)
+            for item in self.rpc.read("party.party", wanted[at : at + PAGE_SIZE], fields):
+                yield from self._customer(item, balances)
 
-    def _customer_page(
-        self, page: list[dict[str, Any]], balances: _Balances | None
+    def _customer(
+        self, item: dict[str, Any], balances: _Balances
     ) -> Iterator[SourceRecord | Rejected]:
-        for item in page:
-            self._saw(item, None)
-            yield to_customer(self.source, item, currency=self.currency)
-            if balances is not None and balances.stated(item):
-                yield balances.of(item)
+        self._saw(item, None)
+        yield to_customer(self.source, item, currency=self.currency)
+        if balances.stated(item):
+            yield balances.of(item)
 
     def _party_fields(self) -> list[str]:
         """The parties' fields to read: the credit limit and the balance when Tryton has them."""
@@ -323,12 +316,20 @@ class TrytonSource:
 class _Balances:
     """The balances of the parties of one run.
 
-    The server's date and the draft moves are read once, when the first party is.
+    The server's date and the draft moves are read once, when the first balance is made.
     """
 
-    def __init__(self, source: TrytonSource, fields: list[str]) -> None:
-        self._source = source
+    def __init__(
+        self,
+        rpc: TrytonRpc,
+        source: str,
+        currency: str,
+        fields: list[str],
+        deposits: dict[int, DepositsLeft],
+    ) -> None:
+        self._rpc, self._source, self._currency = rpc, source, currency
         self._has_balance = "receivable" in fields
+        self._deposits = deposits
         self._as_of: date | None = None
         self._drafts: dict[int, Decimal] = {}
 
@@ -338,21 +339,20 @@ class _Balances:
 
     def of(self, item: dict[str, Any]) -> SourceRecord | Rejected:
         """The party's `SourceBalance` (see `balance.py`)."""
-        source = self._source
         if self._as_of is None:
-            self._as_of = source.rpc.model("ir.date", "today")
+            self._as_of = self._rpc.model("ir.date", "today")
             self._drafts = draft_moves(
-                source.rpc.search_pages(
+                self._rpc.search_pages(
                     "account.move.line", DRAFT_MOVE_LINES, ["party", "debit", "credit"]
                 )
             )
         return source_balance(
-            source.source,
+            self._source,
             item,
             as_of=self._as_of,
             draft=self._drafts.get(item["id"], Decimal(0)),
-            deposits=source._deposits_left.get(item["id"], DepositsLeft()),
-            currency=source.currency,
+            deposits=self._deposits.get(item["id"], DepositsLeft()),
+            currency=self._currency,
         )
 
 
