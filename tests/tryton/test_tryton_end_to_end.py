@@ -154,11 +154,6 @@ def test_a_deleted_draft_is_noticed(tryton: TrytonServer, synced: Path) -> None:
     assert _parties(tryton)["3"]["encours_unbilled"] == Decimal("0.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store keeps a draft's row in `drafts` when the same invoice comes back posted "
-    "in an incremental run (sync/store.py: an upsert into `invoices` leaves `drafts` alone)",
-)
 def test_a_posted_invoice_moves_from_drafts_to_not_due(tryton: TrytonServer, synced: Path) -> None:
     """Posting Alpha's validated invoice: its 360.00 leaves the drafts for not due."""
     rpc = admin(tryton)
