@@ -214,7 +214,11 @@ def _by_match_groups(
                 # Dated by this pair's own documents and match dates, not by the whole
                 # group's: a line lettered later into the group must not move, as of past
                 # dates, what two older members of it had already settled.
+                # A use of an advance is the application itself, on its entry's own day: the
+                # 4191 lettrage, often done later, only records it (DOMAIN, FEC).
                 matched = [day for day in (credit.matched_on, line.matched_on) if day]
+                if line.kind == InvoiceKind.ADVANCE_USE:
+                    matched = []
                 run.allocate(
                     credit, (line,), AllocationRule.MATCH_GROUP, on=max(matched, default=None)
                 )

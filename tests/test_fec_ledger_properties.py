@@ -926,11 +926,6 @@ ADVANCE_USED_IN_TWO_GOES = handmade(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an advance's use (debit 4191) stays open, aged as overdue, until the 4191 "
-    "lettrage's DateLet; remove this mark once it is used up on its own date",
-)
 @PROPERTY
 @given(cases())
 @example(ADVANCE_USED_IN_TWO_GOES)
