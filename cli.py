@@ -38,6 +38,7 @@ from encours.sync.init import (
     TrytonAnswers,
     check_everything,
     create_target_fields,
+    insecure_sections,
     write_config,
 )
 from encours.sync.report import amount, figures_json, printable
@@ -444,6 +445,11 @@ def check(app: App, figures_only: bool) -> None:
     results = check_everything(app.settings)
     for name, error, _ in results:
         echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
+    for name in insecure_sections(app.settings):
+        echo(
+            f"WARNING {name}: allow_insecure_http = true: its password or token may cross the "
+            "network in clear. For a lab only."
+        )
     usable, backend = keyring_available()
     if usable:
         echo(f"ok      keyring ({backend})")

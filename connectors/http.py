@@ -11,18 +11,34 @@ and a paginator per endpoint; it never loops over pages, sleeps or retries itsel
 
 Order of work for one request: pace -> send -> classify the status (a table) -> parse the
 JSON with `Decimal` -> `check_body`. Only `TransientError` (5xx, 408, 429, network errors,
-a truncated body) is retried, by `RetryPolicy` on tenacity. Every URL and message goes
-through `redact` before it is logged or raised.
+a truncated body, a deadline passed) is retried, by `RetryPolicy` on tenacity. Every URL and
+message goes through `redact` (the whole text, before any cut) before it is logged or raised.
+
+Transport rules, the same for every connector (`HttpLimits`, from `[limits]`):
+
+- HTTPS for any host that is not this machine (loopback); plain HTTP elsewhere only with
+  `allow_insecure_http`, for a lab: a password or token would cross the network in clear.
+- A redirect is followed only to the same origin (scheme, host, port), at most
+  `max_redirects` times, with the method and body only where HTTP keeps them (307, 308); a
+  redirect to another origin is an `ApiError` naming both URLs, and nothing is sent there.
+- Each request has a deadline from sending to its last byte (a server that drips one byte
+  at a time cannot hold a run), and all the requests of one client (one source or target
+  in one run) share a deadline: both are `TransientError`, the next run catches up.
+- A response body larger than `max_response_bytes`, or a stream of more than `max_pages`
+  pages, is a `DataError`: a server that never ends is broken, not slow.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from decimal import Decimal
@@ -53,6 +69,7 @@ __all__ = [
     "BearerAuth",
     "CursorPaginator",
     "HttpClient",
+    "HttpLimits",
     "NextLinkPaginator",
     "OffsetPaginator",
     "PagePaginator",
@@ -101,6 +118,16 @@ _QUOTA_HEADERS: dict[str, float | None] = {
 }
 _RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset")
 _INTERVAL_MS_HEADER = "x-hubspot-ratelimit-interval-milliseconds"
+
+#: The secrets every client of this process was given (tokens, passwords, session keys), so
+#: that what is stored or printed elsewhere (the store, the run summary) can be cleaned too.
+_PROCESS_SECRETS: set[str] = set()
+
+
+def session_secrets() -> frozenset[str]:
+    """Every secret an `HttpClient` of this process holds, to redact outside the HTTP layer."""
+    return frozenset(_PROCESS_SECRETS)
+
 
 # ---------------------------------------------------------------------------------------------
 # Redaction
@@ -521,6 +548,76 @@ class NextLinkPaginator:
 
 
 # ---------------------------------------------------------------------------------------------
+# Transport rules
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """The bounds of one client's HTTP work: `[limits]` of the configuration.
+
+    Attributes:
+        request_seconds: one request, from sending it to its last byte.
+        total_seconds: every request of one client (a source or a target) in one run.
+        max_response_bytes: one response body.
+        max_pages: the pages of one stream.
+        max_redirects: same-origin redirects followed for one request.
+        allow_insecure_http: plain HTTP to a host that is not loopback (a lab only).
+    """
+
+    request_seconds: float = 300.0
+    total_seconds: float = 7200.0
+    max_response_bytes: int = 32 * 1024 * 1024
+    max_pages: int = 20_000
+    max_redirects: int = 5
+    allow_insecure_http: bool = False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure(url: str, *, allow_insecure_http: bool = False) -> None:
+    """ConfigError unless `url` is HTTPS, or plain HTTP to this machine (or allowed).
+
+    >>> require_secure("https://erp.example.fr")
+    >>> require_secure("http://127.0.0.1:8000")
+    """
+    scheme, host, _ = _origin(url)
+    if scheme == "https" or (scheme == "http" and (_is_loopback(host) or allow_insecure_http)):
+        return
+    if scheme == "http":
+        raise ConfigError(
+            f"{redact(url)} is plain HTTP to another machine: the password or token would "
+            "cross the network in clear. Use https://; for a lab only, set "
+            "`allow_insecure_http = true` in that section."
+        )
+    raise ConfigError(f"{redact(url)} is not an http(s) URL")
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class _TooLarge(Exception):
+    """A body over the size limit (raised in the reading thread, turned into DataError)."""
+
+
+# ---------------------------------------------------------------------------------------------
 # The client
 
 # status -> (error, what to tell the user); then by class of status (4xx, 5xx).
@@ -568,6 +665,7 @@ class HttpClient:
         session: requests.Session | None = None,
         user_agent: str = f"encours/{_VERSION}",
         secrets: Iterable[str] = (),
+        limits: HttpLimits | None = None,
     ) -> None:
         """Create a client.
 
@@ -580,7 +678,13 @@ class HttpClient:
             session: a `requests.Session` to reuse, else a new one.
             user_agent: the User-Agent header.
             secrets: more strings to redact, e.g. an API key sent in a custom header.
+            limits: the transport's bounds (`HttpLimits`; its defaults when None).
+
+        Raises:
+            ConfigError: `base_url` is plain HTTP to another machine, and that is not allowed.
         """
+        self.limits = limits or HttpLimits()
+        require_secure(base_url, allow_insecure_http=self.limits.allow_insecure_http)
         self.base_url = base_url.rstrip("/")
         self._auth = auth
         self._timeout = timeout
@@ -589,7 +693,10 @@ class HttpClient:
         self._session = session or requests.Session()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._secrets = (*_secrets_of(auth), *secrets)
-        self._origin = urlsplit(self.base_url)[:2]
+        _PROCESS_SECRETS.update(s for s in self._secrets if s)
+        self._origin = _origin(self.base_url)
+        self._deadline: float | None = None  # for all requests: set by the first one
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encours-http")
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
@@ -601,6 +708,7 @@ class HttpClient:
     def add_secret(self, secret: str) -> None:
         """Redact `secret` too from now on (a session token received at login)."""
         self._secrets = (*self._secrets, secret)
+        _PROCESS_SECRETS.add(secret)
 
     # -- public calls --------------------------------------------------------------------------
 
@@ -694,6 +802,12 @@ class HttpClient:
         page: PageRequest | None = paginator.first(PageRequest(path, dict(params or {}), json))
         seen: set[tuple[str, str]] = set()
         while page is not None:
+            if len(seen) >= self.limits.max_pages:
+                raise DataError(
+                    f"{method} {self.redact(self._full_url(path, params))}: more than "
+                    f"{self.limits.max_pages:,} pages in one stream; a server that never ends "
+                    "is broken. Report it to the vendor (or raise [limits] http_max_pages)."
+                )
             key = (self._full_url(page.url, page.params), repr(page.json))
             if key in seen:
                 raise PaginationLoopError(
@@ -726,7 +840,7 @@ class HttpClient:
     def _url(self, path: str) -> str:
         if "://" not in path:
             return f"{self.base_url}/{path.lstrip('/')}"
-        if urlsplit(path)[:2] != self._origin:  # credentials go to our API host only
+        if _origin(path) != self._origin:  # credentials go to our API host only
             raise ApiError(
                 f"refusing to send credentials to {self.redact(path)}: it is not "
                 f"on {self._origin[1]}. This is a vendor bug or a wrong base URL.",
@@ -762,15 +876,7 @@ class HttpClient:
                 self._pacer.wait()
             started = time.perf_counter()
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers=sent_headers,
-                    auth=self._auth,
-                    timeout=self._timeout,
-                )
+                response = self._send(method, url, params, json, sent_headers, shown)
             except requests.exceptions.SSLError as exc:  # a certificate does not fix itself
                 raise ConfigError(
                     f"{method} {shown}: TLS failed ({self._why(exc)}). Check "
@@ -803,6 +909,114 @@ class HttpClient:
 
         return self._retry.call(attempt, retryable=idempotent)
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str],
+        shown: str,
+    ) -> requests.Response:
+        """One request and its same-origin redirects, within the deadlines."""
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self.limits.total_seconds
+        if now >= self._deadline:
+            raise TransientError(
+                f"{method} {shown}: not sent, this run has spent the "
+                f"{self.limits.total_seconds:.0f} s allowed for this source or target "
+                "([limits] http_total_seconds); the next run goes on from where this one was."
+            )
+        deadline = min(now + self.limits.request_seconds, self._deadline)
+        for _ in range(self.limits.max_redirects + 1):
+            response = self._fetch(method, url, params, json, headers, deadline, shown)
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            target = urljoin(response.url or url, location)
+            if _origin(target) != self._origin:
+                raise ApiError(
+                    f"{method} {shown} was redirected to {self.redact(target)}, another origin: "
+                    "not followed, so nothing was sent there. Check the URL in the "
+                    "configuration (https, host, port, path).",
+                    status=response.status_code,
+                    url=shown,
+                )
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method, json = "GET", None
+            url, params = target, None
+        raise ApiError(
+            f"{method} {shown}: more than {self.limits.max_redirects} redirects; the server "
+            "redirects in a loop. Check the URL in the configuration.",
+            url=shown,
+        )
+
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str],
+        deadline: float,
+        shown: str,
+    ) -> requests.Response:
+        """Send and read the whole body in a worker thread, given up at `deadline`."""
+        future = self._reader.submit(self._receive, method, url, params, json, headers)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            # The reading thread is stuck on a socket: drop the connections it holds, and
+            # read the next requests in a fresh thread.
+            self._session.close()
+            self._reader.shutdown(wait=False, cancel_futures=True)
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encours-http")
+            raise TransientError(
+                f"{method} {shown}: no complete answer within "
+                f"{self.limits.request_seconds:.0f} s ([limits] http_request_seconds); the "
+                "server is too slow or holds the connection. This is usually temporary."
+            ) from None
+        except _TooLarge:
+            raise DataError(
+                f"{method} {shown}: the answer is larger than "
+                f"{self.limits.max_response_bytes:,} bytes, more than any page of this API "
+                "should be; not read further. Report it to the vendor (or raise [limits] "
+                "http_max_response_bytes)."
+            ) from None
+
+    def _receive(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str],
+    ) -> requests.Response:
+        response = self._session.request(
+            method,
+            url,
+            params=params,
+            json=json,
+            headers=headers,
+            auth=self._auth,
+            timeout=self._timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=65536):
+                body += chunk
+                if len(body) > self.limits.max_response_bytes:
+                    raise _TooLarge
+            response._content = bytes(body)  # noqa: SLF001 - the documented way to preload
+        finally:
+            response.close()
+        return response
+
     def _safe_cause(self, exc: Exception) -> Exception | None:
         """`exc` to chain, or None when its text holds a secret (a URL with `?api_key=`)."""
         return exc if self.redact(str(exc)) == str(exc) else None
@@ -832,10 +1046,11 @@ class HttpClient:
         retry_after = _retry_after(response.headers, time.time()) if status == 429 else None
         if retry_after is not None:
             advice += f"; it asks to wait {retry_after:.0f} s"
-        excerpt = " ".join(response.text[:300].split())
+        # The whole text is redacted before it is cut: a secret across the cut would survive.
+        excerpt = " ".join(self.redact(response.text).split())[:300]
         message = f"{method} {shown} -> {status}: {advice}."
         if excerpt:
-            message += f" The server said: {self.redact(excerpt)}"
+            message += f" The server said: {excerpt}"
         if issubclass(error_type, RateLimitedError):
             raise error_type(message, retry_after=retry_after)
         if issubclass(error_type, ApiError):

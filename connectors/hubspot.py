@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from encours.connectors.http import BearerAuth, CursorPaginator, HttpClient, Pacer
+from encours.connectors.http import BearerAuth, CursorPaginator, HttpClient, HttpLimits, Pacer
 from encours.errors import ApiError, AuthError, ConfigError
 from encours.model import Party
 
@@ -148,6 +148,8 @@ class HubSpotTarget:
         vat_property: str = "vat_number",
         secret_name: str = "hubspot",  # noqa: S107 - the secret's name, not its value
         http: HttpClient | None = None,
+        base_url: str = BASE_URL,
+        limits: HttpLimits | None = None,
     ) -> None:
         """Create the target.
 
@@ -165,6 +167,8 @@ class HubSpotTarget:
             vat_property: the portal's VAT number property (usually custom).
             secret_name: the secret's name, for the `encours secrets set` advice.
             http: a ready client (tests pass one with a fake clock); else one is built.
+            base_url: the API's root (another only for a proxy or a test server).
+            limits: the transport's bounds (`[limits]`).
 
         Raises:
             ConfigError: a property or group name HubSpot would refuse.
@@ -187,7 +191,7 @@ class HubSpotTarget:
         }
         self._secret_name = secret_name
         self._http = http or HttpClient(
-            BASE_URL, auth=BearerAuth(token), pacer=Pacer(MAX_CALLS, PER_SECONDS)
+            base_url, auth=BearerAuth(token), pacer=Pacer(MAX_CALLS, PER_SECONDS), limits=limits
         )
 
     def __repr__(self) -> str:
@@ -339,7 +343,7 @@ class HubSpotTarget:
                 f"({'; '.join(reasons)}). A company may have been deleted or merged in "
                 "HubSpot: fix the mapping file, then run the sync again.",
                 status=207,
-                url=f"{BASE_URL}{BATCH_UPDATE}",
+                url=f"{self._http.base_url}{BATCH_UPDATE}",
             )
 
     @staticmethod

@@ -74,6 +74,7 @@ from encours.connectors.http import (
     BearerAuth,
     CursorPaginator,
     HttpClient,
+    HttpLimits,
     Pacer,
     PageRequest,
     RetryPolicy,
@@ -154,17 +155,23 @@ class _ChangelogPages:
 
 
 def make_client(
-    token: str, *, retry: RetryPolicy | None = None, pacer: Pacer | None = None
+    token: str,
+    *,
+    retry: RetryPolicy | None = None,
+    pacer: Pacer | None = None,
+    base_url: str = BASE_URL,
+    limits: HttpLimits | None = None,
 ) -> HttpClient:
     """An `HttpClient` for Pennylane: bearer token, 2026 header, paced at 25 requests / 5 s."""
     session = requests.Session()
     session.headers.update(HEADERS)
     return HttpClient(
-        BASE_URL,
+        base_url,
         auth=BearerAuth(token),
         retry=retry,
         pacer=pacer or Pacer(*RATE_LIMIT),
         session=session,
+        limits=limits,
     )
 
 
@@ -239,6 +246,8 @@ class PennylaneConnector:
         currency: str,
         http: HttpClient | None = None,
         now: Callable[[], datetime] | None = None,
+        base_url: str = BASE_URL,
+        limits: HttpLimits | None = None,
     ) -> None:
         """Create the connector.
 
@@ -249,11 +258,13 @@ class PennylaneConnector:
                 `trial_balance:readonly`, `ledger_accounts:readonly`, `fiscal_years:readonly`).
             currency: the company's currency.
             http: a client to use instead of `make_client(token)` (tests).
+            base_url: the API's root (another only for a proxy or a test server).
+            limits: the transport's bounds (`[limits]`).
             now: the clock, read once at the start of each pull (default: UTC now).
         """
         self.source = source
         self.currency = currency
-        self._http = http or make_client(token)
+        self._http = http or make_client(token, base_url=base_url, limits=limits)
         self._now = now or (lambda: _utc_now())
         #: Ids the last incremental pull saw deleted, by stream (they trigger a full read).
         self.deleted: dict[str, list[str]] = {}

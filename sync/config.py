@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from encours.errors import ConfigError
 from encours.model import CURRENCY_EXPONENTS, PaymentTerms, TermLine
 
+PENNYLANE_URL = "https://app.pennylane.com/api/external/v2"
+HUBSPOT_URL = "https://api.hubapi.com"
 SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_?key|private_?key)", re.I)
 DEFAULT_AGING_EDGES = (30, 60, 90)
 
@@ -60,6 +62,13 @@ class LimitsSettings(Section):
     """
 
     max_deletion_share: float = Field(default=0.2, ge=0, le=1)
+    #: One HTTP request, from sending to its last byte, and all of one source's or target's
+    #: requests in one run (exit 75 past them: the next run goes on).
+    http_request_seconds: float = Field(default=300, gt=0)
+    http_total_seconds: float = Field(default=7200, gt=0)
+    #: One response body, and the pages of one stream (exit 65 past them: a broken server).
+    http_max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    http_max_pages: int = Field(default=20_000, ge=1)
     #: A FEC line, field or entry larger than these is a broken file (exit 65, naming where).
     fec_max_line_bytes: int = Field(default=64 * 1024, ge=1024)
     fec_max_field_bytes: int = Field(default=4 * 1024, ge=64)
@@ -114,17 +123,29 @@ class FileTargetSettings(Section):
         return self.format or ("csv" if self.path.suffix.lower() == ".csv" else "json")
 
 
-class PennylaneSourceSettings(Section):
+class HttpSection(Section):
+    """What every section that talks HTTP shares.
+
+    `allow_insecure_http`: plain `http://` to a host that is not this machine. Off: a token
+    or password would cross the network in clear. For a lab only; `check` says so loudly.
+    """
+
+    allow_insecure_http: bool = False
+
+
+class PennylaneSourceSettings(HttpSection):
     """`[sources.NAME]` with `type = "pennylane"`: one company of Pennylane (API v2).
 
     The API token is a secret: `encours secrets set NAME token`, or the environment variable
     ENCOURS_<NAME>_TOKEN. Nothing else to set: the changelog position is kept in the store.
+    `base_url` is for a proxy or a test server only.
     """
 
     type: Literal["pennylane"]
+    base_url: str = Field(default=PENNYLANE_URL, pattern=r"^https?://[^\s/]+")
 
 
-class HubSpotTargetSettings(Section):
+class HubSpotTargetSettings(HttpSection):
     """`[targets.NAME]` with `type = "hubspot"`: custom company properties in a HubSpot portal.
 
     The private-app token is a secret: `encours secrets set NAME token`, or the environment
@@ -133,6 +154,7 @@ class HubSpotTargetSettings(Section):
     """
 
     type: Literal["hubspot"]
+    base_url: str = Field(default=HUBSPOT_URL, pattern=r"^https?://[^\s/]+")
     mapping: Path = Path("mapping.csv")
     property_prefix: str = Field(default="encours_", pattern=r"^[a-z][a-z0-9_]*$")
     group: str = "encours"
@@ -142,7 +164,7 @@ class HubSpotTargetSettings(Section):
     vat_property: str = "vat_number"
 
 
-class TrytonSettings(Section):
+class TrytonSettings(HttpSection):
     """Where a Tryton database is: server address, database name and the user encours uses.
 
     The user's password is a secret: `encours secrets set NAME password`, or the environment

@@ -162,6 +162,15 @@ def check_everything(settings: Settings) -> list[CheckResult]:
     return results
 
 
+def insecure_sections(settings: Settings) -> list[str]:
+    """ "source NAME" / "target NAME" for each section that allows plain HTTP elsewhere."""
+    sections = [("source", n, s) for n, s in settings.sources.items()]
+    sections += [("target", n, s) for n, s in settings.targets.items()]
+    return [
+        f"{kind} {name}" for kind, name, s in sections if getattr(s, "allow_insecure_http", False)
+    ]
+
+
 def _connectors(settings: Settings) -> list[tuple[str, str, Callable[[], Any]]]:
     """("source" or "target", name, a function that builds it), for every one configured."""
     found: list[tuple[str, str, Callable[[], Any]]] = []

@@ -8,12 +8,14 @@ from __future__ import annotations
 from encours.connectors.base import Source, Target
 from encours.connectors.fec import FecBounds, FecConnector
 from encours.connectors.file import FileTarget
+from encours.connectors.http import HttpLimits
 from encours.connectors.hubspot import HubSpotTarget
 from encours.connectors.pennylane import PennylaneConnector
 from encours.connectors.tryton.rpc import TrytonRpc
 from encours.connectors.tryton.source import TrytonSource
 from encours.connectors.tryton.target import FIELD_PREFIX, TrytonTarget
 from encours.sync.config import (
+    HttpSection,
     HubSpotTargetSettings,
     PennylaneSourceSettings,
     Settings,
@@ -31,9 +33,15 @@ def make_source(name: str, settings: SourceSettings, everything: Settings) -> So
     """The connector for a `[sources.NAME]` section."""
     currency = everything.company.currency
     if isinstance(settings, PennylaneSourceSettings):
-        return PennylaneConnector(name, get_secret(name, "token"), currency=currency)
+        return PennylaneConnector(
+            name,
+            get_secret(name, "token"),
+            currency=currency,
+            base_url=settings.base_url,
+            limits=http_limits(settings, everything),
+        )
     if isinstance(settings, TrytonSourceSettings):
-        return TrytonSource(name, tryton_rpc(name, settings), currency=currency)
+        return TrytonSource(name, tryton_rpc(name, settings, everything), currency=currency)
     default_terms, terms = settings.terms_for()
     return FecConnector(
         name,
@@ -50,7 +58,19 @@ def make_source(name: str, settings: SourceSettings, everything: Settings) -> So
     )
 
 
-def tryton_rpc(name: str, settings: TrytonSettings) -> TrytonRpc:
+def http_limits(settings: HttpSection, everything: Settings) -> HttpLimits:
+    """The transport's bounds for one source or target: `[limits]` and its own section."""
+    limits = everything.limits
+    return HttpLimits(
+        request_seconds=limits.http_request_seconds,
+        total_seconds=limits.http_total_seconds,
+        max_response_bytes=limits.http_max_response_bytes,
+        max_pages=limits.http_max_pages,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+
+
+def tryton_rpc(name: str, settings: TrytonSettings, everything: Settings) -> TrytonRpc:
     """A session to the Tryton database of a source or target, with its password."""
     return TrytonRpc(
         settings.url,
@@ -58,13 +78,14 @@ def tryton_rpc(name: str, settings: TrytonSettings) -> TrytonRpc:
         settings.user,
         get_secret(name, "password"),
         secret_hint=f"Set it with `encours secrets set {name} password`.",
+        limits=http_limits(settings, everything),
     )
 
 
 def make_target(name: str, settings: TargetSettings, everything: Settings) -> Target:
     """The connector for a `[targets.NAME]` section."""
     if isinstance(settings, TrytonTargetSettings):
-        return TrytonTarget(tryton_rpc(name, settings), batch_size=settings.batch_size)
+        return TrytonTarget(tryton_rpc(name, settings, everything), batch_size=settings.batch_size)
     if isinstance(settings, HubSpotTargetSettings):
         return HubSpotTarget(
             get_secret(name, "token"),
@@ -75,6 +96,8 @@ def make_target(name: str, settings: TargetSettings, everything: Settings) -> Ta
             siret_property=settings.siret_property,
             vat_property=settings.vat_property,
             secret_name=name,
+            base_url=settings.base_url,
+            limits=http_limits(settings, everything),
         )
     return FileTarget(settings.path, file_format=settings.resolved_format)
 

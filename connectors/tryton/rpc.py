@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from encours.connectors.http import HttpClient, RetryPolicy
+from encours.connectors.http import HttpClient, HttpLimits, RetryPolicy
 from encours.errors import ApiError, AuthError, ConfigError, EncoursError, NotFoundError
 
 __all__ = ["PAGE_SIZE", "TrytonError", "TrytonRpc", "from_wire", "to_wire"]
@@ -136,6 +136,7 @@ class TrytonRpc:
         *,
         secret_hint: str = "",
         retry: RetryPolicy | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         """Prepare the session; nothing is sent before the first call.
 
@@ -146,6 +147,8 @@ class TrytonRpc:
             password: that user's password (from the keyring or the environment).
             secret_hint: the command that sets the password, for error messages.
             retry: the retry policy (tests pass one that does not sleep).
+            limits: the transport's bounds (`[limits]`, and whether plain HTTP to another
+                machine is allowed: never by default, the login carries the password).
         """
         if not password:
             raise AuthError(f"no Tryton password for user {login!r}: {secret_hint}".rstrip(": "))
@@ -160,6 +163,7 @@ class TrytonRpc:
             retry=retry,
             secrets=(password,),
             timeout=(5, 300),
+            limits=limits,
         )
         self._session: str | None = None
         self._context: dict[str, Any] | None = None
