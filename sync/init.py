@@ -163,7 +163,7 @@ def check_everything(settings: Settings) -> list[CheckResult]:
 
 
 def insecure_sections(settings: Settings) -> list[str]:
-    """ "source NAME" / "target NAME" for each section that allows plain HTTP elsewhere."""
+    """The sections (`source NAME`, `target NAME`) that allow plain HTTP to other hosts."""
     sections = [("source", n, s) for n, s in settings.sources.items()]
     sections += [("target", n, s) for n, s in settings.targets.items()]
     return [
