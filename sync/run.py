@@ -38,6 +38,7 @@ from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import RunLock
 from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.report import customer_json, indicators_json, push_values
+from encours.sync.secrets import redact, scrubbed
 from encours.sync.sources import field_names, make_source, make_target, same_database_sources
 from encours.sync.store import Store, store_error
 
@@ -271,7 +272,7 @@ def pull_source(
         with store.transaction():
             counts = store.write_records(
                 source.source,
-                _counted(pull.records, source.source, say),
+                scrubbed(_counted(pull.records, source.source, say)),
                 company_currency=source.currency,
                 run_id=run_id,
                 replace_all=pull.replace_all,
@@ -284,10 +285,10 @@ def pull_source(
     except (DataError, TransientError, ConfigError, ApiError) as exc:
         # This source is left as it was; the others go on. The store's own errors do not
         # belong to one source: they stop the run.
-        outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
+        outcome.status, outcome.error, outcome.exit_code = "failed", redact(str(exc)), exc.exit_code
         if isinstance(exc, DestructiveReadError):
             outcome.status = "refused"
-        say("error", f"{source.source}: {exc}")
+        say("error", f"{source.source}: {outcome.error}")
     return outcome
 
 
@@ -438,9 +439,9 @@ def push_target(
         target = make_target(name, target_settings, settings)
         destinations = _destinations(store, name, target, target_settings, figures, settings)
     except EncoursError as exc:
-        summary.push_errors[name] = str(exc)
+        summary.push_errors[name] = redact(str(exc))
         summary.push_exit_codes[name] = exc.exit_code
-        say("error", f"{name}: {exc}")
+        say("error", f"{name}: {summary.push_errors[name]}")
         return
     fields = field_names(target_settings, settings)
     as_of_field = fields.get("as_of")
@@ -476,9 +477,11 @@ def push_target(
         try:
             target.push(batch)
         except EncoursError as exc:
-            summary.push_errors[name] = f"{exc} ({written} of {len(records)} record(s) written)"
+            summary.push_errors[name] = redact(
+                f"{exc} ({written} of {len(records)} record(s) written)"
+            )
             summary.push_exit_codes[name] = exc.exit_code
-            say("error", f"{name}: {exc}")
+            say("error", f"{name}: {summary.push_errors[name]}")
             break
         # Remembered batch by batch: a push cut short resumes with what was not written.
         with store.transaction():

@@ -22,15 +22,19 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import keyring
 import keyring.backends.fail
 import keyring.backends.null
 import keyring.errors
 from keyring.backend import KeyringBackend
+from pydantic import BaseModel, ValidationError
 
+from encours.connectors.http import session_secrets
 from encours.errors import ConfigError
+from encours.model import Rejected
 
 SERVICE = "encours"
 REDACTED = "***"
@@ -38,6 +42,7 @@ REDACTED = "***"
 log = logging.getLogger("encours.secrets")
 
 _known: set[str] = set()
+T = TypeVar("T")
 _warned = False  # the "no keyring" warning is given once per process
 # The backend that failed last and why, so that reading many secrets pays a slow failure (a
 # D-Bus timeout) once; storing, deleting and checking try it again, as does another backend.
@@ -157,15 +162,71 @@ def delete_secret(name: str, key: str) -> None:
 
 
 def known_secrets() -> frozenset[str]:
-    """Every secret value this process has read or stored, for redaction of messages and logs."""
-    return frozenset(_known)
+    """Every secret value this process holds, for redaction of messages, logs and the store.
+
+    What was read from or stored in the keyring or the environment, and what an HTTP client
+    received since (a Tryton session key).
+    """
+    return frozenset(_known) | session_secrets()
 
 
 def redact(text: str) -> str:
     """`text` with every known secret replaced by `***` (longest first, so none leaks in part)."""
-    for value in sorted(_known, key=len, reverse=True):
+    for value in sorted(known_secrets(), key=len, reverse=True):
         text = text.replace(value, REDACTED)
     return text
+
+
+def scrubbed(records: Iterable[T]) -> Iterator[T]:
+    """The records of a source with every known secret masked in their text, to be stored.
+
+    A server may echo a token into a record (a name, a label, the raw payload): nothing of it
+    may reach the store. A record that no longer fits the model once masked is rejected.
+    Without any secret (a FEC source alone), the records pass untouched, at no cost.
+    """
+    secrets = sorted(known_secrets(), key=len, reverse=True)
+    if not secrets:
+        yield from records
+        return
+    for record in records:
+        yield _scrub(record, secrets)
+
+
+def _scrub(record: T, secrets: list[str]) -> T:
+    if isinstance(record, tuple):  # the bulk records of a ledger (NamedTuple)
+        if not any(s in f for f in record if isinstance(f, str) for s in secrets):
+            return record
+        return type(record)(*(_masked(f, secrets) for f in record))  # type: ignore[return-value]
+    if not isinstance(record, BaseModel):
+        return record
+    if not any(s in record.model_dump_json() for s in secrets):
+        return record
+    try:
+        return type(record).model_validate(_masked(record.model_dump(), secrets))
+    except ValidationError:
+        return Rejected(  # type: ignore[return-value]
+            source=str(getattr(record, "source", "?")),
+            stream=type(record).__name__.lower(),
+            external_id=_masked(str(getattr(record, "external_id", "?")), secrets),
+            reason=(
+                "it carries a secret of this configuration (a token or password the server "
+                "echoed), and masked it no longer fits; check this record in the source"
+            ),
+            raw=_masked(record.model_dump_json(), secrets),
+        )
+
+
+def _masked(value: Any, secrets: list[str]) -> Any:
+    """Every string inside `value` (nested dicts, lists, tuples) with the secrets masked."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {key: _masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_masked(item, secrets) for item in value)
+    return value
 
 
 def _remember(value: str) -> str:

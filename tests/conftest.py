@@ -12,6 +12,7 @@ import keyring.core
 import pytest
 from keyring_memory import MemoryKeyring
 
+from encours.connectors import http
 from encours.sync import secrets
 
 
@@ -24,6 +25,7 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
     monkeypatch.setattr(secrets, "_warned", False)
     monkeypatch.setattr(secrets, "_broken", None)
     monkeypatch.setattr(secrets, "_known", set())
+    monkeypatch.setattr(http, "_PROCESS_SECRETS", set())
     for variable in ("ENCOURS_PENNYLANE_TOKEN", "ENCOURS_MY_CRM_EU_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
     return memory

@@ -18,6 +18,7 @@ from keyring.backend import KeyringBackend
 from keyring_memory import MemoryKeyring
 
 from encours.errors import ConfigError
+from encours.model import Customer, LedgerLine
 from encours.sync.secrets import (
     SERVICE,
     delete_secret,
@@ -26,6 +27,7 @@ from encours.sync.secrets import (
     keyring_available,
     known_secrets,
     redact,
+    scrubbed,
     set_secret,
 )
 
@@ -317,3 +319,18 @@ def test_no_value_ever_reaches_a_log_record_or_an_exception(
     texts.extend(record.getMessage() for record in caplog.records)
     assert any(r.levelno == logging.DEBUG for r in caplog.records)  # logging did happen
     assert all(TOKEN not in text for text in texts)
+
+
+def test_records_are_scrubbed_of_every_known_secret_before_they_are_stored() -> None:
+    get_secret("pennylane", "token", environ={"ENCOURS_PENNYLANE_TOKEN": TOKEN})
+    echoed = Customer(source="pl", external_id="1", name=f"ACME {TOKEN}", raw=f'{{"t": "{TOKEN}"}}')
+    line = LedgerLine("books", "VT/1/L2", "C1", "invoice", "2026-01-10", None, 100, (),
+                      False, False, None, None, f"VT\t{TOKEN}")  # fmt: skip
+    unfit = Customer(source="pl", external_id="2", name="x", siren="123456789")
+
+    clean, ledger, kept = scrubbed([echoed, line, unfit])
+
+    assert TOKEN not in repr(clean) + repr(ledger)
+    assert clean.name == "ACME ***" and clean.raw == '{"t": "***"}'
+    assert ledger.raw == "VT\t***" and ledger.amount == 100
+    assert kept is unfit  # nothing to mask: the very same record
