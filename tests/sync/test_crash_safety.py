@@ -2,7 +2,9 @@
 uninterrupted one does, with no duplicate, no lost record and no cursor past unread data.
 
 Each kill lands somewhere in pull, store, reconcile, snapshot or push (the delay is drawn
-from a seeded generator, so a failure can be replayed). 50 runs; ENCOURS_CRASH_RUNS changes it.
+from a seeded generator, so a failure can be replayed). Only the kills that landed mid-run
+count (the run was recorded as started in the store and not as finished): the test goes on
+until 30 of them did (ENCOURS_CRASH_KILLS changes it), within 80 tries.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from encours.fecgen import FecSpec
 from encours.sync import demo as demo_setup
 
 AS_OF = "2026-10-31"
-RUNS = int(os.environ.get("ENCOURS_CRASH_RUNS", "50"))
+#: Books large enough that a run lasts long enough to be cut at many points.
+BOOKS = FecSpec(invoices=3000, customers=150)
+KILLS = int(os.environ.get("ENCOURS_CRASH_KILLS", "30"))
+TRIES = 80
 TABLES = (
     "customers", "invoices", "due_lines", "credits", "sales", "allocations", "quarantine",
     "cursors", "snapshots", "pushed", "dirty_customers",
@@ -53,31 +59,63 @@ def state(folder: Path) -> tuple[dict[str, list[tuple[object, ...]]], str]:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, float]:
     """An uninterrupted run: its folder, its final state, and how long it took."""
     folder = tmp_path_factory.mktemp("reference")
-    demo_setup.prepare(folder)
-    started = time.monotonic()
-    assert sync(folder).wait() == 0
+    demo_setup.prepare(folder, BOOKS)
+    process = sync(folder)
+    started = _wait_for_the_run(folder, process)
+    assert process.wait() == 0
     return folder, state(folder), time.monotonic() - started
+
+
+def _wait_for_the_run(folder: Path, process: subprocess.Popen[bytes]) -> float:
+    """When the sync recorded its run as started (after the interpreter's start-up)."""
+    store = folder / "encours.sqlite"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if store.exists():
+            try:
+                with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+                    if db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]:
+                        return time.monotonic()
+            except sqlite3.Error:  # not created yet
+                pass
+        time.sleep(0.005)
+    return time.monotonic()
 
 
 @pytest.mark.slow
 def test_a_killed_sync_is_caught_up_by_the_next_one(
     reference: tuple[Path, object, float], tmp_path: Path
 ) -> None:
-    source, expected, duration = reference
+    source, expected, duration = reference  # duration: from the run's start to its end
     draw = random.Random(2026)  # noqa: S311 - a replayable schedule, not a secret
-    killed = 0
-    for run in range(RUNS):
+    landed = 0
+    for run in range(TRIES):
+        if landed >= KILLS:
+            break
         folder = tmp_path / f"run{run}"
         folder.mkdir()
         for name in ("books.fec", "config.toml"):
             shutil.copy(source / name, folder / name)
         process = sync(folder)
-        # Anywhere in the run, interpreter start-up included: a share of how long one took.
-        time.sleep(draw.uniform(0.05, 0.85) * duration)
+        _wait_for_the_run(folder, process)
+        # Anywhere in the run: a share of how long one took from its start.
+        time.sleep(draw.uniform(0.0, 0.95) * duration)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
-            killed += 1
         process.wait()
+        landed += _cut_mid_run(folder)
         assert sync(folder).wait() in (0, 3), f"run {run}: the catching-up sync failed"
         assert state(folder) == expected, f"run {run} differs from the uninterrupted one"
-    assert killed >= RUNS // 2  # most runs were really cut short
+    assert landed >= KILLS, f"only {landed} of {TRIES} kills landed mid-run"
+
+
+def _cut_mid_run(folder: Path) -> bool:
+    """Whether the store records a run that started and never finished."""
+    if not (folder / "encours.sqlite").exists():
+        return False
+    with sqlite3.connect(folder / "encours.sqlite") as db:
+        try:
+            row = db.execute("SELECT COUNT(*) FROM runs WHERE finished_at IS NULL").fetchone()
+        except sqlite3.OperationalError:  # killed before the schema was written
+            return False
+    return bool(row[0])
