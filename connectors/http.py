@@ -613,6 +613,11 @@ def require_secure(url: str, *, allow_insecure_http: bool = False) -> None:
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+def _json_int(text: str) -> int | Decimal:
+    """A JSON integer: an int, or a Decimal past 30 digits (no amount or id is that long)."""
+    return int(text) if len(text) <= 30 else Decimal(text)
+
+
 class _TooLarge(Exception):
     """A body over the size limit (raised in the reading thread, turned into DataError)."""
 
@@ -833,6 +838,7 @@ class HttpClient:
         """Raise an `EncoursError` for an error reported inside a 2xx body; no-op by default.
 
         Override for vendors such as QuickBooks (`Fault`). Raise `TransientError` to retry.
+        The error's message may quote the body: the client redacts it.
         """
 
     # -- internals -----------------------------------------------------------------------------
@@ -904,7 +910,7 @@ class HttpClient:
             if not parse:
                 return response, None
             payload = self._parse(method, shown, response)
-            self.check_body(payload)
+            self._check_body(payload)
             return response, payload
 
         return self._retry.call(attempt, retryable=idempotent)
@@ -1017,6 +1023,14 @@ class HttpClient:
             response.close()
         return response
 
+    def _check_body(self, payload: Any) -> None:
+        """`check_body`, its error redacted like every other: it quotes what the server said."""
+        try:
+            self.check_body(payload)
+        except EncoursError as exc:
+            exc.args = tuple(self.redact(a) if isinstance(a, str) else a for a in exc.args)
+            raise
+
     def _safe_cause(self, exc: Exception) -> Exception | None:
         """`exc` to chain, or None when its text holds a secret (a URL with `?api_key=`)."""
         return exc if self.redact(str(exc)) == str(exc) else None
@@ -1064,7 +1078,10 @@ class HttpClient:
         if not response.content:
             return None
         try:
-            return response.json(parse_float=Decimal)  # amounts stay exact: no float ever
+            # Amounts stay exact: no float ever. An integer of absurd length (5 000 digits)
+            # becomes a Decimal, which the model then refuses as no plausible amount, instead
+            # of an error of Python's int conversion limit.
+            return response.json(parse_float=Decimal, parse_int=_json_int)
         except ValueError as exc:
             raise TransientError(
                 f"{method} {shown} -> {response.status_code}: the body is not valid JSON "

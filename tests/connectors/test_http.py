@@ -654,3 +654,13 @@ def test_extra_secrets_are_redacted(rsps, sleeps):
     with pytest.raises(ApiError) as info:
         http.get("/x", headers={"DOLAPIKEY": key})
     assert key not in str(info.value)
+
+
+@responses.activate
+def test_an_integer_of_5000_digits_is_read_as_a_decimal_for_the_model_to_refuse() -> None:
+    responses.add(responses.GET, f"{BASE}/x", body='{"amount": ' + "9" * 5000 + "}")
+    client = HttpClient(BASE, auth=None, retry=RetryPolicy(attempts=1))
+
+    payload = client.get("/x")
+
+    assert payload["amount"] == Decimal("9" * 5000)
