@@ -336,7 +336,7 @@ class HubSpotTarget:
         if failed:
             shown = sorted(failed)[:_SHOWN_IDS]
             more = len(failed) - len(shown)
-            reasons = sorted(set(failed.values()))
+            reasons = sorted({self._http.redact(reason) for reason in failed.values()})
             raise ApiError(
                 f"HubSpot did not update {len(failed)} of {len(inputs)} companies: "
                 f"{', '.join(shown)}{f' and {more} more' if more else ''} "

@@ -16,7 +16,8 @@ expires during a long run is renewed once. An error comes back with HTTP 200 and
 `{"error": [kind, [message, description, ...]]}`: `TrytonError`.
 
 Pages are keyset pages: ordered by id, each page asks for ids above the last one seen, so a
-record created or changed while we read cannot shift the pages.
+record created or changed while we read cannot shift the pages. A stream of more than
+`[limits] http_max_pages` full pages is a `DataError`, as in `HttpClient.paginate`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from decimal import Decimal
 from typing import Any
 
 from encours.connectors.http import HttpClient, HttpLimits, RetryPolicy
-from encours.errors import ApiError, AuthError, ConfigError, EncoursError, NotFoundError
+from encours.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DataError,
+    EncoursError,
+    NotFoundError,
+)
 
 __all__ = ["PAGE_SIZE", "TrytonError", "TrytonRpc", "from_wire", "to_wire"]
 
@@ -218,9 +226,14 @@ class TrytonRpc:
         *,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[dict[str, Any]]:
-        """Every record matching `domain`, by id, one page of `page_size` in memory at a time."""
+        """Every record matching `domain`, by id, one page of `page_size` in memory at a time.
+
+        Raises:
+            DataError: more than `[limits] http_max_pages` full pages, as for every stream of
+                pages (`HttpLimits`): a server whose pages never end is broken.
+        """
         last = 0
-        while True:
+        for _ in range(self._http.limits.max_pages):
             page = self.model(
                 model,
                 "search_read",
@@ -234,6 +247,11 @@ class TrytonRpc:
             if len(page) < page_size:
                 return
             last = page[-1]["id"]
+        raise DataError(
+            f"Tryton {model}: more than {self._http.limits.max_pages:,} pages of {page_size} "
+            f"records from {self.url}; a server whose pages never end is broken. Report it "
+            "(or raise [limits] http_max_pages)."
+        )
 
     def read(self, model: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict[str, Any]]:
         """`read` some records by id (at most a page's worth)."""

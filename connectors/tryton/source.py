@@ -184,7 +184,12 @@ class TrytonSource:
             ) from None
 
     def pull(self, position: str | None) -> Pull:
-        """Everything when `position` is None or a deletion is noticed, else what changed."""
+        """Everything when `position` is None or a deletion is noticed, else what changed.
+
+        Logs in first, before any record is handed out: the session key is a secret from
+        then on, and what is stored is masked of the secrets known when reading starts.
+        """
+        self.rpc.context  # noqa: B018 - logs in and reads the user's company
         since, live = _read_position(position)
         self._latest, self._parties_seen = since, set()
         self._own_lines, self._deposits_left = set(), {}
