@@ -204,10 +204,16 @@ class Customer(Record):
 
 
 class DueLine(Frozen):
-    """One instalment (échéance) of an invoice: what is due on which day."""
+    """One instalment (échéance) of an invoice: what is due on which day.
+
+    `match_ref` is the source's matching key of this instalment alone, when the source
+    matches instalments apart (Tryton reconciles each line to pay on its own); else the
+    invoice's `match_ref` holds for all its due lines.
+    """
 
     due_on: PlausibleDate
     amount: Money
+    match_ref: str | None = None
 
 
 class InvoiceKind(StrEnum):

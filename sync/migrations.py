@@ -194,10 +194,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (target, customer_key)
     ) WITHOUT ROWID;
     """,
-    # 3: drafts kept apart from receivables, and each source's own balance of a customer.
-    # Earlier versions stored drafts as unbilled and read interleaved FEC entries wrongly:
-    # forgetting every position makes the next run read every source whole again.
+    # 3: drafts kept apart from receivables, each source's own balance of a customer, and a
+    # due line's own match key (an instalment reconciled apart). Earlier versions stored
+    # drafts as unbilled and read interleaved FEC entries wrongly: forgetting every position
+    # makes the next run read every source whole again.
     """
+    ALTER TABLE due_lines ADD COLUMN match_ref TEXT;
     CREATE TABLE drafts (
         source TEXT NOT NULL,
         external_id TEXT NOT NULL,

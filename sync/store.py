@@ -350,7 +350,8 @@ class Store:
         )
         due = self.db.execute(
             "SELECT d.source, d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on, "
-            "d.amount, d.kind, i.number, i.match_ref, i.matched_on, i.order_ref, d.settled_on "
+            "d.amount, d.kind, i.number, COALESCE(d.match_ref, i.match_ref), i.matched_on, "
+            "i.order_ref, d.settled_on "
             "FROM dirty_customers c "
             "JOIN due_lines d ON d.source = c.source AND d.customer_id = c.customer_id "
             "JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id "
@@ -937,15 +938,20 @@ class _BatchWriter:
             rate = record.exchange_rate
             what = f"invoice {record.number or record.external_id}"
             total = self._company(record.total, rate, what)
-            due_lines = [
+            due_lines: list[tuple[str, int] | tuple[str, int, str]] = [
                 (line.due_on.isoformat(), self._company(line.amount, rate, what))
                 for line in record.due_lines
             ]
             # After conversion, the last due line absorbs the rounding: lines add up to the total.
             due_lines[-1] = (
                 due_lines[-1][0],
-                due_lines[-1][1] + total - sum(a for _, a in due_lines),
+                due_lines[-1][1] + total - sum(line[1] for line in due_lines),
             )
+            # A due line matched apart carries its own key, third.
+            due_lines = [
+                (*line, source_line.match_ref) if source_line.match_ref else line
+                for line, source_line in zip(due_lines, record.due_lines, strict=True)
+            ]
             self._invoice(
                 record.external_id,
                 record.customer_id,
@@ -1040,7 +1046,7 @@ class _BatchWriter:
         total_in_currency: str,
         rate: str | None,
         total: int,
-        due_lines: Sequence[tuple[str, int]],
+        due_lines: Sequence[tuple[str, int] | tuple[str, int, str]],
         is_doubtful: bool,
         assumed: bool,
         match_ref: str | None,
@@ -1050,7 +1056,7 @@ class _BatchWriter:
         raw: str,
     ) -> None:
         """Queue an invoice row and its due line rows."""
-        if len(due_lines) == 1:
+        if len(due_lines) == 1 and len(due_lines[0]) == 2:
             due_json = f'[["{due_lines[0][0]}",{due_lines[0][1]}]]'
         else:
             due_json = json.dumps([list(line) for line in due_lines])
@@ -1078,7 +1084,7 @@ class _BatchWriter:
             ),
             external_id,
         )
-        for seq, (due_on, amount) in enumerate(due_lines):
+        for seq, (due_on, amount, *own_match) in enumerate(due_lines):
             self._append(
                 "due_lines",
                 (
@@ -1091,6 +1097,7 @@ class _BatchWriter:
                     issued_on,
                     due_on,
                     amount,
+                    own_match[0] if own_match else None,
                 ),
             )
         self.dirty.add(customer_id)
@@ -1255,6 +1262,7 @@ _UPSERTS = {
             "issued_on",
             "due_on",
             "amount",
+            "match_ref",
         ),
         ("source", "invoice_id", "seq"),
     ),

@@ -349,10 +349,16 @@ def _posted(
         return []
     if any(amount < 0 for amount in amounts):
         raise ValueError("its lines to pay mix debits and credits; fix the invoice's move")
+    # Each instalment keeps its own reconciliation when they differ: a transfer reconciled
+    # with one line to pay settles that instalment, not the invoice's earliest one.
+    apart = common["match_ref"] is None
     due_lines = tuple(
         DueLine(
             due_on=line.get("maturity_date") or line.get("date") or issued_on,
             amount=Money(amount=amount, currency=currency),
+            match_ref=f"rec:{line['reconciliation']}"
+            if apart and line.get("reconciliation") is not None
+            else None,
         )
         for line, amount in zip(lines, amounts, strict=True)
         if amount

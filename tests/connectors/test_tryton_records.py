@@ -810,7 +810,8 @@ def test_posted_invoice_without_lines_to_pay_is_rejected() -> None:
 
 
 def test_instalments_reconciled_separately_have_no_match_ref() -> None:
-    """Two instalments in two reconciliations: no single match group for the invoice."""
+    """Two instalments in two reconciliations: no single match group for the invoice; each
+    instalment carries its own."""
     item = an_invoice(
         26,
         total="200.00",
@@ -822,6 +823,23 @@ def test_instalments_reconciled_separately_have_no_match_ref() -> None:
     invoice, _ = invoice_records(SOURCE, item, currency="EUR")
     assert invoice.match_ref is None
     assert [line.due_on for line in invoice.due_lines] == [date(2026, 11, 1), date(2026, 12, 1)]
+    assert [line.match_ref for line in invoice.due_lines] == ["rec:5", "rec:6"]
+
+
+def test_one_instalment_reconciled_is_matched_alone() -> None:
+    """A transfer reconciled with the second instalment only (reconciliation 7): that
+    instalment carries "rec:7", the first none, the invoice none."""
+    item = an_invoice(
+        28,
+        total="200.00",
+        lines=[
+            to_pay(63, "100.00", maturity=date(2026, 11, 1)),
+            to_pay(64, "100.00", maturity=date(2026, 12, 1), reconciliation=7),
+        ],
+    )
+    invoice, _ = invoice_records(SOURCE, item, currency="EUR")
+    assert invoice.match_ref is None
+    assert [line.match_ref for line in invoice.due_lines] == [None, "rec:7"]
 
 
 def test_instalments_in_one_reconciliation_share_its_match_ref() -> None:

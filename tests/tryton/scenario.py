@@ -209,6 +209,7 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     written_off = customer("Theta Bureautique SARL", "512345679", None, None)
     refunded = customer("Iota Formation SAS", "622048510", None, None)
     grouped = customer("Kappa Transports SA", "799003520", None, None)
+    by_instalment = customer("Lambda Emballages SAS", "410236954", None, None)
     company.cancel_invoice_out = True  # cancelling a posted customer invoice is off by default
     company.save()
 
@@ -256,6 +257,7 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     )
     partly_paid = invoice(alpha, day(-50), net30, [("Développement", 4, "500", revenue)], "CMD-A2")
     invoice(beta, day(-45), split, [("Projet ERP", 3, "1000", revenue)], "CMD-B1")
+    in_two = invoice(by_instalment, day(-45), split, [("Cartons", 1, "1000", revenue)], "CMD-L1")
     invoice(cancelled, day(-45), net30, [("Transport", 1, "500", revenue)], "CMD-E2")
     paid = invoice(beta, day(-40), net30, [("Formation", 2, "400", revenue)], "CMD-B2")
     overpaid_invoice = invoice(overpaid, day(-40), net30, [("Audit", 1, "1000", revenue)], "CMD-D1")
@@ -314,6 +316,7 @@ def main(database: str, config_file: str, today: dt.date, *, documents: bool = T
     more.cancel(cancelled_invoice, refunded_invoice)
     more.drafts(drafted, net30)
     more.pay_together(grouped, grouped_invoices[:2], cash_journal, bank, receivable)
+    more.pay_one_instalment(by_instalment, in_two, cash_journal, bank, receivable)
 
     move = Model.get("account.move")(
         journal=cash_journal, date=day(-3), description="Virement Beta non affecté"
@@ -409,6 +412,20 @@ class _Bookkeeping:
             line_model(line.id) for document in documents for line in document.lines_to_pay
         ]
         Wizard("account.move.reconcile_lines", lines)
+
+
+    def pay_one_instalment(self, party, document, journal, bank, receivable) -> None:  # noqa: ANN001
+        """Lambda's CMD-L1 (1 200.00 in two instalments of 600.00, due 15 days ago and in 15
+        days) gets a transfer of 600.00 reconciled with its second instalment only."""
+        move = Model.get("account.move")(journal=journal, date=self.day(-4), description="Lambda")
+        move.lines.new(account=bank, debit=Decimal("600"))
+        move.lines.new(account=receivable, credit=Decimal("600"), party=party)
+        move.save()
+        move.click("post")
+        line_model = Model.get("account.move.line")
+        (received,) = [line for line in move.lines if line.account == receivable]
+        later = max(document.lines_to_pay, key=lambda line: line.maturity_date)
+        Wizard("account.move.reconcile_lines", [line_model(received.id), line_model(later.id)])
 
 
 def grant(database: str, config_file: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 from tryton_helpers import admin, encours, status, today, tryton_figures
 from trytond_server import TrytonServer
 
-DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA = (str(party) for party in range(6, 13))
+DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA, LAMBDA = (str(party) for party in range(6, 14))
 BUCKETS = ("unapplied", "unbilled", "not_due", "1-30", "31-60", "61-90", "90+")
 
 
@@ -194,7 +194,23 @@ def test_one_transfer_for_two_invoices(tryton: TrytonServer, synced: Path) -> No
     _agrees_with_tryton(tryton, kappa)
 
 
-@pytest.mark.parametrize("party", [DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA])
+def test_a_transfer_reconciled_with_one_instalment_settles_that_one(
+    tryton: TrytonServer, synced: Path
+) -> None:
+    """Lambda: of CMD-L1's two instalments of 600.00, the second (due in 15 days) was
+    reconciled with a transfer; the first, due 15 days ago, is what is late."""
+    lambda_ = _customer(synced, LAMBDA)
+    _expect(lambda_, overdue={"1-30": "600.00"})
+    check = lambda_["balance_check"]
+    assert (check["source_balance"], check["difference"]) == ("600.00", "0.00")
+    with sqlite3.connect(synced.parent / "encours.sqlite") as db:
+        rules = db.execute(
+            "SELECT rule, due_seq, amount FROM allocations WHERE customer_id = ?", (LAMBDA,)
+        ).fetchall()
+    assert rules == [("match_group", 1, 60000)]
+
+
+@pytest.mark.parametrize("party", [DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA, LAMBDA])
 def test_the_balance_check_names_its_basis(synced: Path, party: str) -> None:
     """Every customer's balance check says what Tryton figure it comes from."""
     check = _customer(synced, party)["balance_check"]

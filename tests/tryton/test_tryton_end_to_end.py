@@ -50,13 +50,13 @@ def test_status_agrees_with_tryton_to_the_cent(tryton: TrytonServer, synced: Pat
     document = status(synced)
     ours = {c["id"]: c for c in document["customers"]}
     theirs = tryton_figures(admin(tryton), today())
-    assert set(ours) == set(theirs) == {str(party) for party in (2, 3, 4, *range(6, 13))}
+    assert set(ours) == set(theirs) == {str(party) for party in (2, 3, 4, *range(6, 14))}
     for party, figures in theirs.items():
         assert Decimal(ours[party]["outstanding"]) == figures["outstanding"], party
         assert Decimal(ours[party]["overdue"]) == figures["overdue"], party
         assert Decimal(ours[party]["drafts"]) == figures["drafts"], party
         assert ours[party]["balance_check"]["difference"] == "0.00", party
-    assert document["total"]["balance_check"] == {"checked": 10, "differ": 0}
+    assert document["total"]["balance_check"] == {"checked": 11, "differ": 0}
     # and the figures themselves, worked by hand from the scenario's table
     assert {p: (c["outstanding"], c["overdue"], c["unbilled"], c["unapplied"], c["drafts"])
             for p, c in ours.items() if p in ("2", "3", "4")} == {
@@ -88,7 +88,7 @@ def test_each_invoice_left_to_pay_is_trytons_amount_to_pay(
                 "GROUP BY d.invoice_id"
             )
         )
-    assert len(theirs) == 18
+    assert len(theirs) == 19
     for invoice in theirs:
         assert Decimal(left[str(invoice["id"])]) / 100 == invoice["amount_to_pay"], invoice
 
@@ -180,16 +180,16 @@ def test_api_calls_are_what_the_pages_need(tryton: TrytonServer) -> None:
     pull = source.pull(None)
     records = list(pull.records)
     position = json.loads(pull.position())
-    assert len(records) == 89
-    assert sum(isinstance(record, SourceBalance) for record in records) == 10
+    assert len(records) == 94
+    assert sum(isinstance(record, SourceBalance) for record in records) == 11
     # login, get_preferences, invoices, other receivable lines, deposit lines, fields_get,
-    # read of the 10 parties, the server's date, the draft moves' receivable lines,
+    # read of the 11 parties, the server's date, the draft moves' receivable lines,
     # search_count of live invoices for the position
     assert rpc.calls == 10
-    assert position["live"] == 29  # the 31 customer invoices but the 2 cancelled
+    assert position["live"] == 30  # the 32 customer invoices but the 2 cancelled
     rpc.calls = 0
     later = datetime.fromisoformat(position["since"]) + 2 * OVERLAP  # as if an idle night
-    quiet = source.pull(json.dumps({"since": later.isoformat(), "live": 29}))
+    quiet = source.pull(json.dumps({"since": later.isoformat(), "live": 30}))
     assert quiet.unchanged
     assert rpc.calls == 4  # live invoices, then changed invoices, lines and parties
 

@@ -61,7 +61,7 @@ def test_the_module_not_installed(
     synced = encours(config, "sync")
     assert synced.exit_code == 78, synced.output
     assert {c["id"] for c in status(config)["customers"]} == {
-        str(party) for party in (2, 3, 4, *range(6, 13))
+        str(party) for party in (2, 3, 4, *range(6, 14))
     }
 
 

@@ -102,9 +102,9 @@ def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]
     - drafts = the totals of the draft and validated invoices (credit notes aside), which
       are in no ledger and so in neither figure above;
     - overdue = what is left to pay of posted invoices on their lines to pay due before
-      `as_of`: each invoice's `amount_to_pay` spread over its `lines_to_pay`, the paid part
-      settling the earliest due first (Tryton leaves a partial payment unreconciled beside
-      the invoice; `amount_to_pay` nets it).
+      `as_of`: a line to pay reconciled is settled; each invoice's `amount_to_pay` is spread
+      over the others, the paid part settling the earliest due first (Tryton leaves a
+      partial payment unreconciled beside the invoice; `amount_to_pay` nets it).
     """
     figures: dict[str, dict[str, Decimal]] = {}
     invoices = rpc.model(
@@ -122,6 +122,7 @@ def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]
             "lines_to_pay.maturity_date",
             "lines_to_pay.debit",
             "lines_to_pay.credit",
+            "lines_to_pay.reconciliation",
         ],
     )
     parties = sorted({invoice["party"] for invoice in invoices})
@@ -138,7 +139,10 @@ def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]
             continue
         if invoice["total_amount"] <= 0:
             continue
-        lines = sorted(invoice["lines_to_pay."], key=lambda line: line["maturity_date"])
+        lines = sorted(
+            (line for line in invoice["lines_to_pay."] if not line["reconciliation"]),
+            key=lambda line: line["maturity_date"],
+        )
         paid = sum(line["debit"] - line["credit"] for line in lines) - invoice["amount_to_pay"]
         for line in lines:
             due = line["debit"] - line["credit"]
