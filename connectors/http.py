@@ -129,6 +129,11 @@ def session_secrets() -> frozenset[str]:
     return frozenset(_PROCESS_SECRETS)
 
 
+def session_secret_count() -> int:
+    """How many secrets `session_secrets` holds: it only grows, so a new count means new."""
+    return len(_PROCESS_SECRETS)
+
+
 # ---------------------------------------------------------------------------------------------
 # Redaction
 

@@ -32,7 +32,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from pydantic import BaseModel, ValidationError
 
-from encours.connectors.http import session_secrets
+from encours.connectors.http import session_secret_count, session_secrets
 from encours.errors import ConfigError
 from encours.model import Rejected
 
@@ -182,14 +182,15 @@ def scrubbed(records: Iterable[T]) -> Iterator[T]:
 
     A server may echo a token into a record (a name, a label, the raw payload): nothing of it
     may reach the store. A record that no longer fits the model once masked is rejected.
-    Without any secret (a FEC source alone), the records pass untouched, at no cost.
+    The secrets are taken again whenever one was added during the read (a session renewed
+    after it expired); without any (a FEC source alone), the records pass untouched.
     """
-    secrets = sorted(known_secrets(), key=len, reverse=True)
-    if not secrets:
-        yield from records
-        return
+    count, secrets = -1, []
     for record in records:
-        yield _scrub(record, secrets)
+        if len(_known) + session_secret_count() != count:
+            count = len(_known) + session_secret_count()
+            secrets = sorted(known_secrets(), key=len, reverse=True)
+        yield _scrub(record, secrets) if secrets else record
 
 
 def _scrub(record: T, secrets: list[str]) -> T:

@@ -17,6 +17,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring_memory import MemoryKeyring
 
+from encours.connectors.http import HttpClient
 from encours.errors import ConfigError
 from encours.model import Customer, LedgerLine
 from encours.sync.secrets import (
@@ -334,3 +335,15 @@ def test_records_are_scrubbed_of_every_known_secret_before_they_are_stored() -> 
     assert clean.name == "ACME ***" and clean.raw == '{"t": "***"}'
     assert ledger.raw == "VT\t***" and ledger.amount == 100
     assert kept is unfit  # nothing to mask: the very same record
+
+
+def test_a_secret_added_during_the_read_is_scrubbed_from_the_next_records() -> None:
+    client = HttpClient("https://erp.example.test", auth=None)
+    first = Customer(source="t", external_id="1", name="before")
+    echoed = Customer(source="t", external_id="2", name="session renewed-key-123")
+
+    stream = scrubbed(iter([first, echoed]))
+    assert next(stream) is first
+    client.add_secret("renewed-key-123")  # a session renewed after a 401, mid-read
+
+    assert next(stream).name == "session ***"
