@@ -333,11 +333,8 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
         encours status --as-of 2026-06-30 --json
     """
     settings = app.settings
-    store = Store.open(settings.store.path)
-    try:
+    with Store.reading(settings.store.path) as store:
         figures = compute_figures(store, settings, _as_of(as_of_text, settings))
-    finally:
-        store.close()
     if only is not None and not any(c.customer_id == only for c in figures.customers):
         raise ConfigError(f"no customer with id {only!r} in the store")
     _print_status(figures, as_json=as_json, only=only)
@@ -360,11 +357,8 @@ def unmatched(app: App, as_of_text: str | None) -> None:
         encours unmatched --as-of 2026-06-30
     """
     settings = app.settings
-    store = Store.open(settings.store.path)
-    try:
+    with Store.reading(settings.store.path) as store:
         rows = list(store.unmatched_credits(_as_of(as_of_text, settings)))
-    finally:
-        store.close()
     currency = settings.company.currency
     for source, customer, kind, external_id, reference, left in rows:
         fields = (f"{source}:{customer}", kind, reference or external_id, amount(left, currency))
@@ -387,11 +381,8 @@ def customers(app: App, target: str | None, only_open: bool) -> None:
     Example:
         encours customers --unmatched
     """
-    store = Store.open(app.settings.store.path)
-    try:
+    with Store.reading(app.settings.store.path) as store:
         rows = store.matches(target)
-    finally:
-        store.close()
     shown = [row for row in rows if not only_open or row[3] in ("ambiguous", "unmatched")]
     for name, customer, record, status, detail in shown:
         echo("\t".join(printable(f) for f in (name, customer, status, record or "-", detail)))
@@ -408,11 +399,8 @@ def quarantine(app: App) -> None:
     Example:
         encours --config /etc/encours/config.toml quarantine
     """
-    store = Store.open(app.settings.store.path)
-    try:
+    with Store.reading(app.settings.store.path) as store:
         rows = store.quarantine()
-    finally:
-        store.close()
     for source, stream, external_id, reason in rows:
         echo("\t".join(printable(field) for field in (source, stream, external_id, reason)))
     echo(f"{len(rows)} record(s) in quarantine", err=True)
@@ -943,11 +931,8 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
 
 def _check_figures(settings: Settings) -> int:
     """Print the balance check of the store as it is; 3 when a customer differs."""
-    store = Store.open(settings.store.path)
-    try:
+    with Store.reading(settings.store.path) as store:
         figures = compute_figures(store, settings, _as_of(None, settings))
-    finally:
-        store.close()
     document = figures_json(figures)
     if not figures.checked:
         echo("No source states a balance of its customers yet: run `encours sync` first")

@@ -191,6 +191,25 @@ class Store:
             self._depth -= 1
         self.db.execute(f"RELEASE {name}")
 
+    @classmethod
+    @contextmanager
+    def reading(cls, path: Path) -> Iterator[Store]:
+        """The store open for reading, in one read transaction: every query sees one state.
+
+        In WAL mode a reader's transaction sees the last commit made before its first read,
+        whatever a sync commits meanwhile: `status` shows the previous run's figures or the
+        new ones, never a mix of both.
+        """
+        store = cls.open(path)
+        try:
+            store.db.execute("BEGIN")
+            try:
+                yield store
+            finally:
+                store.db.execute("ROLLBACK")
+        finally:
+            store.close()
+
     @contextmanager
     def dry_run(self) -> Iterator[None]:
         """Everything done inside is rolled back at the end: the store is left as it was."""
