@@ -23,28 +23,18 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from encours.errors import ConfigError, EncoursError
-from encours.metrics.dso import DsoMethod, WalkOrder, calc_dso, round_days
-from encours.metrics.outstanding import outstanding as outstanding_of
-from encours.sync import demo as demo_setup
-from encours.sync.config import Settings, default_as_of, load_settings
-from encours.sync.figures import Figures, compute_figures
-from encours.sync.init import (
-    InitAnswers,
-    TrytonAnswers,
-    check_everything,
-    create_target_fields,
-    insecure_sections,
-    write_config,
-)
-from encours.sync.report import amount, figures_json, printable
-from encours.sync.run import EXIT_IO, RunSummary, run_sync
-from encours.sync.secrets import keyring_available, redact, set_secret
-from encours.sync.store import Store, store_error
+from encours.errors import ConfigError, EncoursError, StorageError
+from encours.metrics.dso import DsoMethod, WalkOrder
+
+if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that use them
+    from encours.sync.config import Settings
+    from encours.sync.figures import Figures
+    from encours.sync.init import TrytonAnswers
+    from encours.sync.run import RunSummary
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SOURCE_TYPES = ["fec", "pennylane", "tryton"]
@@ -67,6 +57,8 @@ class App:
     @property
     def settings(self) -> Settings:
         """The validated configuration (ConfigError if it is missing or wrong)."""
+        from encours.sync.config import load_settings
+
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
@@ -89,6 +81,8 @@ def _escaped(match: re.Match[str]) -> str:
 
 
 def _fail(exc: EncoursError) -> NoReturn:
+    from encours.sync.secrets import redact
+
     echo(f"encours: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
@@ -109,16 +103,20 @@ def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: a wrong command line (2), an exit, Ctrl-C
         except sqlite3.DatabaseError as exc:
+            from encours.sync.store import store_error
+
             _fail(store_error(_store_path(), exc))
         except BrokenPipeError:
             _stop_writing()
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             echo(f"encours: I/O error{where}: {exc.strerror or exc}", err=True)
-            sys.exit(EXIT_IO)
+            sys.exit(StorageError.exit_code)
         except Exception as exc:  # noqa: BLE001 - the last net: no traceback unless --debug
             if _debugging():
                 raise
+            from encours.sync.secrets import redact
+
             echo(
                 f"encours: internal error ({type(exc).__name__}: {redact(str(exc))[:300]}); "
                 "run again with --debug for the traceback, and report it",
@@ -134,7 +132,7 @@ def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
 def _worst(codes: Iterable[int]) -> int:
     """The exit code of `check`: a damaged store (70) or I/O (74) first, else config (78)."""
     found = set(codes) - {0}
-    for code in (70, EXIT_IO):
+    for code in (70, StorageError.exit_code):
         if code in found:
             return code
     return 78 if found else 0
@@ -167,6 +165,8 @@ def _as_of(value: str | None, settings: Settings) -> date:
 
     The only place that reads the clock for dates.
     """
+    from encours.sync.config import default_as_of
+
     if value is None:
         return default_as_of(settings.company.as_of, datetime.now(UTC).astimezone().date())
     try:
@@ -233,6 +233,9 @@ def demo(folder: Path, as_json: bool) -> None:
     Example:
         encours demo --dir /tmp/encours-demo
     """
+    from encours.sync import demo as demo_setup
+    from encours.sync.config import load_settings
+
     config_path, as_of = demo_setup.prepare(folder)
     settings = load_settings(config_path)
     echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
@@ -332,6 +335,9 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
     Example:
         encours status --as-of 2026-06-30 --json
     """
+    from encours.sync.figures import compute_figures
+    from encours.sync.store import Store
+
     settings = app.settings
     with Store.reading(settings.store.path) as store:
         figures = compute_figures(store, settings, _as_of(as_of_text, settings))
@@ -356,6 +362,9 @@ def unmatched(app: App, as_of_text: str | None) -> None:
     Example:
         encours unmatched --as-of 2026-06-30
     """
+    from encours.sync.report import amount, printable
+    from encours.sync.store import Store
+
     settings = app.settings
     with Store.reading(settings.store.path) as store:
         rows = list(store.unmatched_credits(_as_of(as_of_text, settings)))
@@ -381,6 +390,9 @@ def customers(app: App, target: str | None, only_open: bool) -> None:
     Example:
         encours customers --unmatched
     """
+    from encours.sync.report import printable
+    from encours.sync.store import Store
+
     with Store.reading(app.settings.store.path) as store:
         rows = store.matches(target)
     shown = [row for row in rows if not only_open or row[3] in ("ambiguous", "unmatched")]
@@ -399,6 +411,9 @@ def quarantine(app: App) -> None:
     Example:
         encours --config /etc/encours/config.toml quarantine
     """
+    from encours.sync.report import printable
+    from encours.sync.store import Store
+
     with Store.reading(app.settings.store.path) as store:
         rows = store.quarantine()
     for source, stream, external_id, reason in rows:
@@ -428,6 +443,9 @@ def check(app: App, figures_only: bool) -> None:
         encours --config /etc/encours/config.toml check
         encours check --figures
     """
+    from encours.sync.init import check_everything, insecure_sections
+    from encours.sync.secrets import keyring_available, redact
+
     if figures_only:
         sys.exit(_check_figures(app.settings))
     results = check_everything(app.settings)
@@ -470,6 +488,8 @@ def secrets_set(name: str, key: str) -> None:
     Example:
         encours secrets set pennylane token
     """
+    from encours.sync.secrets import set_secret
+
     value = click.prompt(f"{key} of {name}", hide_input=True)
     set_secret(name, key, value)
     echo(f"Stored in the keyring as {name}.{key}.")
@@ -567,6 +587,16 @@ def init(
                         --target-type tryton --tryton-url https://erp.example.fr \\
                         --tryton-database prod
     """
+    from encours.sync.config import load_settings
+    from encours.sync.init import (
+        InitAnswers,
+        TrytonAnswers,
+        check_everything,
+        create_target_fields,
+        write_config,
+    )
+    from encours.sync.secrets import redact, set_secret
+
     if app.config_path.exists() and not force:
         if non_interactive or not click.confirm(f"{app.config_path} exists. Overwrite it?"):
             raise ConfigError(f"{app.config_path} exists; pass --force to overwrite it")
@@ -668,6 +698,8 @@ def calc() -> None:
 
 def _ask_secret(name: str, what: str, key: str = "token") -> str:
     """Ask a secret hidden and keep it in the keyring (or say which variable to set)."""
+    from encours.sync.secrets import set_secret
+
     value = click.prompt(what, hide_input=True)
     set_secret(name, key, value)
     echo(f"Stored in the keyring as {name}.{key}.")
@@ -692,6 +724,8 @@ def _tryton_url(value: str) -> str:
 
 def _ask_tryton(defaults: TrytonAnswers) -> TrytonAnswers:
     """Ask where the Tryton database is: server address, database name, user."""
+    from encours.sync.init import TrytonAnswers
+
     return TrytonAnswers(
         url=click.prompt(
             "Tryton server address (e.g. https://erp.example.fr)",
@@ -745,6 +779,8 @@ def calc_outstanding(
         encours calc outstanding --invoice 2000 --invoice 1500 --invoice 1500 --advance 1000
         -> 4000.00
     """
+    from encours.metrics.outstanding import outstanding as outstanding_of
+
     result = outstanding_of(
         _amounts(invoices, "--invoice"),
         _amounts(advances, "--advance"),
@@ -790,6 +826,8 @@ def calc_dso_command(
             --sales 2021-11:80000 --sales 2021-12:90000
         -> 53.50 days (count-back, recent-first)
     """
+    from encours.metrics.dso import calc_dso, round_days
+
     monthly: dict[str, Decimal] = {}
     for item in sales:
         month, separator, value = item.partition(":")
@@ -823,6 +861,8 @@ class _TerminalProgress:
         self.stage = ""
 
     def __call__(self, stage: str, detail: str) -> None:
+        from encours.sync.report import printable
+
         start = "\r\033[K" if stage == self.stage else ("\n" if self.stage else "")
         click.echo(f"{start}  {stage:<9} {printable(detail)}", err=True, nl=False)
         self.stage = stage
@@ -840,6 +880,8 @@ def _progress() -> _TerminalProgress | None:
 
 
 def _run_with_progress(settings: Settings, quiet: bool = False, **options: Any) -> RunSummary:
+    from encours.sync.run import run_sync
+
     progress = None if quiet else _progress()
     try:
         return run_sync(settings, now=datetime.now(UTC), progress=progress, **options)
@@ -881,6 +923,8 @@ def _print_summary(summary: RunSummary) -> None:
 
 
 def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
+    from encours.sync.report import amount, figures_json, printable
+
     document = figures_json(figures)
     if only is not None:
         document["customers"] = [c for c in document["customers"] if c["id"] == only]
@@ -931,6 +975,10 @@ def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
 
 def _check_figures(settings: Settings) -> int:
     """Print the balance check of the store as it is; 3 when a customer differs."""
+    from encours.sync.figures import compute_figures
+    from encours.sync.report import figures_json
+    from encours.sync.store import Store
+
     with Store.reading(settings.store.path) as store:
         figures = compute_figures(store, settings, _as_of(None, settings))
     document = figures_json(figures)

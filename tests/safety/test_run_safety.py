@@ -289,7 +289,7 @@ def test_an_internal_error_shows_no_traceback_unless_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("encours.cli.compute_figures", broken)
+    monkeypatch.setattr("encours.sync.figures.compute_figures", broken)
 
     result = encours(demo, "status", expect=70)
     assert "internal error (ZeroDivisionError: a bug)" in result.stderr
