@@ -272,8 +272,10 @@ class Store:
         of this source that were not in `records` are deleted, and so are quarantine rows.
 
         Raises:
-            DestructiveReadError: a full read would delete more than `max_deletion_share` of
-                the source's records (the caller's transaction then keeps none of it).
+            DestructiveReadError: a full read would leave the source with fewer records, by
+                more than `max_deletion_share` of them (the caller's transaction then keeps
+                none of it). Records that only changed their id (a program renumbering its
+                entries) leave the count as it was and pass.
         """
         writer = _BatchWriter(self.db, source, company_currency, run_id)
         track_seen = replace_all and self._has_rows(source)
@@ -289,13 +291,15 @@ class Store:
             writer.add(record)
         writer.flush()
         deleted = self._delete_unseen(source) if track_seen else 0
-        if max_deletion_share is not None and deleted > max_deletion_share * before:
+        lost = before - self._count_rows(source) if track_seen else 0
+        if max_deletion_share is not None and lost > max_deletion_share * before:
             raise DestructiveReadError(
-                f"a full read of {source} would delete {deleted:,} of its {before:,} records "
-                f"({deleted / before:.0%}, more than the {max_deletion_share:.0%} allowed): the "
-                "export may be cut, empty or of another company. Nothing of this source was "
-                "changed and nothing derived from it is pushed. If these deletions are right, "
-                "run `encours sync --accept-deletions` once."
+                f"a full read of {source} would delete {deleted:,} records and leave "
+                f"{before - lost:,} of its {before:,} ({lost / before:.0%} fewer, more than the "
+                f"{max_deletion_share:.0%} allowed): the export may be cut, empty or of another "
+                "company. Nothing of this source was changed and nothing derived from it is "
+                "pushed. If these deletions are right, run `encours sync --accept-deletions` "
+                "once."
             )
         return WriteCounts(
             written=writer.written,

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from encours import demo as demo_setup
 from encours.cli import cli
 from encours.connectors.file import FileTarget, inert
+from encours.demo.fecgen import FecSpec
 from encours.errors import AlreadyRunningError
-from encours.fecgen import FecSpec
-from encours.sync import demo as demo_setup
 from encours.sync.lock import RunLock
 
 AS_OF = "2026-10-31"
@@ -103,6 +103,19 @@ def test_a_destructive_full_read_is_refused_and_keeps_the_store(demo: Path, cut:
 
     assert accepted.exit_code in (0, 3), accepted.output
     assert total(demo) != "413602.88"
+
+
+def test_a_re_export_in_another_order_is_no_destruction(demo: Path) -> None:
+    """Every ledger line's id names its line number: a re-export in another order changes
+    every id, deletes every record and writes them again, and loses nothing."""
+    books = demo.parent / "books.fec"
+    header, *lines = books.read_bytes().splitlines(keepends=True)
+    books.write_bytes(header + b"".join(reversed(lines)))
+
+    result = encours(demo, "sync", "--as-of", AS_OF, expect=None)
+
+    assert result.exit_code == 0, result.output
+    assert "REFUSED" not in result.output and total(demo) == "413602.88"
 
 
 def test_a_small_change_is_no_destruction(demo: Path) -> None:
