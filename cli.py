@@ -233,7 +233,7 @@ def demo(folder: Path, as_json: bool) -> None:
     Example:
         encours demo --dir /tmp/encours-demo
     """
-    from encours.sync import demo as demo_setup
+    from encours import demo as demo_setup
     from encours.sync.config import load_settings
 
     config_path, as_of = demo_setup.prepare(folder)

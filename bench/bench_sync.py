@@ -3,7 +3,7 @@
     python bench/bench_sync.py --sizes 10000,100000,1000000 [--keep] [--workdir DIR]
                                [--skip-encours] [--as-of 2026-11-01] [--repeat 3]
 
-For each size N it writes `books.fec` with `encours.fecgen` (N invoices, max(50, N // 200)
+For each size N it writes `books.fec` with `encours.demo.fecgen` (N invoices, max(50, N // 200)
 customers) and a config file into a fresh folder, then runs, each as its own child process,
 `python -m encours.cli --config CFG sync --as-of D` and `... status --as-of D --json`, measuring
 the wall time and the child's own peak RSS (`os.wait4`). The reference point is DuckDB reading
@@ -30,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from encours.fecgen import FecSpec, write_fec
+from encours.demo.fecgen import FecSpec, write_fec
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 

@@ -22,9 +22,9 @@ from click.testing import CliRunner, Result
 from fec_files import Line
 from fec_files import write_fec as write_fec_lines
 
+from encours import demo as demo_setup
 from encours.cli import cli
-from encours.fecgen import FecSpec, write_fec
-from encours.sync import demo as demo_setup
+from encours.demo.fecgen import FecSpec, write_fec
 from encours.sync.config import SECRET_KEY_PATTERN, load_settings
 from encours.sync.lock import RunLock
 

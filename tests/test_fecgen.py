@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from encours.fecgen import COLUMNS, FecSpec, customer_terms, lettrage_code, write_fec
+from encours.demo.fecgen import COLUMNS, FecSpec, customer_terms, lettrage_code, write_fec
 
 
 def _generate(spec: FecSpec) -> tuple[str, object]:

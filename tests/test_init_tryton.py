@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from keyring_memory import MemoryKeyring
 
 from encours.cli import cli
-from encours.fecgen import FecSpec, write_fec
+from encours.demo.fecgen import FecSpec, write_fec
 from encours.sync.config import TrytonSourceSettings, TrytonTargetSettings, load_settings
 
 URL = "https://erp.example.fr"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from encours.demo.fecgen import FecSpec, write_fec
 from encours.errors import ConfigError
-from encours.fecgen import FecSpec, write_fec
 from encours.sync.config import default_as_of, load_settings, parse_terms
 from encours.sync.run import EXIT_OK, run_sync
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from encours.fecgen import FecSpec
-from encours.sync import demo as demo_setup
+from encours import demo as demo_setup
+from encours.demo.fecgen import FecSpec
 
 AS_OF = "2026-10-31"
 #: Books large enough that a run lasts long enough to be cut at many points.

@@ -294,6 +294,7 @@ class _Customer:
 
 def _customers(spec: FecSpec) -> list[_Customer]:
     """The customers of `spec`; depends only on `seed` and `customers`."""
+    # The seed string keeps the module's former name: a spec must keep giving the same bytes.
     rng = random.Random(f"encours.fecgen/customers/{spec.seed}")  # noqa: S311 (not crypto)
     width = max(4, len(str(spec.customers)))
     seen: set[str] = set()
@@ -676,7 +677,7 @@ def write_fec(out: TextIO, spec: FecSpec) -> FecStats:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m encours.fecgen OUT.fec [--invoices N] [--customers M] [--seed S]`."""
+    """`python -m encours.demo.fecgen OUT.fec [--invoices N] [--customers M] [--seed S]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="file to write ('-' for stdout)")
     defaults = FecSpec()

@@ -5,19 +5,25 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from encours.fecgen import FecSpec, customer_terms, write_fec
+if TYPE_CHECKING:
+    from encours.demo.fecgen import FecSpec
 
-DEMO_SPEC = FecSpec()
 
-
-def prepare(folder: Path, spec: FecSpec = DEMO_SPEC) -> tuple[Path, date]:
+def prepare(folder: Path, spec: FecSpec | None = None) -> tuple[Path, date]:
     """Write `books.fec` and `config.toml` into `folder`.
 
     Returns the config path and the as-of date of the demo (the last day of the books).
+    `spec` defaults to the generator's own defaults, the demo company.
 
     The FEC is the same bytes every time, so running the demo again syncs nothing new.
     """
+    # Imported here, not above: `python -m encours.demo.fecgen` imports this package first,
+    # and a package that has already imported the module being run gets a runpy warning.
+    from encours.demo.fecgen import FecSpec, customer_terms, write_fec
+
+    spec = spec or FecSpec()
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "books.fec").open("w", encoding="utf-8", newline="\n") as out:
         write_fec(out, spec)
