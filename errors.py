@@ -9,7 +9,6 @@
     ├── ApiError                a refusal that will not be retried      -> exit 70
     │   └── NotFoundError
     ├── DataError               input that does not fit the model       -> exit 65
-    │   ├── CurrencyMismatchError
     │   └── DestructiveReadError a full read would delete too much of a source
     ├── StateError              the store is corrupt or a migration failed -> exit 70
     ├── StorageError            a local file or the store cannot be written (full disk,
@@ -81,10 +80,6 @@ class DataError(EncoursError):
     """Input that does not fit the common model: a bad file, a record that fails validation."""
 
     exit_code = 65  # EX_DATAERR
-
-
-class CurrencyMismatchError(DataError):
-    """Two amounts in different currencies were combined without conversion."""
 
 
 class DestructiveReadError(DataError):

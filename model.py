@@ -178,13 +178,6 @@ class Party:
     email_domain: str | None = None
 
 
-class SourceRef(Frozen):
-    """The same customer's id in another tool."""
-
-    source: str
-    external_id: str
-
-
 class Customer(Record):
     """A customer (client) as one tool knows it.
 
@@ -200,7 +193,6 @@ class Customer(Record):
     payment_terms_days: int | None = Field(default=None, ge=0)
     terms_end_of_month: bool = False
     credit_limit: Money | None = None
-    other_ids: tuple[SourceRef, ...] = ()
 
 
 class DueLine(Frozen):

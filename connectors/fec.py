@@ -76,10 +76,6 @@ COLUMNS: tuple[str, ...] = (
     "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib", "Debit", "Credit",
     "EcritureLet", "DateLet", "ValidDate", "Montantdevise", "Idevise",
 )  # fmt: skip
-#: The variant that gives an amount and its sense (D or C) instead of a debit and a credit.
-COLUMNS_SIGNED: tuple[str, ...] = tuple(
-    {"Debit": "Montant", "Credit": "Sens"}.get(name, name) for name in COLUMNS
-)
 COLUMNS_COMMON = COLUMNS[:11]
 COLUMNS_DEBIT_CREDIT = ("Debit", "Credit")
 COLUMNS_AMOUNT_SIGN = ("Montant", "Sens")

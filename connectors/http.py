@@ -45,7 +45,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol, TypeVar
-from urllib.parse import parse_qs, quote, quote_plus, unquote_plus, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, unquote_plus, urljoin, urlsplit
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -70,9 +70,6 @@ __all__ = [
     "CursorPaginator",
     "HttpClient",
     "HttpLimits",
-    "NextLinkPaginator",
-    "OffsetPaginator",
-    "PagePaginator",
     "PageRequest",
     "Pacer",
     "Paginator",
@@ -484,74 +481,6 @@ class CursorPaginator:
         return request.with_value(self.cursor_param, cursor, in_body=self.in_body)
 
 
-@dataclass(frozen=True)
-class OffsetPaginator:
-    """`limit`/`offset` pages; a page shorter than `page_size` is the last."""
-
-    limit_param: str
-    offset_param: str
-    page_size: int
-
-    def first(self, request: PageRequest) -> PageRequest:
-        """Start at offset 0 with the page size."""
-        return replace(
-            request,
-            params={**request.params, self.limit_param: self.page_size, self.offset_param: 0},
-        )
-
-    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
-        """Move the offset by one page, unless this page was short."""
-        if count < self.page_size:
-            return None
-        offset = int(request.params[self.offset_param]) + self.page_size
-        return request.with_value(self.offset_param, offset)
-
-
-@dataclass(frozen=True)
-class PagePaginator:
-    """Numbered pages from `start`; a page shorter than `page_size` is the last.
-
-    `size_param` (e.g. Xero `pageSize`, Zoho `per_page`) sends the page size when given.
-    """
-
-    page_param: str
-    page_size: int
-    start: int = 1
-    size_param: str | None = None
-
-    def first(self, request: PageRequest) -> PageRequest:
-        """Page `start`, with the page size when the API takes one."""
-        size = {self.size_param: self.page_size} if self.size_param else {}
-        return replace(request, params={**request.params, **size, self.page_param: self.start})
-
-    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
-        """The next page number, unless this page was short."""
-        if count < self.page_size:
-            return None
-        return request.with_value(self.page_param, int(request.params[self.page_param]) + 1)
-
-
-@dataclass(frozen=True)
-class NextLinkPaginator:
-    """Follow the URL found at `next_path`; the client refuses a link to another host."""
-
-    next_path: str
-
-    def first(self, request: PageRequest) -> PageRequest:
-        """The first page is the caller's request as is."""
-        return request
-
-    def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
-        """The linked page; the caller's params are kept unless the link sets them."""
-        link = _dig(payload, self.next_path)
-        if not link:
-            return None
-        parts = urlsplit(urljoin(request.url, str(link)))
-        linked = parse_qs(parts.query, keep_blank_values=True)
-        url = parts._replace(query="", fragment="").geturl()
-        return replace(request, url=url, params={**request.params, **linked})
-
-
 # ---------------------------------------------------------------------------------------------
 # Transport rules
 
@@ -732,7 +661,7 @@ class HttpClient:
         idempotent: bool | None = None,
     ) -> Any:
         """GET `path` and return its JSON (None for an empty body)."""
-        return self._call("GET", path, params, json, headers, idempotent, parse=True)[1]
+        return self._call("GET", path, params, json, headers, idempotent)
 
     def post(
         self,
@@ -744,44 +673,7 @@ class HttpClient:
         idempotent: bool | None = None,
     ) -> Any:
         """POST and return the JSON; retried only with `idempotent=True` or an Idempotency-Key."""
-        return self._call("POST", path, params, json, headers, idempotent, parse=True)[1]
-
-    def patch(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-    ) -> Any:
-        """PATCH and return the JSON; retried only like `post`."""
-        return self._call("PATCH", path, params, json, headers, idempotent, parse=True)[1]
-
-    def put(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-    ) -> Any:
-        """PUT and return the JSON (PUT is idempotent, so it is retried)."""
-        return self._call("PUT", path, params, json, headers, idempotent, parse=True)[1]
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-    ) -> requests.Response:
-        """Send a request with the same checks and retries, and return the raw `Response`."""
-        return self._call(method.upper(), path, params, json, headers, idempotent, parse=False)[0]
+        return self._call("POST", path, params, json, headers, idempotent)
 
     def paginate(
         self,
@@ -826,9 +718,7 @@ class HttpClient:
                     "if this comes back night after night, report it to the vendor."
                 )
             seen.add(key)
-            _, payload = self._call(
-                method, page.url, page.params, page.json, None, True, parse=True
-            )
+            payload = self._call(method, page.url, page.params, page.json, None, True)
             rows = _dig(payload, items)
             if not isinstance(rows, list):
                 found = sorted(payload) if isinstance(payload, Mapping) else type(payload).__name__
@@ -872,9 +762,7 @@ class HttpClient:
         json: Any,
         headers: Mapping[str, str] | None,
         idempotent: bool | None,
-        *,
-        parse: bool,
-    ) -> tuple[requests.Response, Any]:
+    ) -> Any:
         url = self._url(path)
         shown = self.redact(self._full_url(url, params))
         sent_headers = {**self._headers, **(headers or {})}
@@ -882,7 +770,7 @@ class HttpClient:
             has_key = any(h.lower() == "idempotency-key" for h in sent_headers)
             idempotent = method in _IDEMPOTENT_METHODS or has_key
 
-        def attempt() -> tuple[requests.Response, Any]:
+        def attempt() -> Any:
             if self._pacer is not None:
                 self._pacer.wait()
             started = time.perf_counter()
@@ -912,11 +800,9 @@ class HttpClient:
             if self._pacer is not None:
                 self._pacer.observe(response.headers)
             self._raise_for_status(method, shown, response)
-            if not parse:
-                return response, None
             payload = self._parse(method, shown, response)
             self._check_body(payload)
-            return response, payload
+            return payload
 
         return self._retry.call(attempt, retryable=idempotent)
 

@@ -79,7 +79,6 @@ class _Property(_Wire):
     name: str
     type: str
     field_type: str = Field(alias="fieldType")
-    group_name: str = Field("", alias="groupName")
     hubspot_defined: bool = Field(False, alias="hubspotDefined")
 
 
@@ -89,7 +88,6 @@ class _Group(_Wire):
 
 class _BatchError(_Wire):
     category: str = ""
-    message: str = ""
     context: dict[str, list[str]] = Field(default_factory=dict)
 
 

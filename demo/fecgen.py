@@ -329,11 +329,6 @@ def customer_terms(spec: FecSpec) -> dict[str, int]:
     return {c.code: c.terms for c in _customers(spec)}
 
 
-def customer_names(spec: FecSpec) -> dict[str, str]:
-    """Name (`CompAuxLib`) of each customer code of `spec`."""
-    return {c.code: c.name for c in _customers(spec)}
-
-
 def lettrage_code(n: int) -> str:
     """The n-th full lettrage code: AAA, AAB, ..., ZZZ, BAAA, ... (base 26, at least 3)."""
     letters = []

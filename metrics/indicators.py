@@ -77,7 +77,6 @@ class Indicators:
     best_possible_dso: Decimal | None
     average_days_delinquent: Decimal | None
     collection_rate: Decimal | None
-    turnover: Decimal | None
     turnover_days: Decimal | None
     average_payment_delay: Decimal | None
     credit_limit: int | None = None
@@ -149,7 +148,6 @@ def indicators(
         best_possible_dso=best,
         average_days_delinquent=average_days_delinquent(dso, best),
         collection_rate=collection_rate(to_decimal(flows.cash, currency), opening, sales),
-        turnover=turnover,
         turnover_days=Decimal(period.days) / turnover if turnover else None,
         average_payment_delay=delay,
         credit_limit=credit_limit,

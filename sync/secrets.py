@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 import keyring
 import keyring.backends.fail
 import keyring.backends.null
-import keyring.errors
 from keyring.backend import KeyringBackend
 from pydantic import BaseModel, ValidationError
 
@@ -139,28 +138,6 @@ def set_secret(name: str, key: str, value: str) -> None:
     )
 
 
-def delete_secret(name: str, key: str) -> None:
-    """Remove secret `key` of source or target `name` from the keyring; absent is fine.
-
-    Raises:
-        ConfigError: the keyring holds it but refused to delete it (e.g. it is locked).
-    """
-    _check_names(name, key)
-    backend, reason = _backend()
-    if backend is None:
-        log.debug("no keyring (%s): nothing to delete for %s.%s", reason, name, key)
-        return
-    try:
-        backend.delete_password(SERVICE, _username(name, key))
-    except keyring.errors.PasswordDeleteError:
-        return  # it was not there
-    except Exception as exc:  # any backend failure means "unusable"
-        reason = _mark_broken(backend, exc)
-        raise ConfigError(
-            f"cannot delete secret `{name}.{key}` from the keyring ({reason})"
-        ) from None
-
-
 def known_secrets() -> frozenset[str]:
     """Every secret value this process holds, for redaction of messages, logs and the store.
 
@@ -254,7 +231,7 @@ def _backend(*, remember_failure: bool = False) -> tuple[KeyringBackend | None, 
     """The usable keyring backend and its name, or `(None, why there is none)`.
 
     With `remember_failure`, a backend that already failed in this process counts as none
-    (for reads, which may be many); explicit actions (store, delete, check) try it again.
+    (for reads, which may be many); explicit actions (store, check) try it again.
     """
     try:
         backend = keyring.get_keyring()

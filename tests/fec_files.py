@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from encours.connectors.fec import COLUMNS, COLUMNS_SIGNED
+from encours.connectors.fec import COLUMNS
 
 COLUMNS_DEBIT_CREDIT = COLUMNS
-COLUMNS_AMOUNT_SIGN = COLUMNS_SIGNED
+#: The variant that gives an amount and its sense (D or C) instead of a debit and a credit.
+COLUMNS_AMOUNT_SIGN = tuple({"Debit": "Montant", "Credit": "Sens"}.get(c, c) for c in COLUMNS)
 
 JOURNALS = {"VT": "Ventes", "BQ": "Banque", "OD": "Opérations diverses"}
 ACCOUNTS = {

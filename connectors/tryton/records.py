@@ -490,7 +490,6 @@ def _debit_line(source: str, item: dict[str, Any], amount: Decimal, currency: st
 class _Deposit:
     """What is left of one deposit, before VAT (as Tryton checks it) and with VAT."""
 
-    line_id: int
     untaxed: Decimal
     taxed: Decimal
     allocations: list[SourceAllocation] = field(default_factory=list)
@@ -545,7 +544,7 @@ def deposit_records(
         untaxed = row.get("amount") or Decimal(0)
         if untaxed > 0:
             taxed = (untaxed * ratio).quantize(quantum, ROUND_HALF_EVEN)
-            deposits.append((row, _Deposit(row["id"], untaxed, taxed)))
+            deposits.append((row, _Deposit(untaxed, taxed)))
         elif untaxed < 0:
             records.extend(
                 _recall(source, party, row, on, -untaxed, ratio, deposits, quantum, currency)

@@ -22,7 +22,6 @@ from encours.errors import ConfigError
 from encours.model import Customer, LedgerLine
 from encours.sync.secrets import (
     SERVICE,
-    delete_secret,
     env_name,
     get_secret,
     keyring_available,
@@ -240,28 +239,6 @@ def test_a_backend_that_fails_on_write_gives_a_config_error_without_the_value() 
     assert caught.value.__suppress_context__ or caught.value.__context__ is None
 
 
-def test_delete_removes_and_ignores_what_is_missing(memory_keyring: MemoryKeyring) -> None:
-    set_secret("pennylane", "token", TOKEN)
-
-    delete_secret("pennylane", "token")
-    delete_secret("pennylane", "token")  # already gone: fine
-
-    assert memory_keyring.store == {}
-
-
-def test_delete_without_a_keyring_is_a_no_op() -> None:
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-
-    delete_secret("pennylane", "token")
-
-
-def test_delete_from_a_failing_keyring_is_a_config_error() -> None:
-    keyring.set_keyring(RaisingKeyring(keyring.errors.KeyringLocked("locked")))
-
-    with pytest.raises(ConfigError, match="cannot delete"):
-        delete_secret("pennylane", "token")
-
-
 # --- encours check ------------------------------------------------------------------------
 
 
@@ -303,14 +280,12 @@ def test_no_value_ever_reaches_a_log_record_or_an_exception(
 
     set_secret("pennylane", "token", TOKEN)
     get_secret("pennylane", "token", environ={})
-    delete_secret("pennylane", "token")
-    get_secret("pennylane", "token", environ={"ENCOURS_PENNYLANE_TOKEN": TOKEN})
+    get_secret("crm", "token", environ={"ENCOURS_CRM_TOKEN": TOKEN})  # not in the keyring
     keyring.set_keyring(RaisingKeyring(RuntimeError("no D-Bus")))
     get_secret("pennylane", "token", environ={"ENCOURS_PENNYLANE_TOKEN": TOKEN})
     for attempt in (
         lambda: set_secret("pennylane", "token", TOKEN),
         lambda: get_secret("pennylane", "token", environ={}),
-        lambda: delete_secret("pennylane", "token"),
     ):
         with pytest.raises(ConfigError) as caught:
             attempt()
