@@ -413,7 +413,6 @@ class _Bookkeeping:
         ]
         Wizard("account.move.reconcile_lines", lines)
 
-
     def pay_one_instalment(self, party, document, journal, bank, receivable) -> None:  # noqa: ANN001
         """Lambda's CMD-L1 (1 200.00 in two instalments of 600.00, due 15 days ago and in 15
         days) gets a transfer of 600.00 reconciled with its second instalment only."""
