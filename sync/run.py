@@ -46,7 +46,6 @@ EXIT_OK = 0
 EXIT_QUARANTINE = 3  # the run completed; records wait in quarantine or figures differ
 EXIT_DATA = 65  # a source could not be read (the others were)
 EXIT_REFUSED = 70  # a source refused a request that retrying will not fix
-EXIT_ALREADY_RUNNING = 73
 EXIT_IO = 74  # a local file or the store could not be written (full disk, folder gone)
 EXIT_TEMPORARY = 75  # a source or target failed for a reason that may pass: run again later
 EXIT_CONFIG = 78

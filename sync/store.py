@@ -72,7 +72,6 @@ class WriteCounts:
 
 #: SQLite's primary result codes that say what went wrong with the file.
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 5, 6, 10, 11, 13
-_SQLITE_NOTADB = 26
 
 
 def store_error(path: Path | None, error: sqlite3.DatabaseError) -> EncoursError:
