@@ -52,6 +52,8 @@ EXIT_CONFIG = 78
 
 #: The cursor row that keeps where each source was read up to.
 POSITION = "position"
+#: The cursor row (of no source) that keeps the reconciliation rules of the last run.
+RECONCILE_RULES = "reconcile-rules"
 
 #: Called with (stage, detail) as the run goes; the CLI shows it on a terminal.
 Progress = Callable[[str, str], None]
@@ -303,13 +305,21 @@ def _counted(
 
 
 def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
-    """Reconcile every customer whose records changed; return how many."""
+    """Reconcile every customer whose records changed; return how many.
+
+    When the rules themselves changed since the last run (`[reconcile]`, or which sources
+    guess nothing), every customer is reconciled again.
+    """
     count = 0
     complete = {
         name
         for name, source in settings.sources.items()
         if isinstance(source, TrytonSourceSettings)
     }
+    rules = json.dumps([settings.reconcile.model_dump(), sorted(complete)], sort_keys=True)
+    if store.cursor("", RECONCILE_RULES) != rules:
+        store.mark_all_dirty()
+        store.set_cursor("", RECONCILE_RULES, rules, 0)
     for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
         result = reconcile(
             [_due_item(row) for row in due_rows],

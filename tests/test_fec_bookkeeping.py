@@ -342,3 +342,23 @@ def test_a_source_balance_that_differs_is_flagged_and_exits_3(
     # What was pushed is encours' own figure, and the exit code says to look at it.
     pushed = json.loads((tmp_path / "indicators.json").read_text(encoding="utf-8"))
     assert pushed["books:C1"]["outstanding"] == "120.00"
+
+
+def test_a_change_of_the_matching_rules_reconciles_every_customer_again(tmp_path: Path) -> None:
+    rows = [
+        fec_row("VT", "1", "20250110", "411000", "300,00", aux="C1", piece="F1"),
+        fec_row("VT", "1", "20250110", "706000", credit="300,00", piece="F1"),
+        fec_row("BQ", "1", "20250120", "512000", "100,00", piece="VIR"),
+        fec_row("BQ", "1", "20250120", "411000", credit="100,00", aux="C1", piece="VIR"),
+    ]
+    config = write(tmp_path, rows)
+    encours(config, "sync", "--as-of", "2025-02-28")
+    row = figures(status(config, "2025-02-28"), "C1")
+    assert (row["overdue"], row["unapplied"]) == ("200.00", ZERO)  # on account, oldest first
+
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "\n[reconcile]\noldest_first = false\n", encoding="utf-8")
+    encours(config, "sync", "--as-of", "2025-02-28")  # the file did not change
+
+    row = figures(status(config, "2025-02-28"), "C1")
+    assert (row["overdue"], row["unapplied"], row["outstanding"]) == ("300.00", "100.00", "200.00")
