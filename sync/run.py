@@ -317,9 +317,8 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
         if isinstance(source, TrytonSourceSettings)
     }
     rules = json.dumps([settings.reconcile.model_dump(), sorted(complete)], sort_keys=True)
-    if store.cursor("", RECONCILE_RULES) != rules:
-        store.mark_all_dirty()
-        store.set_cursor("", RECONCILE_RULES, rules, 0)
+    if store.cursor("", RECONCILE_RULES) != rules and store.mark_all_dirty():
+        store.set_cursor("", RECONCILE_RULES, rules, 0)  # kept once there is something to match
     for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
         result = reconcile(
             [_due_item(row) for row in due_rows],

@@ -348,12 +348,16 @@ class Store:
             )
         ]
 
-    def mark_all_dirty(self) -> None:
-        """Have every customer reconciled again (after a change of reconciliation settings)."""
+    def mark_all_dirty(self) -> int:
+        """Have every customer reconciled again (after a change of reconciliation settings).
+
+        Returns how many customers are to be reconciled (none in an empty store).
+        """
         self.db.execute(
             "INSERT OR IGNORE INTO dirty_customers SELECT source, customer_id FROM due_lines "
             "UNION SELECT source, customer_id FROM credits WHERE customer_id IS NOT NULL"
         )
+        return int(self.db.execute("SELECT COUNT(*) FROM dirty_customers").fetchone()[0])
 
     def reconcile_inputs(
         self,
