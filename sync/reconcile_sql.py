@@ -1,0 +1,461 @@
+"""Reconciliation of every dirty customer at once, as SQL over the store's tables.
+
+The same rules as `reconcile.py` (which stays the documented reference, one customer at a
+time, in Python), in the same order, each rule one set-based pass over all the customers
+listed in `dirty_customers`. What is left of each due line and of each credit (`rest`) is
+kept in temporary tables between the rules, so each rule only sees what the stronger ones
+left over.
+
+First in, first out, as an overlap of running totals. When credits are taken in their
+order and each gives what it has to due lines taken in theirs (rules `match_group` within a
+lettrage group, `advance_applied`, `oldest_first`), line `l` covers the interval
+`[L_l - rest_l, L_l)` and credit `c` the interval `[C_c - rest_c, C_c)`, where `L` and `C` are
+running totals (`SUM(rest) OVER (PARTITION BY customer ORDER BY ...)`). Credit `c` gives line
+`l`
+
+    amount(c, l) = LEAST(L_l, C_c) - GREATEST(L_l - rest_l, C_c - rest_c)
+
+for every pair whose intervals overlap (`L_l - rest_l < C_c` and `C_c - rest_c < L_l`).
+Example: lines i1 100.00 (due 31 Jan) and i2 100.00 (due 28 Feb), payments P1 130.00 and
+P2 90.00: i1 is [0, 100), i2 [100, 200), P1 [0, 130), P2 [130, 220); P1 gives i1 100.00
+and i2 30.00, P2 gives i2 70.00; 20.00 of P2 is left over.
+
+Exact amount, oldest first: the k-th credit (in credit order) with `rest` A pairs with the
+k-th invoice (oldest first) whose lines have `rest` A in all, `ROW_NUMBER()` on both sides
+partitioned by (customer, A).
+
+Rules 1 (`source_link`) and 3 (`same_reference`) are not first in, first out: a credit gives
+to several invoices in turn (its links, then what it `applies_to`; an advance's order, then
+its reference), and the lines a payment may reach by reference are not those a credit note
+may (`_may_guess`). They are computed over the pairs (step, line) they may allocate, where a
+step is one `allocate` call of the reference (a credit and a link, an `applies_to`, an order
+or a reference), as the equations the reference's loop satisfies:
+
+    take(s, l) = GREATEST(0, LEAST(limit_s        - taken earlier by step s,
+                                   rest_c         - taken earlier from credit c of s,
+                                   rest_l         - taken earlier from line l))
+
+"earlier" meaning in the reference's order (credit order, then step, then line order), so a
+pair depends only on earlier pairs: the system has one solution, which is the reference's
+result. It is solved by rounds, each one statement recomputing every pair from the previous
+round's values, until nothing changes: after round k every pair whose chain of earlier pairs
+is shorter than k is right, and a round that changes nothing has reached the solution. Typical
+data takes two or three rounds (a credit with one link: one round, and one to see nothing
+changes); a credit whose links together exceed its amount, or credits competing for the same
+invoice through different steps, take a few more, and stay exact.
+
+Dates: an allocation is dated `GREATEST(credit on, line issued_on, the rule's own date)` as in
+`_Allocator.allocate`: the link's date for a link; the later match date of the pair for a
+lettrage, none for the use of an advance.
+
+The SQL keeps to what DuckDB and PostgreSQL share (window functions, CTEs, temporary tables,
+`UPDATE ... FROM`). Text keys are ordered as the reference orders Python strings, by code
+point: DuckDB's default; on PostgreSQL the database (or the id columns) needs the "C"
+collation for the same order.
+"""
+
+# ruff: noqa: S608 - the SQL is put together from this module's own constants only; the one
+# value from outside, the names of the complete sources, is passed as a parameter.
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from encours.model import AllocationRule, CreditKind, InvoiceKind
+
+_INVOICE_UNBILLED = f"'{InvoiceKind.UNBILLED.value}'"
+_ADVANCE_USE = f"'{InvoiceKind.ADVANCE_USE.value}'"
+#: Debits that no guess may settle (reconcile._NOT_GUESSED).
+_NOT_GUESSED = f"({_INVOICE_UNBILLED}, {_ADVANCE_USE})"
+_PAYMENT = f"'{CreditKind.PAYMENT.value}'"
+_CREDIT_NOTE = f"'{CreditKind.CREDIT_NOTE.value}'"
+_ADVANCE = f"'{CreditKind.ADVANCE.value}'"
+
+_TEMP_TABLES = (
+    "reconcile_complete",
+    "reconcile_due",
+    "reconcile_credit",
+    "reconcile_new",
+    "reconcile_alloc",
+    "reconcile_pair",
+    "reconcile_next",
+)
+
+_ALLOCATION_COLUMNS = (
+    "source, customer_id, credit_id, invoice_id, due_seq, amount, allocated_on, rule"
+)
+
+
+def reconcile_dirty_sql(con: Any, *, oldest_first: bool, complete_sources: Collection[str]) -> int:
+    """Reconcile every customer in `dirty_customers`; return how many there are.
+
+    For each (source, customer_id) listed: its `allocations` are replaced by the ones the
+    rules give now, and `due_lines.settled_on` (the date of the last allocation of a wholly
+    allocated due line, else NULL) and `credits.used_on` (the same for a wholly used credit)
+    are set on its rows. Sources in `complete_sources` guess nothing (`guess=False` in the
+    reference: only `source_link`, `match_group` and `advance_applied`). Credits without a
+    customer are not reconciled. `dirty_customers` is left as it is: the caller clears it.
+
+    `con` is a DB-API connection with `execute` (DuckDB's); run it inside the caller's
+    transaction to replace every customer's reconciliation at once.
+    """
+    _drop(con)
+    _load(con, complete_sources)
+    _by_pairs(con, _SOURCE_LINK_PAIRS, AllocationRule.SOURCE_LINK)
+    _fifo(
+        con,
+        AllocationRule.MATCH_GROUP,
+        lines_where="d.match_ref IS NOT NULL",
+        credits_where="c.match_ref IS NOT NULL",
+        group="match_ref",
+        # The later match date of the pair, none for the use of an advance (reconcile.py).
+        on=f"""CASE WHEN d.kind = {_ADVANCE_USE} THEN NULL
+                ELSE GREATEST(COALESCE(c.matched_on, d.matched_on),
+                              COALESCE(d.matched_on, c.matched_on)) END""",
+    )
+    _fifo(
+        con,
+        AllocationRule.ADVANCE_APPLIED,
+        lines_where=f"d.kind = {_ADVANCE_USE}",
+        credits_where=f"c.kind = {_ADVANCE}",
+    )
+    _by_pairs(con, _SAME_REFERENCE_PAIRS, AllocationRule.SAME_REFERENCE)
+    _exact_amount(con)
+    if oldest_first:
+        _fifo(
+            con,
+            AllocationRule.OLDEST_FIRST,
+            lines_where=f"d.guess AND d.kind NOT IN {_NOT_GUESSED}",
+            credits_where=f"c.guess AND c.kind = {_PAYMENT}",
+        )
+    count = _write(con)
+    _drop(con)
+    return count
+
+
+def _drop(con: Any) -> None:
+    for table in _TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _load(con: Any, complete_sources: Collection[str]) -> None:
+    """Copy the dirty customers' due lines and credits, in the reference's order, with `rest`."""
+    con.execute("CREATE TEMP TABLE reconcile_complete (source TEXT NOT NULL)")
+    if complete_sources:
+        con.executemany(
+            "INSERT INTO reconcile_complete VALUES (?)", [(s,) for s in sorted(complete_sources)]
+        )
+    # line_ord: the due lines' order (due_on, issued_on, invoice_id, seq); inv_ord: the
+    # invoice's place, its first line's; inv_kind: its first line's kind (what rule 4 reads).
+    # '' is no reference, as in the reference's truth tests.
+    con.execute(
+        """
+        CREATE TEMP TABLE reconcile_due AS
+        WITH line AS (
+            SELECT d.source, d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on,
+                   d.amount, d.kind, NULLIF(i.number, '') AS number,
+                   NULLIF(COALESCE(d.match_ref, i.match_ref), '') AS match_ref,
+                   i.matched_on, NULLIF(i.order_ref, '') AS order_ref,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY d.source, d.customer_id
+                       ORDER BY d.due_on, d.issued_on, d.invoice_id, d.seq
+                   ) AS line_ord
+            FROM dirty_customers k
+            JOIN due_lines d ON d.source = k.source AND d.customer_id = k.customer_id
+            JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id
+        )
+        SELECT line.*,
+               MIN(line_ord) OVER (PARTITION BY source, customer_id, invoice_id) AS inv_ord,
+               FIRST_VALUE(kind) OVER (
+                   PARTITION BY source, customer_id, invoice_id ORDER BY line_ord
+               ) AS inv_kind,
+               amount AS rest,
+               source NOT IN (SELECT source FROM reconcile_complete) AS guess
+        FROM line
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE reconcile_credit AS
+        SELECT c.source, c.customer_id, c.external_id AS credit_id, c.kind, c.on_date,
+               c.amount, NULLIF(c.reference, '') AS reference,
+               NULLIF(c.match_ref, '') AS match_ref, c.matched_on,
+               NULLIF(c.applies_to, '') AS applies_to, c.is_on_order,
+               NULLIF(c.order_ref, '') AS order_ref,
+               ROW_NUMBER() OVER (
+                   PARTITION BY c.source, c.customer_id ORDER BY c.on_date, c.external_id
+               ) AS credit_ord,
+               c.amount AS rest,
+               c.source NOT IN (SELECT source FROM reconcile_complete) AS guess
+        FROM dirty_customers k
+        JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
+        """
+    )
+    for table in ("reconcile_new", "reconcile_alloc"):
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {table} (
+                source TEXT NOT NULL, customer_id TEXT NOT NULL, credit_id TEXT NOT NULL,
+                invoice_id TEXT NOT NULL, due_seq INTEGER NOT NULL, amount BIGINT NOT NULL,
+                allocated_on DATE NOT NULL, rule TEXT NOT NULL
+            )
+            """
+        )
+
+
+def _apply(con: Any) -> None:
+    """Take a rule's allocations (`reconcile_new`) off what is left, and keep them."""
+    con.execute(
+        """
+        UPDATE reconcile_due SET rest = reconcile_due.rest - n.amount
+        FROM (
+            SELECT source, customer_id, invoice_id, due_seq, SUM(amount) AS amount
+            FROM reconcile_new GROUP BY source, customer_id, invoice_id, due_seq
+        ) n
+        WHERE reconcile_due.source = n.source AND reconcile_due.customer_id = n.customer_id
+          AND reconcile_due.invoice_id = n.invoice_id AND reconcile_due.seq = n.due_seq
+        """
+    )
+    con.execute(
+        """
+        UPDATE reconcile_credit SET rest = reconcile_credit.rest - n.amount
+        FROM (
+            SELECT source, customer_id, credit_id, SUM(amount) AS amount
+            FROM reconcile_new GROUP BY source, customer_id, credit_id
+        ) n
+        WHERE reconcile_credit.source = n.source AND reconcile_credit.customer_id = n.customer_id
+          AND reconcile_credit.credit_id = n.credit_id
+        """
+    )
+    con.execute(
+        f"INSERT INTO reconcile_alloc ({_ALLOCATION_COLUMNS}) "
+        f"SELECT {_ALLOCATION_COLUMNS} FROM reconcile_new"
+    )
+    con.execute("DELETE FROM reconcile_new")
+
+
+def _fifo(
+    con: Any,
+    rule: AllocationRule,
+    *,
+    lines_where: str,
+    credits_where: str,
+    group: str | None = None,
+    on: str = "NULL",
+) -> None:
+    """First in, first out within each customer (and `group`): overlaps of running totals.
+
+    `on` is the rule's own date for the pair (line `d`, credit `c`), NULL for none.
+    """
+    by = f", {group}" if group else ""
+    same_group = f"AND d.{group} = c.{group}" if group else ""
+    con.execute(
+        f"""
+        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
+        WITH line AS (
+            SELECT d.*, SUM(d.rest) OVER (
+                PARTITION BY d.source, d.customer_id{by} ORDER BY d.line_ord
+                ROWS UNBOUNDED PRECEDING
+            ) AS upto
+            FROM reconcile_due d WHERE d.rest > 0 AND {lines_where}
+        ), credit AS (
+            SELECT c.*, SUM(c.rest) OVER (
+                PARTITION BY c.source, c.customer_id{by} ORDER BY c.credit_ord
+                ROWS UNBOUNDED PRECEDING
+            ) AS upto
+            FROM reconcile_credit c WHERE c.rest > 0 AND {credits_where}
+        )
+        SELECT c.source, c.customer_id, c.credit_id, d.invoice_id, d.seq,
+               LEAST(d.upto, c.upto) - GREATEST(d.upto - d.rest, c.upto - c.rest),
+               GREATEST(c.on_date, d.issued_on, COALESCE({on}, c.on_date)),
+               '{rule.value}'
+        FROM line d
+        JOIN credit c ON d.source = c.source AND d.customer_id = c.customer_id {same_group}
+         AND d.upto - d.rest < c.upto AND c.upto - c.rest < d.upto
+        """
+    )
+    _apply(con)
+
+
+#: Rule 1's pairs: each link of a credit (phase 0, by position, up to the link's amount, dated
+#: by the link) with its invoice's lines, then the invoice it `applies_to` (phase 1).
+_SOURCE_LINK_PAIRS = """
+    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 0 AS phase, l.position,
+           d.invoice_id, d.seq, d.inv_ord, d.line_ord, l.amount AS cap, c.rest AS credit_rest,
+           d.rest AS line_rest, l.linked_on AS rule_on, c.on_date, d.issued_on
+    FROM reconcile_credit c
+    JOIN credit_links l ON l.source = c.source AND l.credit_id = c.credit_id
+    JOIN reconcile_due d
+      ON d.source = c.source AND d.customer_id = c.customer_id AND d.invoice_id = l.invoice_id
+    UNION ALL
+    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 1, 0,
+           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT), c.rest,
+           d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
+    FROM reconcile_credit c
+    JOIN reconcile_due d
+      ON d.source = c.source AND d.customer_id = c.customer_id AND d.invoice_id = c.applies_to
+"""
+
+#: Rule 3's pairs: an advance with the lines of the invoices of its order (phase 0, any
+#: kind), then any credit with the lines of the invoices numbered as its reference (phase 1),
+#: those `_may_guess` allows: no use of an advance, unbilled only for a credit note. Lines
+#: in the reference's order: invoice by invoice (by their first line), then line by line.
+_SAME_REFERENCE_PAIRS = f"""
+    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 0 AS phase, 0 AS position,
+           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT) AS cap,
+           c.rest AS credit_rest, d.rest AS line_rest, CAST(NULL AS DATE) AS rule_on,
+           c.on_date, d.issued_on
+    FROM reconcile_credit c
+    JOIN reconcile_due d
+      ON d.source = c.source AND d.customer_id = c.customer_id AND d.order_ref = c.order_ref
+    WHERE c.guess AND c.kind = {_ADVANCE} AND c.rest > 0 AND d.rest > 0
+    UNION ALL
+    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 1, 0,
+           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT), c.rest,
+           d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
+    FROM reconcile_credit c
+    JOIN reconcile_due d
+      ON d.source = c.source AND d.customer_id = c.customer_id AND d.number = c.reference
+    WHERE c.guess AND c.rest > 0 AND d.rest > 0 AND d.kind <> {_ADVANCE_USE}
+      AND (d.kind <> {_INVOICE_UNBILLED} OR c.kind = {_CREDIT_NOTE})
+"""
+
+
+def _by_pairs(con: Any, pairs_sql: str, rule: AllocationRule) -> None:
+    """Solve `take(s, l)` (module docstring) over the pairs `pairs_sql` gives, by rounds."""
+    con.execute(
+        f"""
+        CREATE TEMP TABLE reconcile_pair AS
+        SELECT ROW_NUMBER() OVER () AS pair_id, p.*, CAST(0 AS BIGINT) AS take
+        FROM ({pairs_sql}) p
+        """
+    )
+    # Each pair from the previous round's values of the pairs before it: in its step, in its
+    # credit (steps in order), and on its line (credits, then steps, in order).
+    next_round = """
+        CREATE TEMP TABLE reconcile_next AS
+        SELECT pair_id, GREATEST(0, LEAST(
+            COALESCE(cap - (SUM(take) OVER (
+                PARTITION BY source, customer_id, credit_id, phase, position
+                ORDER BY inv_ord, line_ord ROWS UNBOUNDED PRECEDING) - take), credit_rest),
+            credit_rest - (SUM(take) OVER (
+                PARTITION BY source, customer_id, credit_id
+                ORDER BY phase, position, inv_ord, line_ord ROWS UNBOUNDED PRECEDING) - take),
+            line_rest - (SUM(take) OVER (
+                PARTITION BY source, customer_id, invoice_id, seq
+                ORDER BY credit_ord, phase, position ROWS UNBOUNDED PRECEDING) - take)
+        )) AS take
+        FROM reconcile_pair
+    """
+    while True:
+        con.execute(next_round)
+        (changed,) = con.execute(
+            "SELECT COUNT(*) FROM reconcile_pair p JOIN reconcile_next n "
+            "ON p.pair_id = n.pair_id WHERE p.take <> n.take"
+        ).fetchone()
+        if changed:
+            con.execute(
+                "UPDATE reconcile_pair SET take = n.take FROM reconcile_next n "
+                "WHERE reconcile_pair.pair_id = n.pair_id AND reconcile_pair.take <> n.take"
+            )
+        con.execute("DROP TABLE reconcile_next")
+        if not changed:
+            break
+    con.execute(
+        f"""
+        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
+        SELECT source, customer_id, credit_id, invoice_id, seq, take,
+               GREATEST(on_date, issued_on, COALESCE(rule_on, on_date)), '{rule.value}'
+        FROM reconcile_pair WHERE take > 0
+        """
+    )
+    con.execute("DROP TABLE reconcile_pair")
+    _apply(con)
+
+
+def _exact_amount(con: Any) -> None:
+    """Rule 4: the k-th credit left with A pairs with the k-th oldest invoice left with A."""
+    con.execute(
+        f"""
+        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
+        WITH invoice AS (
+            SELECT source, customer_id, invoice_id, inv_ord, SUM(rest) AS rest
+            FROM reconcile_due
+            WHERE guess AND inv_kind NOT IN {_NOT_GUESSED}
+            GROUP BY source, customer_id, invoice_id, inv_ord
+            HAVING SUM(rest) > 0
+        ), invoice_n AS (
+            SELECT invoice.*, ROW_NUMBER() OVER (
+                PARTITION BY source, customer_id, rest ORDER BY inv_ord
+            ) AS n
+            FROM invoice
+        ), credit_n AS (
+            SELECT source, customer_id, credit_id, on_date, rest, ROW_NUMBER() OVER (
+                PARTITION BY source, customer_id, rest ORDER BY credit_ord
+            ) AS n
+            FROM reconcile_credit
+            WHERE guess AND rest > 0 AND NOT is_on_order
+        )
+        SELECT c.source, c.customer_id, c.credit_id, d.invoice_id, d.seq, d.rest,
+               GREATEST(c.on_date, d.issued_on), '{AllocationRule.EXACT_AMOUNT.value}'
+        FROM credit_n c
+        JOIN invoice_n i
+          ON i.source = c.source AND i.customer_id = c.customer_id AND i.rest = c.rest
+         AND i.n = c.n
+        JOIN reconcile_due d
+          ON d.source = i.source AND d.customer_id = i.customer_id
+         AND d.invoice_id = i.invoice_id AND d.rest > 0
+        """
+    )
+    _apply(con)
+
+
+def _write(con: Any) -> int:
+    """Replace the dirty customers' allocations and set their settlement dates."""
+    dirty = """
+        EXISTS (SELECT 1 FROM dirty_customers k
+                WHERE k.source = {t}.source AND k.customer_id = {t}.customer_id)
+    """
+    con.execute(f"DELETE FROM allocations WHERE {dirty.format(t='allocations')}")
+    con.execute(
+        f"INSERT INTO allocations ({_ALLOCATION_COLUMNS}) "
+        f"SELECT {_ALLOCATION_COLUMNS} FROM reconcile_alloc"
+    )
+    con.execute(
+        """
+        UPDATE due_lines SET settled_on = s.day
+        FROM (
+            SELECT d.source, d.customer_id, d.invoice_id, d.seq,
+                   CASE WHEN d.rest = 0 THEN a.day END AS day
+            FROM reconcile_due d
+            LEFT JOIN (
+                SELECT source, customer_id, invoice_id, due_seq, MAX(allocated_on) AS day
+                FROM reconcile_alloc GROUP BY source, customer_id, invoice_id, due_seq
+            ) a ON a.source = d.source AND a.customer_id = d.customer_id
+               AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq
+        ) s
+        WHERE due_lines.source = s.source AND due_lines.customer_id = s.customer_id
+          AND due_lines.invoice_id = s.invoice_id AND due_lines.seq = s.seq
+          AND due_lines.settled_on IS DISTINCT FROM s.day
+        """
+    )
+    con.execute(
+        """
+        UPDATE credits SET used_on = s.day
+        FROM (
+            SELECT c.source, c.customer_id, c.credit_id,
+                   CASE WHEN c.rest = 0 THEN a.day END AS day
+            FROM reconcile_credit c
+            LEFT JOIN (
+                SELECT source, customer_id, credit_id, MAX(allocated_on) AS day
+                FROM reconcile_alloc GROUP BY source, customer_id, credit_id
+            ) a ON a.source = c.source AND a.customer_id = c.customer_id
+               AND a.credit_id = c.credit_id
+        ) s
+        WHERE credits.source = s.source AND credits.customer_id = s.customer_id
+          AND credits.external_id = s.credit_id
+          AND credits.used_on IS DISTINCT FROM s.day
+        """
+    )
+    (count,) = con.execute("SELECT COUNT(*) FROM dirty_customers").fetchone()
+    return int(count)
