@@ -379,15 +379,6 @@ def _parse(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector)
     longest = f"list_max(list_transform(parts, lambda p: {_length('p', plan)}))"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE fec_split AS
-        SELECT number, line, parts, len(parts) AS n_fields,
-            {line_len} + {plan.extra_bytes} AS line_bytes,
-            len(parts) < {header.width} AND {_bstrip("line")} = '' AS is_blank
-        FROM (SELECT number, line, string_split(line, {sep}) AS parts FROM fec_src)
-        """
-    )
-    con.execute(
-        f"""
         CREATE OR REPLACE TEMP TABLE fec_parsed AS
         SELECT *,
             greatest(d0, 0) - least(c0, 0) AS debit_h,
@@ -408,11 +399,15 @@ def _parse(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector)
                 {_day_ok(field("EcritureDate"))} AND {_bstrip(field("EcritureDate"))} <> ''
                     AS date_ok,
                 {debit_raw} AS d0, {credit_raw} AS c0, {amounts_ok} AS amounts_ok
-            FROM fec_split WHERE NOT is_blank
+            FROM (
+                SELECT number, line, parts, len(parts) AS n_fields,
+                    {line_len} + {plan.extra_bytes} AS line_bytes
+                FROM (SELECT number, line, string_split(line, {sep}) AS parts FROM fec_src)
+            )
+            WHERE NOT (n_fields < {header.width} AND {_bstrip("line")} = '')
         )
         """
     )
-    con.execute("DROP TABLE fec_split")
 
 
 def _raise_first_error(
@@ -507,16 +502,17 @@ def _raise_deferred(
 def _entries(con: duckdb.DuckDBPyConnection, bound: int) -> None:
     """Fragments, the entries they form, and every line with its entry."""
     customer = " OR ".join(f"account LIKE '{prefix}%'" for prefix in CUSTOMER_PREFIXES)
+    # The windows run over the few columns they need, then join back (wide rows are costly).
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_frag_lines AS
-        SELECT *, row_number() OVER (PARTITION BY frag ORDER BY number) AS frag_rank,
+        """
+        CREATE OR REPLACE TEMP TABLE fec_keys AS
+        SELECT number, frag, row_number() OVER (PARTITION BY frag ORDER BY number) AS frag_rank,
             min(number) OVER (PARTITION BY frag) AS frag_first
         FROM (
-            SELECT *, ({customer}) AS is_customer,
-                sum(CASE WHEN new_frag THEN 1 ELSE 0 END) OVER (ORDER BY number) AS frag
+            SELECT number, sum(CASE WHEN new_frag THEN 1 ELSE 0 END) OVER (ORDER BY number)
+                AS frag
             FROM (
-                SELECT *, coalesce(j IS DISTINCT FROM lag(j) OVER w
+                SELECT number, coalesce(j IS DISTINCT FROM lag(j) OVER w
                     OR e IS DISTINCT FROM lag(e) OVER w
                     OR d_raw IS DISTINCT FROM lag(d_raw) OVER w, true) AS new_frag
                 FROM fec_parsed WINDOW w AS (ORDER BY number)
@@ -524,6 +520,14 @@ def _entries(con: duckdb.DuckDBPyConnection, bound: int) -> None:
         )
         """
     )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_frag_lines AS
+        SELECT p.*, k.frag, k.frag_rank, k.frag_first, ({customer}) AS is_customer
+        FROM fec_parsed p JOIN fec_keys k USING (number)
+        """
+    )
+    con.execute("DROP TABLE fec_keys")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE fec_frags AS
@@ -643,11 +647,21 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector)
                 THEN credit_h - debit_h ELSE 0 END) AS sales,
             sum(debit_h) AS debit, sum(credit_h) AS credit,
             -- DuckDB: string_agg ... ORDER BY is PostgreSQL's too.
-            string_agg(line || {_lit(plan.terminator)}, '' ORDER BY number) AS raw_sale,
-            string_agg(line, chr(10) ORDER BY number) AS raw_rejected,
-            list(number ORDER BY number) AS numbers,
             bool_or(rejected) AS rejected
         FROM fec_entry_lines GROUP BY entry
+        """
+    )
+    # The raw text only of the entries that keep it: sales and quarantine.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_entry_raw AS
+        SELECT entry,
+            string_agg(line || {_lit(plan.terminator)}, '' ORDER BY number) AS raw_sale,
+            string_agg(line, chr(10) ORDER BY number) AS raw_rejected,
+            list(number ORDER BY number) AS numbers
+        FROM fec_entry_lines
+        WHERE entry IN (SELECT entry FROM fec_entries WHERE rejected OR sells OR reverses)
+        GROUP BY entry
         """
     )
     con.execute(
@@ -663,8 +677,9 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector)
         CREATE OR REPLACE TEMP TABLE fec_sales AS
         SELECT {_lit(source)} AS source, x.entry_id || '/L' || x.first_line AS external_id,
             c.customer_id, x.booked_on, CAST(x.sales AS BIGINT) AS amount,
-            rtrim({_decoded("x.raw_sale", plan)}, chr(13) || chr(10)) AS raw
-        FROM fec_entries x LEFT JOIN fec_entry_customers c USING (entry)
+            rtrim({_decoded("r.raw_sale", plan)}, chr(13) || chr(10)) AS raw
+        FROM fec_entries x JOIN fec_entry_raw r USING (entry)
+        LEFT JOIN fec_entry_customers c USING (entry)
         WHERE NOT x.rejected AND (x.sells OR x.reverses)
         """
     )
@@ -673,6 +688,7 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector)
     for table in (
         "fec_cl",
         "fec_entries",
+        "fec_entry_raw",
         "fec_entry_customers",
         "fec_terms",
         "fec_src",
@@ -798,7 +814,7 @@ def _rejected(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnect
         f"""
         SELECT entry_id, numbers, CAST(debit AS BIGINT), CAST(credit AS BIGINT),
             {_decoded("raw_rejected", plan)}
-        FROM fec_entries WHERE rejected
+        FROM fec_entries JOIN fec_entry_raw USING (entry) WHERE rejected
         """
     ).fetchall()
     con.execute(
