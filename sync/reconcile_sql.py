@@ -79,6 +79,8 @@ _TEMP_TABLES = (
     "reconcile_alloc",
     "reconcile_pair",
     "reconcile_next",
+    "reconcile_settled",
+    "reconcile_used",
 )
 
 _ALLOCATION_COLUMNS = (
@@ -421,40 +423,52 @@ def _write(con: Any) -> int:
         f"INSERT INTO allocations ({_ALLOCATION_COLUMNS}) "
         f"SELECT {_ALLOCATION_COLUMNS} FROM reconcile_alloc"
     )
+    # The changed dates first, into a table, then an update by equal keys alone: DuckDB
+    # updates a million rows several times faster so than with the comparison in its join.
     con.execute(
         """
-        UPDATE due_lines SET settled_on = s.day
-        FROM (
-            SELECT d.source, d.customer_id, d.invoice_id, d.seq,
-                   CASE WHEN d.rest = 0 THEN a.day END AS day
-            FROM reconcile_due d
-            LEFT JOIN (
-                SELECT source, customer_id, invoice_id, due_seq, MAX(allocated_on) AS day
-                FROM reconcile_alloc GROUP BY source, customer_id, invoice_id, due_seq
-            ) a ON a.source = d.source AND a.customer_id = d.customer_id
-               AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq
-        ) s
-        WHERE due_lines.source = s.source AND due_lines.customer_id = s.customer_id
-          AND due_lines.invoice_id = s.invoice_id AND due_lines.seq = s.seq
-          AND due_lines.settled_on IS DISTINCT FROM s.day
+        CREATE TEMP TABLE reconcile_settled AS
+        SELECT d.source, d.customer_id, d.invoice_id, d.seq,
+               CASE WHEN d.rest = 0 THEN a.day END AS day
+        FROM reconcile_due d
+        LEFT JOIN (
+            SELECT source, customer_id, invoice_id, due_seq, MAX(allocated_on) AS day
+            FROM reconcile_alloc GROUP BY source, customer_id, invoice_id, due_seq
+        ) a ON a.source = d.source AND a.customer_id = d.customer_id
+           AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq
+        JOIN due_lines t ON t.source = d.source AND t.customer_id = d.customer_id
+         AND t.invoice_id = d.invoice_id AND t.seq = d.seq
+        WHERE t.settled_on IS DISTINCT FROM (CASE WHEN d.rest = 0 THEN a.day END)
         """
     )
     con.execute(
         """
-        UPDATE credits SET used_on = s.day
-        FROM (
-            SELECT c.source, c.customer_id, c.credit_id,
-                   CASE WHEN c.rest = 0 THEN a.day END AS day
-            FROM reconcile_credit c
-            LEFT JOIN (
-                SELECT source, customer_id, credit_id, MAX(allocated_on) AS day
-                FROM reconcile_alloc GROUP BY source, customer_id, credit_id
-            ) a ON a.source = c.source AND a.customer_id = c.customer_id
-               AND a.credit_id = c.credit_id
-        ) s
+        UPDATE due_lines SET settled_on = s.day FROM reconcile_settled s
+        WHERE due_lines.source = s.source AND due_lines.customer_id = s.customer_id
+          AND due_lines.invoice_id = s.invoice_id AND due_lines.seq = s.seq
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE reconcile_used AS
+        SELECT c.source, c.customer_id, c.credit_id,
+               CASE WHEN c.rest = 0 THEN a.day END AS day
+        FROM reconcile_credit c
+        LEFT JOIN (
+            SELECT source, customer_id, credit_id, MAX(allocated_on) AS day
+            FROM reconcile_alloc GROUP BY source, customer_id, credit_id
+        ) a ON a.source = c.source AND a.customer_id = c.customer_id
+           AND a.credit_id = c.credit_id
+        JOIN credits t ON t.source = c.source AND t.customer_id = c.customer_id
+         AND t.external_id = c.credit_id
+        WHERE t.used_on IS DISTINCT FROM (CASE WHEN c.rest = 0 THEN a.day END)
+        """
+    )
+    con.execute(
+        """
+        UPDATE credits SET used_on = s.day FROM reconcile_used s
         WHERE credits.source = s.source AND credits.customer_id = s.customer_id
           AND credits.external_id = s.credit_id
-          AND credits.used_on IS DISTINCT FROM s.day
         """
     )
     (count,) = con.execute("SELECT COUNT(*) FROM dirty_customers").fetchone()

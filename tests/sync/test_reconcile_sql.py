@@ -7,12 +7,14 @@ SQL, and compared with the Python reference run on the same records, customer by
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -531,3 +533,148 @@ def test_same_as_the_reference_customer_by_customer(world):
     con = check_same(invoices, credits, oldest_first=oldest_first, complete=complete)
     (orphan,) = con.execute("SELECT used_on FROM credits WHERE customer_id IS NULL").fetchone()
     assert orphan == STALE
+
+
+# -- measurement (run with ENCOURS_MEASURE=100000,1000000; asserts equality, not a time) -----
+
+MEASURE = [int(n) for n in os.environ.get("ENCOURS_MEASURE", "").split(",") if n]
+CUSTOMERS = 5_000
+
+
+def fill(con: duckdb.DuckDBPyConnection, lines: int) -> None:
+    """About `lines` due lines over 5 000 customers: every rule has work (DuckDB-only SQL).
+
+    Invoices of one or two instalments; for each: a lettered payment, a payment naming it,
+    one of its exact amount, a part payment on account, or nothing; now and then an advance
+    on its order, a credit note applying to it, a payment linked to it, an unbilled line.
+    """
+    invoices = lines * 3 // 4
+    con.execute(
+        f"""
+        INSERT INTO invoices
+        SELECT 'g', 'I' || i, 'C' || (i % {CUSTOMERS}), 'F' || i,
+               CASE WHEN i % 50 = 0 THEN 'unbilled' WHEN i % 97 = 0 THEN 'debit'
+                    ELSE 'invoice' END,
+               DATE '2024-01-01' + CAST(hash(i) % 700 AS INTEGER), 'EUR', '0', NULL,
+               0, false, false,
+               CASE WHEN i % 5 = 0 THEN 'L' || i END,
+               CASE WHEN i % 5 = 0 THEN DATE '2026-01-01' END,
+               CASE WHEN i % 20 = 0 THEN 'O' || i END, NULL, '{{}}'
+        FROM range({invoices}) t(i)
+        """  # noqa: S608 - numbers of this function only
+    )
+    con.execute(
+        """
+        INSERT INTO due_lines
+        SELECT i.source, i.external_id, s.seq, i.customer_id, i.kind, false, i.issued_on,
+               i.issued_on + 30 + 30 * s.seq,
+               100 + CAST(hash(i.external_id || s.seq) % 500000 AS BIGINT), NULL, NULL
+        FROM invoices i
+        JOIN (SELECT 0 AS seq UNION ALL SELECT 1) s
+          ON s.seq = 0 OR CAST(substr(i.external_id, 2) AS BIGINT) % 3 = 0
+        """
+    )
+    con.execute(
+        """
+        UPDATE invoices SET total = t.total FROM (
+            SELECT invoice_id, SUM(amount) AS total FROM due_lines GROUP BY invoice_id
+        ) t WHERE invoices.external_id = t.invoice_id
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO credits
+        SELECT 'g', 'P' || i.external_id, 'payment', i.customer_id,
+               i.issued_on + CAST(hash(i.external_id) % 90 AS INTEGER), 'EUR', '0', NULL,
+               CASE WHEN n % 5 = 3 THEN i.total * 6 / 10 ELSE i.total END,
+               CASE WHEN n % 5 = 1 THEN i.number END,
+               CASE WHEN n % 5 = 0 THEN i.match_ref END,
+               CASE WHEN n % 5 = 0 THEN i.matched_on END,
+               NULL, false, NULL, NULL, NULL, '{}'
+        FROM (SELECT *, CAST(substr(external_id, 2) AS BIGINT) AS n FROM invoices) i
+        WHERE n % 5 <> 4
+        UNION ALL
+        SELECT 'g', 'A' || i.external_id, 'advance', i.customer_id, i.issued_on - 20, 'EUR',
+               '0', NULL, i.total / 3, NULL, NULL, NULL, NULL, true, i.order_ref, NULL, NULL,
+               '{}'
+        FROM invoices i WHERE i.order_ref IS NOT NULL
+        UNION ALL
+        SELECT 'g', 'N' || i.external_id, 'credit_note', i.customer_id, i.issued_on + 10,
+               'EUR', '0', NULL, i.total / 10, NULL, NULL, NULL, i.external_id, false, NULL,
+               NULL, NULL, '{}'
+        FROM invoices i WHERE CAST(substr(i.external_id, 2) AS BIGINT) % 10 = 7
+        UNION ALL
+        SELECT 'g', 'K' || i.external_id, 'payment', i.customer_id, i.issued_on + 5, 'EUR',
+               '0', NULL, i.total / 2, NULL, NULL, NULL, NULL, false, NULL, NULL, NULL, '{}'
+        FROM invoices i WHERE CAST(substr(i.external_id, 2) AS BIGINT) % 13 = 0
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO credit_links
+        SELECT source, external_id, 0, substr(external_id, 2), amount, on_date + 3
+        FROM credits WHERE external_id LIKE 'K%'
+        """
+    )
+    con.execute("INSERT INTO dirty_customers SELECT DISTINCT source, customer_id FROM due_lines")
+
+
+def reference_over(con: duckdb.DuckDBPyConnection) -> Counter[tuple[Any, ...]]:
+    """reconcile() customer by customer over the store's rows, as (customer, allocation)."""
+    due: dict[str, list[DueItem]] = {}
+    for row in con.execute(
+        "SELECT d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on, d.amount, d.kind, "
+        "i.number, COALESCE(d.match_ref, i.match_ref), i.matched_on, i.order_ref "
+        "FROM due_lines d JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id"
+    ).fetchall():
+        due.setdefault(row[0], []).append(DueItem(*row[1:]))
+    links: dict[str, list[tuple[str, int, date | None]]] = {}
+    for credit_id, invoice_id, amount, linked_on in con.execute(
+        "SELECT credit_id, invoice_id, amount, linked_on FROM credit_links ORDER BY position"
+    ).fetchall():
+        links.setdefault(credit_id, []).append((invoice_id, amount, linked_on))
+    credits: dict[str, list[CreditItem]] = {}
+    for customer, external_id, *rest in con.execute(
+        "SELECT customer_id, external_id, kind, on_date, amount, reference, match_ref, "
+        "matched_on, applies_to, is_on_order, order_ref FROM credits"
+    ).fetchall():
+        item = CreditItem(external_id, *rest, links=tuple(links.get(external_id, ())))
+        credits.setdefault(customer, []).append(item)
+    allocations: Counter[tuple[Any, ...]] = Counter()
+    for customer in due.keys() | credits.keys():
+        result = reconcile(due.get(customer, []), credits.get(customer, []))
+        allocations.update(
+            (customer, a.credit_id, a.invoice_id, a.due_seq, a.amount, a.allocated_on, a.rule)
+            for a in result.allocations
+        )
+    return allocations
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MEASURE, reason="a measurement: set ENCOURS_MEASURE=lines,lines")
+@pytest.mark.parametrize("lines", MEASURE)
+def test_measure(lines: int, capsys: pytest.CaptureFixture[str]) -> None:
+    con = new_store()
+    fill(con, lines)
+    (count,) = con.execute("SELECT COUNT(*) FROM due_lines").fetchone()
+    start = time.perf_counter()
+    reconcile_dirty_sql(con, oldest_first=True, complete_sources=())
+    sql = time.perf_counter() - start
+    by_rule = con.execute(
+        "SELECT rule, COUNT(*) FROM allocations GROUP BY rule ORDER BY rule"
+    ).fetchall()
+    start = time.perf_counter()
+    expected = reference_over(con)
+    python = time.perf_counter() - start
+    got = Counter(
+        con.execute(
+            "SELECT customer_id, credit_id, invoice_id, due_seq, amount, allocated_on, rule "
+            "FROM allocations"
+        ).fetchall()
+    )
+    with capsys.disabled():
+        print(
+            f"\n{count:,} due lines, {CUSTOMERS:,} customers: SQL {sql:.2f} s; "
+            f"reading the rows and reconcile() per customer {python:.2f} s; {by_rule}"
+        )
+    assert got == expected
