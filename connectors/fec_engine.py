@@ -52,7 +52,7 @@ import codecs
 import itertools
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -88,6 +88,26 @@ TEXT_SPACE = (
 ISO_8859_15 = ("\xa4\xa6\xa8\xb4\xb8\xbc\xbd\xbe", "€ŠšŽžŒœŸ")
 CUSTOMER_PREFIXES = ("411", "413", "416", "4181", "4191")
 TABLES = ("fec_lines", "fec_sales", "fec_customers", "fec_balances", "fec_rejected")
+#: The intermediate tables, dropped at the end.
+WORK_TABLES = (
+    "fec_read",
+    "fec_parsed",
+    "fec_frags",
+    "fec_flagged_lines",
+    "fec_bad_days",
+    "fec_flagged",
+    "fec_next",
+    "fec_unb1",
+    "fec_unbalanced",
+    "fec_merged",
+    "fec_fe",
+    "fec_cl",
+    "fec_entry_raw",
+    "fec_terms",
+    "fec_ll",
+    "fec_pieces",
+    "fec_due",
+)
 INFINITY = 1 << 62
 
 
@@ -118,24 +138,34 @@ def stage_fec(con: duckdb.DuckDBPyConnection, connector: FecConnector) -> None:
         ConfigError: the file cannot be opened.
     """
     plan = _plan(connector)
+    (order,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() or (
+        True,
+    )
     copy: Path | None = None
     try:
-        if plan is not None and plan.single_byte and _has_c1(plan.path):
-            # DuckDB's Latin-1 refuses bytes 0x80-0x9F (the C1 controls; CP1252's €, œ...).
-            copy = _transcode(plan.path, plan.encoding)
-            if copy is None:
-                plan = None
-            else:
-                plan = replace(plan, path=copy, read_encoding="utf-8", translate=False)
-        if plan is None or not _read(con, plan, connector):
-            _stage_records(con, connector.records())
-            return
+        try:
+            if plan is not None and plan.single_byte and _has_c1(plan.path):
+                # DuckDB's Latin-1 refuses bytes 0x80-0x9F (the C1 controls; CP1252's €, œ...).
+                copy = _transcode(plan.path, plan.encoding)
+                if copy is None:
+                    plan = None
+                else:
+                    plan = replace(plan, path=copy, read_encoding="utf-8", translate=False)
+            if plan is None or not _read(con, plan, connector):
+                _stage_records(con, connector.records())
+                return
+        finally:
+            if copy is not None:
+                copy.unlink()
+        # Every later step says its order (line numbers), so DuckDB may reorder at will.
+        con.execute("SET preserve_insertion_order = false")
+        link = _fragments(con, plan)
+        _raise_first_error(con, plan, connector, link)
+        _build(con, plan, connector, link)
     finally:
-        if copy is not None:
-            copy.unlink()
-    _parse(con, plan, connector)
-    _raise_first_error(con, plan, connector)
-    _build(con, plan, connector)
+        for table in WORK_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -234,20 +264,36 @@ def _transcode(path: Path, encoding: str) -> Path | None:
     return Path(name)
 
 
-def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
-    """Every line as `fec_src(number, line)`; False when DuckDB cannot read the file."""
+def _csv_options(plan: _Plan, connector: FecConnector) -> str:
     max_line = max(1 << 21, 4 * connector.bounds.line_bytes + 64)
+    return (
+        f"header = false, auto_detect = false, quote = '', escape = '', "
+        f"new_line = '{plan.new_line}', strict_mode = false, encoding = '{plan.read_encoding}', "
+        f"max_line_size = {max_line}"
+    )
+
+
+def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
+    """Every non-blank line as `fec_parsed`; False when DuckDB cannot read the file.
+
+    First DuckDB splits the fields itself (see `_read_native`); when that does not give back
+    every line exactly, each line is read as one VARCHAR and split in SQL.
+    """
     con.execute("SET preserve_insertion_order = true")
+    if plan.rows_per_line == 1 and plan.terminator in ("\n", "\r\n"):
+        try:
+            if _read_native(con, plan, connector):
+                return True
+        except duckdb.Error:
+            pass
     try:
         # DuckDB: read_csv. One VARCHAR per line: a delimiter that never occurs, no quotes.
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE fec_read AS
             SELECT line FROM read_csv(
-                ?, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false,
-                delim = E'\\x01', quote = '', escape = '', new_line = '{plan.new_line}',
-                strict_mode = false, encoding = '{plan.read_encoding}',
-                max_line_size = {max_line}, null_padding = false
+                ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
+                {_csv_options(plan, connector)}
             )
             """,
             [str(plan.path)],
@@ -256,16 +302,144 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         con.execute("DROP TABLE IF EXISTS fec_read")
         return False
     k = plan.rows_per_line
+    sep = _lit(plan.header.separator.decode("ascii"))
     # DuckDB: rowid follows insertion order, which is file order.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_src AS
-        SELECT rowid // {k} + 1 AS number, coalesce(line, '') AS line
-        FROM fec_read WHERE rowid % {k} = 0 AND rowid >= {k}
-        """
-    )
+    source = f"""
+        SELECT number, line, string_split(line, {sep}) AS parts, true AS exact
+        FROM (SELECT rowid // {k} + 1 AS number, coalesce(line, '') AS line
+              FROM fec_read WHERE rowid % {k} = 0 AND rowid >= {k})
+    """
+
+    def field(position: int) -> str:
+        return f"parts[{position + 1}]"
+
+    longest = f"list_max(list_transform(parts, lambda p: {_length('p', plan)}))"
+    con.execute(_parsed_sql(plan, connector, source, field, "len(parts)", longest))
     con.execute("DROP TABLE fec_read")
     return True
+
+
+def _read_native(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
+    """`fec_parsed` from two reads of the file side by side; False unless exact.
+
+    read_csv splits the fields (width + 1 columns, so that a longer line shows) and reads
+    every line as one VARCHAR for its raw text; the two scans are joined by position and
+    numbered in file order. Empty fields read as '' (an impossible `nullstr`), missing ones
+    as NULL. A line is exact when its length is the sum of its fields' and separators': an
+    empty line (which only the one-column read keeps), a longer line or a field equal to the
+    `nullstr` breaks that, and the file is then read the general way.
+    """
+    width = plan.header.width
+    sep = plan.header.separator.decode("ascii")
+    names = [f"c{i}" for i in range(1, width + 2)]
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
+    present = " + ".join(f"CASE WHEN {name} IS NULL THEN 0 ELSE 1 END" for name in names[:width])
+    lengths = " + ".join(f"coalesce(strlen({name}), 0)" for name in names[:width])
+    longest = "greatest(" + ", ".join(f"coalesce({_length(n, plan)}, 0)" for n in names) + ")"
+    options = _csv_options(plan, connector)
+    # DuckDB: POSITIONAL JOIN of two scans, row_number() OVER () in scan order (insertion
+    # order is kept during this statement).
+    source = f"""
+        SELECT number, line, {", ".join(names)},
+            coalesce(line IS NOT NULL AND c1 IS NOT NULL AND {names[-1]} IS NULL
+                AND strlen(line) = {lengths} + ({present}) - 1, false) AS exact
+        FROM (
+            SELECT row_number() OVER () + 1 AS number, *
+            FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01',
+                    null_padding = false, skip = 1, {options})
+            POSITIONAL JOIN read_csv(?, columns = {columns}, delim = {_lit(sep)},
+                    null_padding = true, nullstr = chr(2), skip = 1, {options})
+        )
+    """
+    con.execute(
+        _parsed_sql(plan, connector, source, lambda i: names[i], f"({present})", longest),
+        [str(plan.path), str(plan.path)],
+    )
+    (exact,) = con.execute("SELECT coalesce(bool_and(exact), true) FROM fec_parsed").fetchone()
+    if not exact:
+        con.execute("DROP TABLE fec_parsed")
+    return bool(exact)
+
+
+def _parsed_sql(
+    plan: _Plan,
+    connector: FecConnector,
+    source: str,
+    field_at: Callable[[int], str],
+    n_fields: str,
+    longest: str,
+) -> str:
+    """`fec_parsed`: every non-blank line, its key, account, amounts and line error flag.
+
+    The fields of customer lines only are kept. `bad` flags a line the Python reader stops
+    at (column count, lengths, amounts); the date is checked per fragment (`_fragments`).
+    """
+    header = plan.header
+    at = header.index
+    bounds = connector.bounds
+
+    def field(name: str) -> str:
+        return field_at(at[name])
+
+    if header.signed:
+        amount = _cents(field("Montant"), plan)
+        sens = f"upper({_bstrip(field('Sens'))})"
+        debit_raw = f"CASE WHEN {sens} IN ('D', '+1', '1') THEN {amount} ELSE 0 END"
+        credit_raw = f"CASE WHEN {sens} IN ('C', '-1') THEN {amount} ELSE 0 END"
+        amounts_ok = f"({amount} IS NOT NULL AND {sens} IN ('D', '+1', '1', 'C', '-1'))"
+    else:
+        debit_raw = _cents(field("Debit"), plan)
+        credit_raw = _cents(field("Credit"), plan)
+        amounts_ok = "(d0 IS NOT NULL AND c0 IS NOT NULL)"
+    customer = " OR ".join(f"account LIKE '{prefix}%'" for prefix in CUSTOMER_PREFIXES)
+    kept = {
+        "aux": "CompAuxNum",
+        "aux_label": "CompAuxLib",
+        "account_label": "CompteLib",
+        "piece": "PieceRef",
+        "piece_raw": "PieceDate",
+        "let_raw": "EcritureLet",
+        "date_let_raw": "DateLet",
+    }
+    customer_fields = ", ".join(
+        f"CASE WHEN is_customer THEN {field(name)} END AS {alias}" for alias, name in kept.items()
+    )
+    return f"""
+        CREATE OR REPLACE TEMP TABLE fec_parsed AS
+        SELECT number, line, exact, j, e, d_raw, account, is_customer,
+            {", ".join(kept)},
+            CASE WHEN NOT bad THEN CAST(debit_h AS BIGINT) END AS debit_h,
+            CASE WHEN NOT bad THEN CAST(credit_h AS BIGINT) END AS credit_h, bad
+        FROM (
+            SELECT *, NOT coalesce(cols_ok AND length_ok AND fields_ok AND amounts_ok
+                AND debit_h < {MAX_CENTS} AND credit_h < {MAX_CENTS}, false) AS bad
+            FROM (
+                SELECT *, ({customer}) AS is_customer, {customer_fields},
+                    greatest(d0, 0) - least(c0, 0) AS debit_h,
+                    greatest(c0, 0) - least(d0, 0) AS credit_h
+                FROM (
+                    SELECT *, {debit_raw} AS d0, {credit_raw} AS c0, {amounts_ok} AS amounts_ok
+                    FROM (
+                        SELECT *, {field("JournalCode")} AS j, {field("EcritureNum")} AS e,
+                            {field("EcritureDate")} AS d_raw,
+                            {_bstrip(field("CompteNum"))} AS account,
+                            n_fields >= {header.width} AS cols_ok,
+                            line_bytes <= {bounds.line_bytes} AS length_ok,
+                            CASE WHEN line_bytes <= {bounds.field_bytes} THEN true
+                                ELSE {longest} <= {bounds.field_bytes} END AS fields_ok
+                        FROM (
+                            SELECT *, {n_fields} AS n_fields,
+                                {_length("line", plan)} + {plan.extra_bytes} AS line_bytes
+                            FROM ({source})
+                        )
+                        -- Blank lines go; CASE keeps the text test off the other lines.
+                        WHERE CASE WHEN exact AND n_fields < {header.width}
+                            THEN {_bstrip("line")} <> '' ELSE true END
+                    )
+                )
+            )
+        )
+    """
 
 
 # -- SQL pieces ----------------------------------------------------------------------------
@@ -275,16 +449,31 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _strip(expr: str, chars: str) -> str:
+    """trim(expr, chars), only where expr starts or ends with one of them.
+
+    DuckDB's trim with a set of characters is slow (about a microsecond a value with the
+    thirty of `TEXT_SPACE`), and fields rarely have spaces around them. DuckDB:
+    regexp_matches, trim with characters (PostgreSQL: ~ and btrim).
+    """
+    chars_class = "".join(f"\\x{{{ord(c):x}}}" for c in chars)
+    pattern = _lit(f"^[{chars_class}]|[{chars_class}]$")
+    return (
+        f"CASE WHEN regexp_matches({expr}, {pattern}) THEN trim({expr}, {_lit(chars)}) "
+        f"ELSE {expr} END"
+    )
+
+
 def _bstrip(expr: str) -> str:
-    """`bytes.strip()`. DuckDB: trim with characters (PostgreSQL: btrim)."""
-    return f"trim({expr}, {_lit(BYTES_SPACE)})"
+    """`bytes.strip()`."""
+    return _strip(expr, BYTES_SPACE)
 
 
 def _text(expr: str, plan: _Plan) -> str:
     """`_EntryReader._text`: decoded (ISO-8859-15 translated), then `str.strip()`."""
     if plan.translate:
         expr = f"translate({expr}, {_lit(ISO_8859_15[0])}, {_lit(ISO_8859_15[1])})"
-    return f"trim({expr}, {_lit(TEXT_SPACE)})"
+    return _strip(expr, TEXT_SPACE)
 
 
 def _decoded(expr: str, plan: _Plan) -> str:
@@ -351,102 +540,235 @@ def _cents(expr: str, plan: _Plan) -> str:
     )
 
 
-# -- parsing -------------------------------------------------------------------------------
+# -- fragments and errors ------------------------------------------------------------------
 
 
-def _parse(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
-    """`fec_parsed`: every non-blank line, its fields, amounts, dates and error flags."""
-    header = plan.header
-    at = header.index
-    sep = _lit(header.separator.decode("ascii"))
-    bounds = connector.bounds
+def _fragments(con: duckdb.DuckDBPyConnection, plan: _Plan) -> str:
+    """`fec_frags`: one row per fragment (see the module docstring), numbered by its first line.
 
-    def field(name: str) -> str:
-        return f"parts[{at[name] + 1}]"
+    Usually every (JournalCode, EcritureNum, EcritureDate) stands on one run of lines, and a
+    GROUP BY on it gives the fragments; else (the same key again further on, or a blank line
+    inside a run) a running count over the lines numbers them. Returns how a line of
+    `fec_parsed` p finds its fragment f.
+    """
 
-    if header.signed:
-        amount = _cents(field("Montant"), plan)
-        sens = f"upper({_bstrip(field('Sens'))})"
-        debit_raw = f"CASE WHEN {sens} IN ('D', '+1', '1') THEN {amount} ELSE 0 END"
-        credit_raw = f"CASE WHEN {sens} IN ('C', '-1') THEN {amount} ELSE 0 END"
-        amounts_ok = f"({amount} IS NOT NULL AND {sens} IN ('D', '+1', '1', 'C', '-1'))"
-    else:
-        debit_raw = _cents(field("Debit"), plan)
-        credit_raw = _cents(field("Credit"), plan)
-        amounts_ok = "(d0 IS NOT NULL AND c0 IS NOT NULL)"
-    line_len = _length("line", plan)
-    # DuckDB: list_max/list_transform with a lambda (PostgreSQL: unnest).
-    longest = f"list_max(list_transform(parts, lambda p: {_length('p', plan)}))"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_parsed AS
-        SELECT *,
-            greatest(d0, 0) - least(c0, 0) AS debit_h,
-            greatest(c0, 0) - least(d0, 0) AS credit_h
-        FROM (
-            SELECT number, line, n_fields, line_bytes,
-                {field("JournalCode")} AS j, {field("EcritureNum")} AS e,
-                {field("EcritureDate")} AS d_raw, {_day(field("EcritureDate"))} AS booked_on,
-                {_bstrip(field("CompteNum"))} AS account,
-                {field("CompAuxNum")} AS aux, {field("CompAuxLib")} AS aux_label,
-                {field("CompteLib")} AS account_label, {field("PieceRef")} AS piece,
-                {field("PieceDate")} AS piece_raw, {field("EcritureLet")} AS let_raw,
-                {field("DateLet")} AS date_let_raw,
-                n_fields >= {header.width} AS cols_ok,
-                line_bytes <= {bounds.line_bytes} AS length_ok,
-                line_bytes <= {bounds.field_bytes} OR {longest} <= {bounds.field_bytes}
-                    AS fields_ok,
-                {_day_ok(field("EcritureDate"))} AND {_bstrip(field("EcritureDate"))} <> ''
-                    AS date_ok,
-                {debit_raw} AS d0, {credit_raw} AS c0, {amounts_ok} AS amounts_ok
+    def frags(group: str, keys: str) -> None:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE fec_frags AS
+            SELECT *, {_day("d_raw")} AS booked_on,
+                {_day_ok("d_raw")} AND {_bstrip("d_raw")} <> '' AS date_ok
             FROM (
-                SELECT number, line, parts, len(parts) AS n_fields,
-                    {line_len} + {plan.extra_bytes} AS line_bytes
-                FROM (SELECT number, line, string_split(line, {sep}) AS parts FROM fec_src)
+                SELECT {keys}, min(number) AS frag, max(number) AS last_line,
+                    count(*) AS n_lines, coalesce(sum(debit_h), 0) AS debit,
+                    coalesce(sum(credit_h), 0) AS credit,
+                    coalesce(bool_or(account LIKE '70%' AND credit_h > debit_h), false) AS sells,
+                    coalesce(bool_or(account LIKE '70%' AND debit_h > credit_h), false)
+                        AS reverses,
+                    coalesce(sum(CASE WHEN account LIKE '70%' OR account LIKE '4457%'
+                        OR account LIKE '44587%' THEN credit_h - debit_h ELSE 0 END), 0) AS sales,
+                    min(number) FILTER (WHERE bad) AS bad_line
+                FROM fec_parsed GROUP BY {group}
             )
-            WHERE NOT (n_fields < {header.width} AND {_bstrip("line")} = '')
+            """
+        )
+
+    frags("j, e, d_raw", "j, e, d_raw")
+    (runs,) = con.execute(
+        "SELECT coalesce(bool_and(n_lines = last_line - frag + 1 AND j IS NOT NULL "
+        "AND e IS NOT NULL AND d_raw IS NOT NULL), true) FROM fec_frags"
+    ).fetchone()
+    if runs:
+        return "p.j = f.j AND p.e = f.e AND p.d_raw = f.d_raw"
+    # Gaps and islands over all the lines: slower, for the files that need it.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_parsed AS
+        SELECT *, sum(CASE WHEN new_frag THEN 1 ELSE 0 END) OVER (ORDER BY number) AS frag_no
+        FROM (
+            SELECT *, coalesce(j IS DISTINCT FROM lag(j) OVER w
+                OR e IS DISTINCT FROM lag(e) OVER w
+                OR d_raw IS DISTINCT FROM lag(d_raw) OVER w, true) AS new_frag
+            FROM fec_parsed WINDOW w AS (ORDER BY number)
         )
         """
     )
+    # DuckDB: any_value (PostgreSQL: min), equal over a fragment.
+    frags("frag_no", "frag_no, any_value(j) AS j, any_value(e) AS e, any_value(d_raw) AS d_raw")
+    return "p.frag_no = f.frag_no"
 
 
 def _raise_first_error(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector
+    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, link: str
 ) -> None:
-    """The first error the Python reader would meet, raised with its own methods."""
+    """The first error the Python reader would meet, raised with its own methods.
+
+    Also leaves `fec_fe`: each fragment with its entry (see `_entries`).
+    """
     bound = connector.bounds.entry_lines
-    first = con.execute(
-        f"""
-        SELECT min(number) FROM fec_parsed
-        WHERE NOT length_ok OR NOT cols_ok OR NOT fields_ok OR NOT date_ok OR NOT amounts_ok
-           OR debit_h >= {MAX_CENTS} OR credit_h >= {MAX_CENTS}
-        """
+    (first,) = con.execute(
+        "SELECT least(min(bad_line), min(frag) FILTER (WHERE NOT date_ok)) FROM fec_frags"
     ).fetchone()
-    line_error = first[0] if first and first[0] is not None else INFINITY
-    _entries(con, bound)
-    # Errors met when an entry is processed: when the line after its last fragment is read.
+    line_error = INFINITY if first is None else first
+    # Customer lines whose PieceDate or DateLet the Python reader would refuse when it
+    # processes their entry (if the entry is not quarantined); usually none.
+    # Dates are checked once per distinct value, lines looked for only if one is wrong.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_bad_days AS
+        SELECT d FROM (
+            SELECT DISTINCT piece_raw AS d FROM fec_parsed WHERE is_customer
+            UNION SELECT DISTINCT date_let_raw FROM fec_parsed WHERE is_customer
+        ) WHERE NOT {_day_ok("d")}
+        """
+    )
+    (bad_days,) = con.execute("SELECT count(*) FROM fec_bad_days").fetchone()
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_flagged_lines AS
+        SELECT number, j, e, d_raw{", frag_no" if "frag_no" in link else ""} FROM fec_parsed
+        WHERE {"true" if bad_days else "false"} AND is_customer AND debit_h <> credit_h AND (
+            ({_bstrip("let_raw")} <> '' AND date_let_raw IN (SELECT d FROM fec_bad_days))
+            OR (debit_h > credit_h AND NOT account LIKE '4181%'
+                AND NOT account LIKE '4191%' AND piece_raw IN (SELECT d FROM fec_bad_days)))
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_flagged AS
+        SELECT p.number, f.frag FROM fec_flagged_lines p JOIN fec_frags f ON {link}
+        """
+    )
+    _entries(con, link)
     deferred = con.execute(
         f"""
         SELECT pos, kind, number, first_line FROM (
-            SELECT number AS pos, 0 AS kind, number - 1 AS number, frag_first AS first_line
-            FROM fec_frag_lines WHERE frag_rank = {bound + 1}
-            UNION ALL
-            SELECT next_start, 1, last_line, group_first FROM fec_unbalanced
+            SELECT next_start AS pos, 1 AS kind, last_line AS number, group_first AS first_line
+            FROM fec_unbalanced
             WHERE NOT closes AND (group_lines > {bound} OR waiting_lines > {4 * bound})
             UNION ALL
-            SELECT done_at, 2, number, NULL FROM fec_entry_lines l
-            WHERE is_customer AND debit_h <> credit_h AND NOT rejected AND (
-                ({_bstrip("let_raw")} <> '' AND NOT {_day_ok("date_let_raw")})
-                OR (debit_h > credit_h AND NOT account LIKE '4181%'
-                    AND NOT account LIKE '4191%' AND NOT {_day_ok("piece_raw")}))
+            SELECT coalesce(e.done_at, n.next_start), 2, g.number, NULL
+            FROM fec_flagged g JOIN fec_fe e USING (frag) JOIN fec_next n USING (frag)
+            WHERE NOT e.rejected
         ) WHERE pos <= ? ORDER BY pos, number LIMIT 1
         """,
         [line_error],
     ).fetchone()
+    big = con.execute(
+        "SELECT frag FROM fec_frags WHERE n_lines > ? ORDER BY frag LIMIT 1", [bound]
+    ).fetchone()
+    if big is not None:
+        # A fragment longer than the bound: the reader stops at its line bound + 1.
+        numbers = [
+            number
+            for (number,) in con.execute(
+                f"""
+                SELECT p.number FROM fec_parsed p
+                JOIN (SELECT * FROM fec_frags WHERE frag = ?) f ON {link}
+                ORDER BY p.number LIMIT {bound + 1}
+                """,
+                [big[0]],
+            ).fetchall()
+        ]
+        found = (numbers[bound], 0, numbers[bound - 1], numbers[0])
+        if found[0] <= line_error and (deferred is None or found[0] <= deferred[0]):
+            deferred = found
     if deferred is not None and deferred[0] < line_error:
         _raise_deferred(con, plan, connector, deferred)
     if line_error != INFINITY:
         _raise_line(con, plan, connector, line_error)
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+def _entries(con: duckdb.DuckDBPyConnection, link: str) -> None:
+    """`fec_fe`: every fragment with its entry, and the entry's figures.
+
+    A fragment that balances is an entry (most of them). The others, per JournalCode and
+    EcritureNum, form an entry each time their running sum comes back to zero; what never
+    comes back is quarantined. `done_at` is where the Python reader processes the entry:
+    the first line after its last fragment.
+    """
+    (needed,) = con.execute(
+        "SELECT count(*) FROM fec_frags WHERE debit <> credit "
+        "OR frag IN (SELECT frag FROM fec_flagged)"
+    ).fetchone()
+    # The start of the next fragment, for the unbalanced ones and those with flagged lines.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_next AS
+        SELECT frag, coalesce(next_start, {INFINITY - 1}) AS next_start FROM (
+            SELECT frag, debit <> credit OR frag IN (SELECT frag FROM fec_flagged) AS needed,
+                lead(frag) OVER (ORDER BY frag) AS next_start
+            FROM fec_frags
+            {"WHERE false" if needed == 0 else ""}
+        ) WHERE needed
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_unb1 AS
+        SELECT *, coalesce(sum(CASE WHEN cum = 0 THEN 1 ELSE 0 END) OVER (
+                PARTITION BY j, e ORDER BY frag
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp,
+            cum = 0 AS closes
+        FROM (
+            SELECT f.frag, f.j, f.e, f.n_lines, f.frag AS first_line, f.last_line,
+                n.next_start,
+                sum(f.debit - f.credit) OVER (PARTITION BY f.j, f.e ORDER BY f.frag
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
+            FROM fec_frags f JOIN fec_next n USING (frag) WHERE f.debit <> f.credit
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_unbalanced AS
+        SELECT *, sum(CASE WHEN closes THEN n_lines - group_lines ELSE n_lines END)
+                OVER (ORDER BY frag ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                AS waiting_lines
+        FROM (
+            SELECT *,
+                sum(n_lines) OVER (PARTITION BY j, e, grp ORDER BY frag
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS group_lines,
+                min(frag) OVER (PARTITION BY j, e, grp) AS entry,
+                min(first_line) OVER (PARTITION BY j, e, grp) AS group_first,
+                NOT bool_or(closes) OVER (PARTITION BY j, e, grp) AS rejected,
+                max(CASE WHEN closes THEN next_start END) OVER (PARTITION BY j, e, grp)
+                    AS group_done_at
+            FROM fec_unb1
+        )
+        """
+    )
+    # Entries of several fragments: figures summed, the date of the first fragment.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_merged AS
+        SELECT u.entry, any_value(u.rejected) AS rejected, any_value(u.group_done_at) AS done_at,
+            arg_min(f.booked_on, f.frag) AS booked_on,  -- DuckDB: arg_min
+            bool_or(f.sells) AS sells, bool_or(f.reverses) AS reverses, sum(f.sales) AS sales,
+            sum(f.debit) AS debit, sum(f.credit) AS credit
+        FROM fec_unbalanced u JOIN fec_frags f USING (frag) GROUP BY u.entry
+        """
+    )
+    # done_at of one-fragment entries is in fec_next, for the few that need it.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_fe AS
+        SELECT f.frag, f.j, f.e, f.d_raw, {"f.frag_no," if "frag_no" in link else ""}
+            coalesce(u.entry, f.frag) AS entry,
+            coalesce(m.rejected, false) AS rejected,
+            coalesce(m.sells, f.sells) AS sells, coalesce(m.reverses, f.reverses) AS reverses,
+            coalesce(m.sales, f.sales) AS sales, coalesce(m.booked_on, f.booked_on)
+                AS entry_booked_on,
+            coalesce(m.debit, f.debit) AS entry_debit, coalesce(m.credit, f.credit)
+                AS entry_credit,
+            CASE WHEN u.entry IS NOT NULL THEN m.done_at END AS done_at
+        FROM fec_frags f
+        LEFT JOIN fec_unbalanced u USING (frag) LEFT JOIN fec_merged m ON m.entry = u.entry
+        """
+    )
 
 
 def _reader(plan: _Plan, connector: FecConnector) -> _EntryReader:
@@ -454,7 +776,9 @@ def _reader(plan: _Plan, connector: FecConnector) -> _EntryReader:
 
 
 def _line_bytes(con: duckdb.DuckDBPyConnection, plan: _Plan, number: int) -> bytes:
-    (text,) = con.execute("SELECT line FROM fec_src WHERE number = ?", [number]).fetchone() or ("",)
+    (text,) = con.execute("SELECT line FROM fec_parsed WHERE number = ?", [number]).fetchone() or (
+        "",
+    )
     encoding = "latin-1" if plan.read_encoding == "latin-1" else "utf-8"
     if plan.read_encoding == "utf-8" and plan.single_byte:
         encoding = plan.encoding  # a transcoded copy
@@ -496,209 +820,231 @@ def _raise_deferred(
     raise AssertionError(f"line {number} was flagged but passes the reader's checks")
 
 
-# -- entries -------------------------------------------------------------------------------
-
-
-def _entries(con: duckdb.DuckDBPyConnection, bound: int) -> None:
-    """Fragments, the entries they form, and every line with its entry."""
-    customer = " OR ".join(f"account LIKE '{prefix}%'" for prefix in CUSTOMER_PREFIXES)
-    # The windows run over the few columns they need, then join back (wide rows are costly).
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_keys AS
-        SELECT number, frag, row_number() OVER (PARTITION BY frag ORDER BY number) AS frag_rank,
-            min(number) OVER (PARTITION BY frag) AS frag_first
-        FROM (
-            SELECT number, sum(CASE WHEN new_frag THEN 1 ELSE 0 END) OVER (ORDER BY number)
-                AS frag
-            FROM (
-                SELECT number, coalesce(j IS DISTINCT FROM lag(j) OVER w
-                    OR e IS DISTINCT FROM lag(e) OVER w
-                    OR d_raw IS DISTINCT FROM lag(d_raw) OVER w, true) AS new_frag
-                FROM fec_parsed WINDOW w AS (ORDER BY number)
-            )
-        )
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_frag_lines AS
-        SELECT p.*, k.frag, k.frag_rank, k.frag_first, ({customer}) AS is_customer
-        FROM fec_parsed p JOIN fec_keys k USING (number)
-        """
-    )
-    con.execute("DROP TABLE fec_keys")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_frags AS
-        SELECT frag, first(j ORDER BY number) AS j, first(e ORDER BY number) AS e,
-            min(number) AS first_line, max(number) AS last_line, count(*) AS n_lines,
-            sum(coalesce(debit_h, 0) - coalesce(credit_h, 0)) AS balance
-        FROM fec_frag_lines GROUP BY frag
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_frags2 AS
-        SELECT *, coalesce(lead(first_line) OVER (ORDER BY frag), {INFINITY - 1}) AS next_start
-        FROM fec_frags
-        """
-    )
-    # Unbalanced fragments wait per (JournalCode, EcritureNum): an entry each time their
-    # running sum comes back to zero.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_unb1 AS
-        SELECT *, coalesce(sum(CASE WHEN cum = 0 THEN 1 ELSE 0 END) OVER (
-                PARTITION BY j, e ORDER BY frag
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp,
-            cum = 0 AS closes
-        FROM (
-            SELECT *, sum(balance) OVER (PARTITION BY j, e ORDER BY frag
-                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-            FROM fec_frags2 WHERE balance <> 0
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_unbalanced AS
-        SELECT *, sum(CASE WHEN closes THEN n_lines - group_lines ELSE n_lines END)
-                OVER (ORDER BY frag ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-                AS waiting_lines
-        FROM (
-            SELECT *,
-                sum(n_lines) OVER (PARTITION BY j, e, grp ORDER BY frag
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS group_lines,
-                min(frag) OVER (PARTITION BY j, e, grp) AS entry,
-                min(first_line) OVER (PARTITION BY j, e, grp) AS group_first,
-                NOT bool_or(closes) OVER (PARTITION BY j, e, grp) AS rejected,
-                max(CASE WHEN closes THEN next_start END) OVER (PARTITION BY j, e, grp)
-                    AS group_done_at
-            FROM fec_unb1
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_entry_lines AS
-        SELECT l.*, coalesce(u.entry, l.frag) AS entry, coalesce(u.rejected, false) AS rejected,
-            coalesce(u.group_done_at, f.next_start) AS done_at
-        FROM fec_frag_lines l
-        JOIN fec_frags2 f ON f.frag = l.frag
-        LEFT JOIN fec_unbalanced u ON u.frag = l.frag
-        """
-    )
-    for table in ("fec_frags", "fec_unb1"):
-        con.execute(f"DROP TABLE {table}")
-
-
 # -- records -------------------------------------------------------------------------------
 
 
-def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
-    """The five record tables, from `fec_entry_lines`."""
+def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, link: str) -> None:
+    """The five record tables, from `fec_parsed` and `fec_fe`."""
     source = connector.source
     _terms_table(con, connector)
-    key = f"coalesce(nullif({_bstrip('aux')}, ''), account)"
+    key = f"coalesce(nullif({_bstrip('p.aux')}, ''), p.account)"
+    # Customer lines with their entry: the one join over many lines.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_cl AS
-        SELECT *, {_text(key, plan)} AS customer_id FROM fec_entry_lines WHERE is_customer
+        SELECT p.number, p.line, p.account, p.aux, p.aux_label, p.account_label, p.piece,
+            p.piece_raw, p.let_raw, p.date_let_raw, p.debit_h, p.credit_h,
+            {key} AS customer_key, {_text(key, plan)} AS customer_id,
+            f.j, f.e, f.entry, f.rejected, f.sells, f.reverses, g.booked_on
+        FROM fec_parsed p JOIN fec_fe f ON {link} JOIN fec_frags g ON g.frag = f.frag
+        WHERE p.is_customer
         """
     )
     name = (
-        f"CASE WHEN {_bstrip('aux')} <> '' THEN {_text('aux_label', plan)} "
-        f"ELSE {_text('account_label', plan)} END"
+        f"CASE WHEN {_bstrip('c.aux')} <> '' THEN {_text('c.aux_label', plan)} "
+        f"ELSE {_text('c.account_label', plan)} END"
     )
+    # DuckDB: arg_min (PostgreSQL: DISTINCT ON ... ORDER BY number).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_customers AS
         SELECT {_lit(source)} AS source, c.customer_id AS external_id,
             coalesce(nullif({name}, ''), c.customer_id) AS name,
             t.last_days AS payment_terms_days, coalesce(t.last_eom, false) AS terms_end_of_month,
-            {_decoded("line", plan)} AS raw
-        FROM (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY number) AS seen
-              FROM fec_cl) c
+            {_decoded("c.line", plan)} AS raw
+        FROM (
+            SELECT unnest(arg_min({{'customer_id': customer_id, 'aux': aux,
+                'aux_label': aux_label, 'account_label': account_label, 'line': line}},
+                number))
+            FROM fec_cl GROUP BY customer_key
+        ) c
         LEFT JOIN (SELECT DISTINCT customer_id, last_days, last_eom FROM fec_terms
                    WHERE customer_id IS NOT NULL) t ON t.customer_id = c.customer_id
-        WHERE c.seen = 1
         """
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_balances AS
         SELECT {_lit(source)} AS source, customer_id AS external_id,
-            (SELECT max(booked_on) FROM fec_parsed) AS as_of,
+            (SELECT max(booked_on) FROM fec_frags) AS as_of,
             CAST(sum(debit_h - credit_h) AS BIGINT) AS amount, {_lit(LEDGER_BASIS)} AS basis
         FROM fec_cl GROUP BY customer_id
         """
     )
-    entry_id = f"{_text('j', plan)} || '/' || {_text('e', plan)}"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_entries AS
-        SELECT entry, min(number) AS first_line,
-            first({entry_id} ORDER BY number) AS entry_id,
-            first(booked_on ORDER BY number) AS booked_on,
-            coalesce(bool_or(account LIKE '70%' AND credit_h > debit_h), false) AS sells,
-            coalesce(bool_or(account LIKE '70%' AND debit_h > credit_h), false) AS reverses,
-            sum(CASE WHEN account LIKE '70%' OR account LIKE '4457%' OR account LIKE '44587%'
-                THEN credit_h - debit_h ELSE 0 END) AS sales,
-            sum(debit_h) AS debit, sum(credit_h) AS credit,
-            -- DuckDB: string_agg ... ORDER BY is PostgreSQL's too.
-            bool_or(rejected) AS rejected
-        FROM fec_entry_lines GROUP BY entry
-        """
-    )
-    # The raw text only of the entries that keep it: sales and quarantine.
+    # The raw text only of the entries that keep it: sales and quarantine. DuckDB: list_sort
+    # of structs (by line number first), list_transform, array_to_string.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_entry_raw AS
-        SELECT entry,
-            string_agg(line || {_lit(plan.terminator)}, '' ORDER BY number) AS raw_sale,
-            string_agg(line, chr(10) ORDER BY number) AS raw_rejected,
-            list(number ORDER BY number) AS numbers
-        FROM fec_entry_lines
-        WHERE entry IN (SELECT entry FROM fec_entries WHERE rejected OR sells OR reverses)
-        GROUP BY entry
+        SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
+            array_to_string(list_transform(lines, lambda x: x.line), chr(10)) AS raw_lines
+        FROM (
+            SELECT f.entry, list_sort(list({{'number': p.number, 'line': p.line}})) AS lines
+            FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE sells OR reverses OR rejected) f
+                ON {link}
+            GROUP BY f.entry
+        )
         """
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_entry_customers AS
-        SELECT entry, CASE WHEN count(DISTINCT customer_id) = 1 THEN min(customer_id) END
-            AS customer_id
-        FROM fec_cl GROUP BY entry
-        """
-    )
+    raw_sale = "r.raw_lines"
+    if plan.terminator != "\n":
+        raw_sale = f"replace(r.raw_lines, chr(10), {_lit(plan.terminator)})"
+    entry_id = f"{_text('x.j', plan)} || '/' || {_text('x.e', plan)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_sales AS
-        SELECT {_lit(source)} AS source, x.entry_id || '/L' || x.first_line AS external_id,
-            c.customer_id, x.booked_on, CAST(x.sales AS BIGINT) AS amount,
-            rtrim({_decoded("r.raw_sale", plan)}, chr(13) || chr(10)) AS raw
-        FROM fec_entries x JOIN fec_entry_raw r USING (entry)
-        LEFT JOIN fec_entry_customers c USING (entry)
-        WHERE NOT x.rejected AND (x.sells OR x.reverses)
+        SELECT {_lit(source)} AS source, {entry_id} || '/L' || x.entry AS external_id,
+            c.customer_id, x.entry_booked_on AS booked_on, CAST(x.sales AS BIGINT) AS amount,
+            rtrim({_decoded(raw_sale, plan)}, chr(13) || chr(10)) AS raw
+        FROM (SELECT * FROM fec_fe WHERE frag = entry AND NOT rejected AND (sells OR reverses)) x
+        JOIN fec_entry_raw r USING (entry)
+        LEFT JOIN (
+            SELECT entry, CASE WHEN min(customer_id) = max(customer_id) THEN min(customer_id)
+                END AS customer_id
+            FROM fec_cl GROUP BY entry
+        ) c USING (entry)
         """
     )
-    _ledger_lines(con, plan, source)
+    _ledger_lines(con, plan, connector)
     _rejected(con, plan, connector)
-    for table in (
-        "fec_cl",
-        "fec_entries",
-        "fec_entry_raw",
-        "fec_entry_customers",
-        "fec_terms",
-        "fec_src",
-        "fec_parsed",
-        "fec_frag_lines",
-        "fec_frags2",
-        "fec_unbalanced",
-        "fec_entry_lines",
-    ):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
+    code = _bstrip("l.let_raw")
+    account = (
+        f"CASE WHEN strlen(l.account) = length(l.account) THEN l.account "
+        f"ELSE {_ascii_replace('l.account', plan)} END"
+    )
+    entry_id = f"{_text('l.j', plan)} || '/' || {_text('l.e', plan)}"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_ll AS
+        SELECT l.number, {entry_id} || '/L' || l.number AS external_id, l.customer_id,
+            CASE WHEN l.debit_h > l.credit_h THEN
+                CASE WHEN l.account LIKE '4181%' THEN 'unbilled'
+                     WHEN l.account LIKE '4191%' THEN 'advance_use'
+                     WHEN l.sells OR l.account LIKE '416%' THEN 'invoice'
+                     ELSE 'debit' END
+            ELSE
+                CASE WHEN l.account LIKE '4191%' THEN 'advance'
+                     WHEN l.reverses THEN 'credit_note'
+                     ELSE 'payment' END
+            END AS kind,
+            l.booked_on,
+            nullif({_text("l.piece", plan)}, '') AS reference,
+            CAST(abs(l.debit_h - l.credit_h) AS BIGINT) AS amount,
+            l.account LIKE '416%' AS is_doubtful,
+            CASE WHEN {code} <> '' THEN {account} || ':' || {_text(code, plan)} END AS match_ref,
+            CASE WHEN {code} <> '' THEN {_day("l.date_let_raw")} END AS matched_on,
+            l.piece_raw, {_decoded("l.line", plan)} AS raw
+        FROM fec_cl l
+        WHERE NOT l.rejected AND l.debit_h <> l.credit_h
+        """
+    )
+    # Due lines of invoices and other debits, by the customer's terms or the default ones.
+    # PieceDate is read once per distinct value.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_pieces AS
+        SELECT piece_raw, {_day("piece_raw")} AS piece_on
+        FROM (SELECT DISTINCT piece_raw FROM fec_ll WHERE kind IN ('invoice', 'debit'))
+        """
+    )
+    default = connector.default_terms
+    if not connector.terms and len(default.lines) == 1:
+        # Only the default terms, of one line: the due date in the row.
+        term = default.lines[0]
+        due_on = f"l.issued_on + {int(term.days)}"
+        if term.end_of_month:
+            due_on = f"last_day({due_on})"  # DuckDB: last_day
+        due = f"[{{'due_on': {due_on}, 'amount': l.amount}}]"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE fec_due AS
+            SELECT l.number, {due} AS due_lines, false AS has_terms
+            FROM (SELECT l.number, l.amount, coalesce(d.piece_on, l.booked_on) AS issued_on
+                  FROM fec_ll l JOIN fec_pieces d USING (piece_raw)
+                  WHERE l.kind IN ('invoice', 'debit')) l
+            """
+        )
+    else:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE fec_due AS
+            SELECT number, has_terms,
+                -- DuckDB: list of struct (PostgreSQL: an array of a composite type, or a table).
+                list({'due_on': due_on, 'amount': part} ORDER BY seq)
+                    FILTER (WHERE n_terms = 1 OR part <> 0) AS due_lines
+            FROM (
+                SELECT l.number, t.seq, t.n_terms, t.customer_id IS NOT NULL AS has_terms,
+                    CASE WHEN t.end_of_month THEN last_day(l.issued_on + t.days)  -- DuckDB
+                         ELSE l.issued_on + t.days END AS due_on,
+                    CASE WHEN t.factor IS NOT NULL THEN (l.amount * t.factor) // 10000
+                         ELSE l.amount - coalesce(sum((l.amount * t.factor) // 10000) OVER (
+                            PARTITION BY l.number ORDER BY t.seq
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                    END AS part
+                FROM (SELECT l.number, l.amount, l.customer_id,
+                        coalesce(d.piece_on, l.booked_on) AS issued_on
+                      FROM fec_ll l JOIN fec_pieces d USING (piece_raw)
+                      WHERE l.kind IN ('invoice', 'debit')) l
+                JOIN fec_terms t ON t.customer_id IS NOT DISTINCT FROM (
+                    CASE WHEN l.customer_id IN (SELECT customer_id FROM fec_terms
+                        WHERE customer_id IS NOT NULL) THEN l.customer_id END)
+            ) GROUP BY number, has_terms
+            """
+        )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_lines AS
+        SELECT {_lit(connector.source)} AS source, l.external_id, l.customer_id, l.kind,
+            l.booked_on, l.reference, l.amount,
+            CASE WHEN l.kind IN ('unbilled', 'advance_use')
+                    THEN [{{'due_on': l.booked_on, 'amount': l.amount}}]
+                 WHEN d.number IS NOT NULL THEN d.due_lines
+                 ELSE CAST([] AS STRUCT(due_on DATE, amount BIGINT)[]) END AS due_lines,
+            l.is_doubtful, coalesce(NOT d.has_terms, false) AS due_date_assumed,
+            l.match_ref, l.matched_on, l.raw
+        FROM fec_ll l LEFT JOIN fec_due d USING (number)
+        """
+    )
+
+
+def _rejected(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
+    """Quarantine records; the reason is worded by the Python reader's helpers (few rows)."""
+    entry_id = f"{_text('x.j', plan)} || '/' || {_text('x.e', plan)}"
+    rows = con.execute(
+        f"""
+        SELECT {entry_id}, r.numbers, CAST(x.entry_debit AS BIGINT),
+            CAST(x.entry_credit AS BIGINT), {_decoded("r.raw_lines", plan)}
+        FROM (SELECT * FROM fec_fe WHERE frag = entry AND rejected) x
+        JOIN fec_entry_raw r USING (entry)
+        """
+    ).fetchall()
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_rejected (source VARCHAR, stream VARCHAR,
+            external_id VARCHAR, reason VARCHAR, raw VARCHAR)
+        """
+    )
+    currency = connector.currency
+    if not rows:
+        return
+    con.executemany(
+        "INSERT INTO fec_rejected VALUES (?, 'entries', ?, ?, ?)",
+        [
+            (
+                connector.source,
+                entry_id,
+                f"entry {entry_id} ({_line_ranges(numbers)}) does not balance: debit "
+                f"{to_decimal(debit, currency)}, credit {to_decimal(credit, currency)}; its "
+                "lines on customer accounts are left out of the figures. Fix it in the "
+                "accounting software and export again",
+                raw,
+            )
+            for entry_id, numbers, debit, credit, raw in rows
+        ],
+    )
 
 
 def _terms_table(con: duckdb.DuckDBPyConnection, connector: FecConnector) -> None:
@@ -734,113 +1080,6 @@ def _ascii_replace(expr: str, plan: _Plan) -> str:
     ):
         out = f"regexp_replace({out}, '{pattern}', '{chr(0xFFFD) * count}', 'g')"
     return out
-
-
-def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, source: str) -> None:
-    code = _bstrip("l.let_raw")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_ll AS
-        SELECT l.number, x.entry_id || '/L' || l.number AS external_id, l.customer_id,
-            CASE WHEN l.debit_h > l.credit_h THEN
-                CASE WHEN l.account LIKE '4181%' THEN 'unbilled'
-                     WHEN l.account LIKE '4191%' THEN 'advance_use'
-                     WHEN x.sells OR l.account LIKE '416%' THEN 'invoice'
-                     ELSE 'debit' END
-            ELSE
-                CASE WHEN l.account LIKE '4191%' THEN 'advance'
-                     WHEN x.reverses THEN 'credit_note'
-                     ELSE 'payment' END
-            END AS kind,
-            l.booked_on,
-            nullif({_text("l.piece", plan)}, '') AS reference,
-            CAST(abs(l.debit_h - l.credit_h) AS BIGINT) AS amount,
-            l.account LIKE '416%' AS is_doubtful,
-            CASE WHEN {code} <> '' THEN {_ascii_replace("l.account", plan)} || ':'
-                || {_text(code, plan)} END AS match_ref,
-            CASE WHEN {code} <> '' THEN {_day("l.date_let_raw")} END AS matched_on,
-            coalesce({_day("l.piece_raw")}, l.booked_on) AS issued_on,
-            {_decoded("l.line", plan)} AS raw
-        FROM fec_cl l JOIN fec_entries x USING (entry)
-        WHERE NOT x.rejected AND l.debit_h <> l.credit_h
-        """
-    )
-    # Due lines of invoices and other debits, by the customer's terms or the default ones.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_due AS
-        SELECT number, n_terms, has_terms,
-            -- DuckDB: list of struct (PostgreSQL: an array of a composite type, or a table).
-            list({'due_on': due_on, 'amount': part} ORDER BY seq)
-                FILTER (WHERE n_terms = 1 OR part <> 0) AS due_lines
-        FROM (
-            SELECT l.number, t.seq, t.n_terms, t.customer_id IS NOT NULL AS has_terms,
-                CASE WHEN t.end_of_month THEN last_day(l.issued_on + t.days)  -- DuckDB: last_day
-                     ELSE l.issued_on + t.days END AS due_on,
-                CASE WHEN t.factor IS NOT NULL THEN (l.amount * t.factor) // 10000
-                     ELSE l.amount - coalesce(sum((l.amount * t.factor) // 10000) OVER (
-                        PARTITION BY l.number ORDER BY t.seq
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                END AS part
-            FROM fec_ll l
-            JOIN fec_terms t ON t.customer_id IS NOT DISTINCT FROM (
-                CASE WHEN l.customer_id IN (SELECT customer_id FROM fec_terms
-                    WHERE customer_id IS NOT NULL) THEN l.customer_id END)
-            WHERE l.kind IN ('invoice', 'debit')
-        ) GROUP BY number, n_terms, has_terms
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_lines AS
-        SELECT {_lit(source)} AS source, l.external_id, l.customer_id, l.kind, l.booked_on,
-            l.reference, l.amount,
-            CASE WHEN l.kind IN ('unbilled', 'advance_use')
-                    THEN [{{'due_on': l.booked_on, 'amount': l.amount}}]
-                 WHEN d.number IS NOT NULL THEN d.due_lines
-                 ELSE CAST([] AS STRUCT(due_on DATE, amount BIGINT)[]) END AS due_lines,
-            l.is_doubtful, coalesce(NOT d.has_terms, false) AS due_date_assumed,
-            l.match_ref, l.matched_on, l.raw
-        FROM fec_ll l LEFT JOIN fec_due d USING (number)
-        """
-    )
-    con.execute("DROP TABLE fec_ll")
-    con.execute("DROP TABLE fec_due")
-
-
-def _rejected(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
-    """Quarantine records; the reason is worded by the Python reader's helpers (few rows)."""
-    rows = con.execute(
-        f"""
-        SELECT entry_id, numbers, CAST(debit AS BIGINT), CAST(credit AS BIGINT),
-            {_decoded("raw_rejected", plan)}
-        FROM fec_entries JOIN fec_entry_raw USING (entry) WHERE rejected
-        """
-    ).fetchall()
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fec_rejected (source VARCHAR, stream VARCHAR,
-            external_id VARCHAR, reason VARCHAR, raw VARCHAR)
-        """
-    )
-    currency = connector.currency
-    if not rows:
-        return
-    con.executemany(
-        "INSERT INTO fec_rejected VALUES (?, 'entries', ?, ?, ?)",
-        [
-            (
-                connector.source,
-                entry_id,
-                f"entry {entry_id} ({_line_ranges(numbers)}) does not balance: debit "
-                f"{to_decimal(debit, currency)}, credit {to_decimal(credit, currency)}; its "
-                "lines on customer accounts are left out of the figures. Fix it in the "
-                "accounting software and export again",
-                raw,
-            )
-            for entry_id, numbers, debit, credit, raw in rows
-        ],
-    )
 
 
 # -- the Python reader's records, staged ---------------------------------------------------
