@@ -214,6 +214,14 @@ def _scan(path: Path) -> tuple[str, int, str] | None:
     with _open(path) as handle:
         head = handle.read(SNIFF_BYTES)
         handle.seek(0)
+        if b"\r" not in head:
+            # The usual file, LF alone: one count of CR over the file tells it.
+            while chunk := handle.read(CHUNK):
+                if b"\r" in chunk:
+                    break
+            else:
+                return "\\n", 1, "\n"
+            handle.seek(0)
         while chunk := handle.read(CHUNK):
             lf += chunk.count(b"\n")
             n_cr = chunk.count(b"\r")
@@ -372,7 +380,8 @@ def _parsed_sql(
     """`fec_parsed`: every non-blank line, its key, account, amounts and line error flag.
 
     The fields of customer lines only are kept. `bad` flags a line the Python reader stops
-    at (column count, lengths, amounts); the date is checked per fragment (`_fragments`).
+    at (column count, lengths, amounts); EcritureDate is checked once per distinct value
+    (`_fragments`).
     """
     header = plan.header
     at = header.index
@@ -556,8 +565,7 @@ def _fragments(con: duckdb.DuckDBPyConnection, plan: _Plan) -> str:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE fec_frags AS
-            SELECT *, {_day("d_raw")} AS booked_on,
-                {_day_ok("d_raw")} AND {_bstrip("d_raw")} <> '' AS date_ok
+            SELECT g.*, d.booked_on, coalesce(d.date_ok, false) AS date_ok
             FROM (
                 SELECT {keys}, min(number) AS frag, max(number) AS last_line,
                     count(*) AS n_lines, coalesce(sum(debit_h), 0) AS debit,
@@ -569,7 +577,12 @@ def _fragments(con: duckdb.DuckDBPyConnection, plan: _Plan) -> str:
                         OR account LIKE '44587%' THEN credit_h - debit_h ELSE 0 END), 0) AS sales,
                     min(number) FILTER (WHERE bad) AS bad_line
                 FROM fec_parsed GROUP BY {group}
-            )
+            ) g
+            LEFT JOIN (
+                SELECT d_raw, {_day("d_raw")} AS booked_on,
+                    {_day_ok("d_raw")} AND {_bstrip("d_raw")} <> '' AS date_ok
+                FROM (SELECT DISTINCT d_raw FROM fec_parsed)
+            ) d ON d.d_raw = g.d_raw
             """
         )
 
@@ -756,7 +769,7 @@ def _entries(con: duckdb.DuckDBPyConnection, link: str) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_fe AS
-        SELECT f.frag, f.j, f.e, f.d_raw, {"f.frag_no," if "frag_no" in link else ""}
+        SELECT f.frag, f.j, f.e, f.d_raw, f.booked_on, {"f.frag_no," if "frag_no" in link else ""}
             coalesce(u.entry, f.frag) AS entry,
             coalesce(m.rejected, false) AS rejected,
             coalesce(m.sells, f.sells) AS sells, coalesce(m.reverses, f.reverses) AS reverses,
@@ -835,8 +848,8 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         SELECT p.number, p.line, p.account, p.aux, p.aux_label, p.account_label, p.piece,
             p.piece_raw, p.let_raw, p.date_let_raw, p.debit_h, p.credit_h,
             {key} AS customer_key, {_text(key, plan)} AS customer_id,
-            f.j, f.e, f.entry, f.rejected, f.sells, f.reverses, g.booked_on
-        FROM fec_parsed p JOIN fec_fe f ON {link} JOIN fec_frags g ON g.frag = f.frag
+            f.j, f.e, f.entry, f.rejected, f.sells, f.reverses, f.booked_on
+        FROM fec_parsed p JOIN fec_fe f ON {link}
         WHERE p.is_customer
         """
     )
@@ -886,6 +899,8 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         )
         """
     )
+    # The lines with their ends between them: what the Python reader joins, less the last end
+    # (its rstrip; no line holds a CR or LF of its own, see `_scan`).
     raw_sale = "r.raw_lines"
     if plan.terminator != "\n":
         raw_sale = f"replace(r.raw_lines, chr(10), {_lit(plan.terminator)})"
@@ -895,7 +910,7 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         CREATE OR REPLACE TEMP TABLE fec_sales AS
         SELECT {_lit(source)} AS source, {entry_id} || '/L' || x.entry AS external_id,
             c.customer_id, x.entry_booked_on AS booked_on, CAST(x.sales AS BIGINT) AS amount,
-            rtrim({_decoded(raw_sale, plan)}, chr(13) || chr(10)) AS raw
+            {_decoded(raw_sale, plan)} AS raw
         FROM (SELECT * FROM fec_fe WHERE frag = entry AND NOT rejected AND (sells OR reverses)) x
         JOIN fec_entry_raw r USING (entry)
         LEFT JOIN (
