@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -203,7 +204,32 @@ def worlds(draw: st.DrawFn) -> tuple[Content, list[date]]:
         content.customers.append((source, customer, limit))
     for source, customer in sorted(draw(st.sets(keys, max_size=2))):
         content.balances.append((source, customer, draw(when), draw(st.integers(-(10**6), 10**6))))
-    return content, draw(st.lists(st.one_of(when, days), min_size=1, max_size=3))
+    # As-of dates on, next to and whole periods after the content's own dates, where the
+    # comparisons of the SQL (<=, <, BETWEEN) meet their edges.
+    anchors = sorted(
+        {x.issued_on for x in content.lines}
+        | {x.due_on for x in content.lines}
+        | {x.settled_on for x in content.lines if x.settled_on}
+        | {a.allocated_on for a in content.allocations}
+        | {c.on_date for c in content.credits}
+        | {s.booked_on for s in content.sales}
+    )
+    near = (
+        st.tuples(
+            st.sampled_from(anchors), st.sampled_from((0, 1, 3, 6, 12)), st.integers(-1, 1)
+        ).map(lambda shift: months_later(*shift))
+        if anchors
+        else days
+    )
+    return content, draw(st.lists(st.one_of(when, days, near), min_size=1, max_size=3))
+
+
+def months_later(day: date, months: int, days_after: int) -> date:
+    """`day` moved `months` months on (clamped to the month's end), then `days_after` days."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last)) + timedelta(days=days_after)
 
 
 @st.composite
@@ -492,6 +518,7 @@ def test_worked_example_of_the_module_docstring():
 
 # -- the measurement ---------------------------------------------------------------------------
 
+# `range()` is DuckDB's (PostgreSQL: generate_series): only the measurement uses it.
 SCALE_SQL = """
 INSERT INTO customers (source, external_id, name, terms_end_of_month, credit_limit, raw)
 SELECT 'fec', 'C' || i, 'C' || i, FALSE, CASE WHEN i % 3 = 0 THEN 5000000 END, ''
