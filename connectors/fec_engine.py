@@ -21,20 +21,23 @@ in `fec_lines`, `('books', 'VT/1/L2', 'C1', 'invoice', 2025-01-10, ..., 12000, .
 `('books', 'VT/2/L3', 'C2', 'invoice', ...)`, two in `fec_sales` and two in `fec_balances`
 (12000 and 24000 as of the last entry date).
 
-How it reads: each line of the file is one VARCHAR read by `read_csv` (no quoting, a
-delimiter that never occurs), numbered in file order (insertion order is kept), then split on
-the separator in SQL, so that a line's raw text, its number of fields and blank lines are
-exactly what the Python reader sees. A byte scan first tells the line ends apart: LF, CRLF,
-CR CR LF and CR alone are read directly; a file that mixes them or has a stray CR inside a
-line is left to the Python reader (see `_scan`). ISO-8859-15 is read as Latin-1 and its eight
-differing characters translated; CP1252 is read as Latin-1 when it has no byte 0x80-0x9F,
-else transcoded to a temporary UTF-8 copy. Bytes invalid in the file's encoding, and any
-encoding other than these, are also left to the Python reader, which names the column.
+How it reads: read_csv splits the fields itself (the header's width + 1 VARCHAR columns) and,
+in the same scan order, reads each line as one VARCHAR for its raw text; the two are joined by
+position and numbered in file order (`_read_native`). Where that is not exact (an empty line,
+a line longer than the header, a field equal to the NULL marker), each line is read as one
+VARCHAR and split on the separator in SQL instead, so that a line's raw text, its number of
+fields and blank lines are exactly what the Python reader sees. A byte scan first tells the
+line ends apart: LF, CRLF, CR CR LF and CR alone are read directly; a file that mixes them or
+has a stray CR inside a line is left to the Python reader (see `_scan`). ISO-8859-15 is read
+as Latin-1 and its eight differing characters translated; CP1252 is read as Latin-1 when it
+has no byte 0x80-0x9F, else transcoded to a temporary UTF-8 copy. Bytes invalid in the file's
+encoding, and any encoding other than these, are also left to the Python reader, which names
+the column.
 
 Entries: a fragment is a run of adjacent lines with the same JournalCode, EcritureNum and
-EcritureDate (gaps and islands); a fragment that balances is an entry; the others, per
-JournalCode and EcritureNum, form an entry each time their running sum comes back to zero;
-what never comes back is quarantined.
+EcritureDate (a GROUP BY on the key when each key stands on one run, else gaps and islands);
+a fragment that balances is an entry; the others, per JournalCode and EcritureNum, form an
+entry each time their running sum comes back to zero; what never comes back is quarantined.
 
 Errors: SQL flags the lines and entries that break a rule; the first one in the order the
 Python reader meets them is then checked again by the Python reader's own methods, which
