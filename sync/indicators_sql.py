@@ -42,7 +42,9 @@ uses March (31 days, 450.00 left) and then 450 / 500 of February's 28 days: DSO 
 The SQL keeps to the dialect DuckDB and PostgreSQL share (CTEs, `FILTER (WHERE ...)`,
 `WINDOW`, `IS NOT DISTINCT FROM`, DATE − DATE as whole days, `EXTRACT`); the values of the
 query (dates, edges, settings) are typed Python values written as SQL literals, so the same
-text runs on either engine whatever its driver's placeholder style.
+text suits either engine whatever its driver's placeholder style. No DuckDB-only construct is
+used; the tests run it on DuckDB only (PostgreSQL returns sums as NUMERIC: every figure goes
+through `int()` before use, for that reason).
 """
 
 from __future__ import annotations
