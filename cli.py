@@ -14,10 +14,10 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -102,17 +102,24 @@ def _handled(command: Callable[..., Any]) -> Callable[..., Any]:
             _fail(exc)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: a wrong command line (2), an exit, Ctrl-C
-        except sqlite3.DatabaseError as exc:
-            from encours.sync.store import store_error
-
-            _fail(store_error(_store_path(), exc))
         except BrokenPipeError:
             _stop_writing()
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
-            echo(f"encours: I/O error{where}: {exc.strerror or exc}", err=True)
+            hint = ": the disk is full, free some space" if exc.errno == errno.ENOSPC else ""
+            echo(f"encours: I/O error{where}: {exc.strerror or exc}{hint}", err=True)
             sys.exit(StorageError.exit_code)
         except Exception as exc:  # noqa: BLE001 - the last net: no traceback unless --debug
+            engine = sys.modules.get("duckdb")  # imported only by the commands that use it
+            if engine is not None and (
+                isinstance(exc, engine.InterruptException)
+                or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
+            ):
+                raise KeyboardInterrupt from None  # Ctrl-C that the engine turned into its own
+            if engine is not None and isinstance(exc, engine.Error):
+                from encours.sync.store import store_error
+
+                _fail(store_error(_store_path(), exc))
             if _debugging():
                 raise
             from encours.sync.secrets import redact
@@ -226,7 +233,7 @@ def demo(folder: Path, as_json: bool) -> None:
     """Run the whole job on a generated FEC of a small French company, offline.
 
     Writes a realistic FEC (a few dozen customers, partial payments, advances, credit notes,
-    overdue items) and a config into FOLDER, runs `sync` into a SQLite store there, and
+    overdue items) and a config into FOLDER, runs `sync` into a DuckDB store there, and
     prints the status. Explore further with `encours --config FOLDER/config.toml status`.
 
     \b
@@ -329,18 +336,19 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
     """Each customer's outstanding, overdue, ageing and DSO, worst first, and the total.
 
     Computed from the store, as of any date: items issued after it are out, settlements
-    dated after it do not count.
+    dated after it do not count. For the last run's date, the figures that run computed are
+    shown, also while another sync holds the store.
 
     \b
     Example:
         encours status --as-of 2026-06-30 --json
     """
-    from encours.sync.figures import compute_figures
-    from encours.sync.store import Store
+    from encours.sync.status import current_figures
 
     settings = app.settings
-    with Store.reading(settings.store.path) as store:
-        figures = compute_figures(store, settings, _as_of(as_of_text, settings))
+    figures, note = current_figures(settings, _as_of(as_of_text, settings))
+    if note:
+        echo(f"encours: {note}", err=True)
     if only is not None and not any(c.customer_id == only for c in figures.customers):
         raise ConfigError(f"no customer with id {only!r} in the store")
     _print_status(figures, as_json=as_json, only=only)
@@ -501,9 +509,9 @@ def secrets_set(name: str, key: str) -> None:
 @click.option(
     "--store",
     "store_path",
-    default="encours.sqlite",
+    default="encours.duckdb",
     show_default=True,
-    help="SQLite store, relative to the config file's folder.",
+    help="The store (one DuckDB file), relative to the config file's folder.",
 )
 @click.option(
     "--source-name", help="Name of the source (default: books; tryton for a Tryton source)."
@@ -606,7 +614,7 @@ def init(
     source_tryton = target_tryton = given
     if not non_interactive:
         company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
-        store_path = click.prompt("Store (SQLite file)", default=store_path)
+        store_path = click.prompt("Store (DuckDB file)", default=store_path)
         source_type = click.prompt(
             "Where are the invoices", type=click.Choice(SOURCE_TYPES), default=source_type
         )

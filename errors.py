@@ -106,3 +106,7 @@ class AlreadyRunningError(EncoursError):
     """Another `encours sync` holds the lock on this store."""
 
     exit_code = 73  # EX_CANTCREAT: the lock could not be taken
+
+
+class StoreBusyError(AlreadyRunningError):
+    """The store's file is held by a running sync: a reader cannot open it meanwhile."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -34,13 +34,16 @@ class Pull:
     was stored, and sync keeps it in the same transaction, so a run that stops half way
     starts again from the old position. `replace_all` says the records are the whole source:
     whatever the store has of it and did not see again was deleted at the source.
-    `unchanged` says there is nothing to read since `position`.
+    `unchanged` says there is nothing to read since `position`. `stage`, when given, puts
+    the same records into the store's engine itself, as tables (`sync/store/ledger.py`):
+    the store then calls it instead of reading `records`.
     """
 
     records: Iterator[SourceRecord | Rejected]
     position: Callable[[], str]
     replace_all: bool
     unchanged: bool = False
+    stage: Callable[[Any], None] | None = None
 
 
 class Source(Protocol):

@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from encours.connectors.base import Pull
 from encours.errors import ConfigError, DataError
@@ -148,7 +148,18 @@ class FecConnector:
             return Pull(
                 records=iter(()), position=lambda: digest, replace_all=False, unchanged=True
             )
-        return Pull(records=self.records(), position=lambda: digest, replace_all=True)
+        return Pull(
+            records=self.records(), position=lambda: digest, replace_all=True, stage=self.stage
+        )
+
+    def stage(self, db: Any) -> None:
+        """The records of `records()`, read by the engine into tables of `db`.
+
+        `db` is a DuckDB connection; see `connectors/fec_engine.py`.
+        """
+        from encours.connectors.fec_engine import stage_fec
+
+        stage_fec(db, self)
 
     def fingerprint(self) -> str:
         """A digest of the file's bytes: sync reads the file again only when it changes."""

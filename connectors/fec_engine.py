@@ -295,6 +295,8 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         try:
             if _read_native(con, plan, connector):
                 return True
+        except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
+            raise
         except duckdb.Error:
             pass
     try:
@@ -302,23 +304,26 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE fec_read AS
-            SELECT line FROM read_csv(
+            SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
                 ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
                 {_csv_options(plan, connector)}
             )
             """,
             [str(plan.path)],
         )
+    except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
+        raise
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS fec_read")
         return False
     k = plan.rows_per_line
     sep = _lit(plan.header.separator.decode("ascii"))
-    # DuckDB: rowid follows insertion order, which is file order.
+    # DuckDB: row_number() OVER () straight on the scan follows file order. (Not `rowid`:
+    # inside a transaction, the rows of a new table are numbered from a large offset.)
     source = f"""
         SELECT number, line, string_split(line, {sep}) AS parts, true AS exact
-        FROM (SELECT rowid // {k} + 1 AS number, coalesce(line, '') AS line
-              FROM fec_read WHERE rowid % {k} = 0 AND rowid >= {k})
+        FROM (SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
+              FROM fec_read WHERE idx % {k} = 0 AND idx >= {k})
     """
 
     def field(position: int) -> str:

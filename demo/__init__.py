@@ -39,7 +39,7 @@ name = "Démo SARL"
 currency = "EUR"
 
 [store]
-path = "encours.sqlite"
+path = "encours.duckdb"
 
 [sources.books]
 type = "fec"

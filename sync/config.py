@@ -48,9 +48,9 @@ class CompanySettings(Section):
 
 
 class StoreSettings(Section):
-    """`[store]`: where the SQLite file lives."""
+    """`[store]`: where the store's DuckDB file lives."""
 
-    path: Path = Path("encours.sqlite")
+    path: Path = Path("encours.duckdb")
 
 
 class LimitsSettings(Section):

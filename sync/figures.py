@@ -1,30 +1,21 @@
 """The indicators of every customer and of the company as of a date, read from the store.
 
-The store does the set-based part in SQL (residuals as of the date, sums per customer and
-month); the metrics functions do the rest on plain values, customer by customer, so memory
-holds one customer's open lines at a time.
+The store computes them in SQL over whole tables (`store/indicators_sql.py`, tested equal to
+the pure functions of `metrics/`, which stay the reference of each formula); this module
+names the customers and checks each against its source's own balance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
 
-from encours.metrics.dso import (
-    DayCount,
-    DsoMethod,
-    EmptyMonth,
-    PeriodLength,
-    WalkOrder,
-    accounting_period,
-    monthly_periods,
-)
-from encours.metrics.indicators import DsoSettings, Indicators, PeriodFlows, indicators
-from encours.metrics.outstanding import AgedBalance, OpenLine, aged_balance, combined
+from encours.metrics.dso import DayCount, DsoMethod, EmptyMonth, PeriodLength, WalkOrder
+from encours.metrics.indicators import DsoSettings, Indicators
 from encours.sync.config import Settings
 from encours.sync.store import Store
+from encours.sync.store.indicators_sql import indicator_rows
 
 
 @dataclass(frozen=True)
@@ -120,126 +111,72 @@ def dso_settings(settings: Settings) -> DsoSettings:
 
 
 def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
-    """Every customer's indicators and the company's total, as of `as_of`."""
-    currency = settings.company.currency
-    edges = settings.metrics.aging_edges
-    dso = dso_settings(settings)
-    period, _ = accounting_period(as_of, dso.period, dso.day_count)
-    oldest_month = monthly_periods(as_of, dso.months)[-1].start
-    sales = store.monthly_sales(min(oldest_month, period.start), as_of)
-    flows = store.period_flows(period.start, as_of)
-    unapplied = store.unapplied(as_of)
-    delays = store.payment_delays(as_of)
-    assumed = store.due_dates_assumed()
-    balances = dict(_aged_by_customer(store.open_due_lines(as_of), unapplied, as_of, edges))
+    """Every customer's indicators and the company's total, as of `as_of`.
 
-    def figures_of(key: tuple[str, str | None], aged: AgedBalance, limit: int | None) -> Indicators:
-        opening, period_sales, cash = flows.get(key, (0, 0, 0))
-        return indicators(
-            aged,
-            as_of=as_of,
-            currency=currency,
-            settings=dso,
-            monthly_sales=sales.get(key, {}),
-            flows=PeriodFlows(opening=opening, sales=period_sales, cash=cash),
-            payment_delay=delays.get(key),
-            credit_limit=limit,
-        )
-
-    drafts = store.drafts(as_of)
-    checks = _balance_checks(store, as_of, balances, unapplied)
-    known = [
-        (row["source"], row["external_id"], row["name"], row["credit_limit"])
-        for row in store.customers()
-    ]
-    # Open items, credits, drafts and balances of a customer the source never described still
-    # count, under its id.
-    described = {(source, customer) for source, customer, _, _ in known}
-    undescribed = (
-        balances.keys()
-        | {key for key in unapplied if key[1] is not None}
-        | drafts.keys()
-        | checks.keys()
-    ) - described
-    known += [(source, customer, customer, None) for source, customer in sorted(undescribed)]
-    customers = []
-    for source, customer_id, name, limit in known:
-        key = (source, customer_id)
-        aged = balances.pop(key, None) or aged_balance(
-            (), unapplied=unapplied.get(key, 0), as_of=as_of, edges=edges
-        )
-        customers.append(
-            CustomerFigures(
-                source=source,
-                customer_id=customer_id,
-                name=name,
-                figures=figures_of(key, aged, limit),
-                due_dates_assumed=key in assumed,
-                drafts=drafts.get(key, 0),
-                balance_check=checks.get(key),
-            )
-        )
-    total_aged = combined((c.figures.aged for c in customers), edges)
-    total = indicators(
-        total_aged,
+    The indicators come from set-based SQL (`store/indicators_sql.py`, proven equal to the
+    functions of `metrics/`); here they get their customers' names and the checks against
+    each source's own balance.
+    """
+    rows = indicator_rows(
+        store.db,
         as_of=as_of,
-        currency=currency,
-        settings=dso,
-        monthly_sales=_sum_months(sales.values()),
-        flows=PeriodFlows(
-            opening=sum(f[0] for f in flows.values()),
-            sales=sum(f[1] for f in flows.values()),
-            cash=sum(f[2] for f in flows.values()),
-        ),
-        payment_delay=(
-            sum(d[0] for d in delays.values()),
-            sum(d[1] for d in delays.values()),
-        ),
+        currency=settings.company.currency,
+        edges=settings.metrics.aging_edges,
+        settings=dso_settings(settings),
+    )
+    checks = _balance_checks(store, as_of, rows.customers)
+    assumed = store.due_dates_assumed()
+    named = {(row.source, row.external_id): row.name for row in store.customers()}
+    # Open items, credits, drafts and balances of a customer the source never described still
+    # count, under its id; described customers first, by source and id.
+    keys = sorted(rows.customers, key=lambda key: (key not in named, key))
+    customers = tuple(
+        CustomerFigures(
+            source=source,
+            customer_id=customer_id,
+            name=named.get((source, customer_id), customer_id),
+            figures=rows.customers[(source, customer_id)],
+            due_dates_assumed=(source, customer_id) in assumed,
+            drafts=rows.drafts.get((source, customer_id), 0),
+            balance_check=checks.get((source, customer_id)),
+        )
+        for source, customer_id in keys
     )
     return Figures(
         as_of=as_of,
-        currency=currency,
-        customers=tuple(customers),
-        total=total,
-        unidentified=sum(amount for (_, customer), amount in unapplied.items() if customer is None),
+        currency=settings.company.currency,
+        customers=customers,
+        total=rows.total,
+        unidentified=rows.unidentified,
         quarantined=store.quarantine_count(),
     )
 
 
 def _balance_checks(
-    store: Store,
-    as_of: date,
-    balances: Mapping[tuple[str, str], AgedBalance],
-    unapplied: Mapping[tuple[str, str | None], int],
+    store: Store, as_of: date, computed: Mapping[tuple[str, str], Indicators]
 ) -> dict[tuple[str, str], BalanceCheck]:
     """Each balance a source states, beside the outstanding computed as of its own date.
 
-    The outstanding is the sum of the customer's open residuals less its unapplied credits,
-    as `aged_balance` adds it up; for the figures' own date it is the one just computed, and
-    so for an earlier date when nothing was issued or received since (a FEC's balance is
-    stated as of its last entry, and the figures are usually computed later).
+    The outstanding is the sum of the customer's open residuals less its unapplied credits;
+    for the figures' own date it is the one just computed, and so for an earlier date when
+    nothing was issued or received since (a FEC's balance is stated as of its last entry,
+    and the figures are usually computed later).
     """
     stated = store.source_balances()
-    outstanding_on: dict[date, dict[tuple[str, str | None], int]] = {}
-    for day in {row[2] for row in stated}:
-        # Nothing issued or received between the two dates: the outstanding is the same.
+    outstanding_on: dict[date, Mapping[tuple[str, str | None], int]] = {}
+    for day in {row.as_of for row in stated}:
         if day == as_of or (day < as_of and not store.dated_between(day, as_of)):
-            totals = {key: aged.outstanding for key, aged in balances.items()}
-            for key, amount in unapplied.items():
-                totals.setdefault(key, 0)
-                if key not in balances:
-                    totals[key] -= amount
+            outstanding_on[day] = {key: ind.aged.outstanding for key, ind in computed.items()}
         else:
-            totals = _outstanding(store, day)
-        outstanding_on[day] = totals
+            outstanding_on[day] = _outstanding(store, day)
     return {
-        (source, customer): BalanceCheck(
-            as_of=day,
-            source_balance=amount,
-            outstanding=outstanding_on[day].get((source, customer), 0),
-            basis=basis,
+        (row.source, row.customer_id): BalanceCheck(
+            as_of=row.as_of,
+            source_balance=row.amount,
+            outstanding=outstanding_on[row.as_of].get((row.source, row.customer_id), 0),
+            basis=row.basis,
         )
-        for source, customer, day, amount, basis in stated
+        for row in stated
     }
 
 
@@ -251,28 +188,3 @@ def _outstanding(store: Store, as_of: date) -> dict[tuple[str, str | None], int]
     for key, amount in store.unapplied(as_of).items():
         totals[key] = totals.get(key, 0) - amount
     return totals
-
-
-def _aged_by_customer(
-    rows: Iterator[tuple[str, str, str, str, int, int]],
-    unapplied: dict[tuple[str, str | None], int],
-    as_of: date,
-    edges: tuple[int, ...],
-) -> Iterator[tuple[tuple[str, str], AgedBalance]]:
-    for key, lines in groupby(rows, key=lambda row: (row[0], row[1])):
-        open_lines = (
-            OpenLine(kind, date.fromisoformat(due_on), residual, bool(doubtful))
-            for _, _, kind, due_on, residual, doubtful in lines
-        )
-        yield (
-            key,
-            aged_balance(open_lines, unapplied=unapplied.get(key, 0), as_of=as_of, edges=edges),
-        )
-
-
-def _sum_months(per_customer: Iterable[Mapping[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for months in per_customer:
-        for month, amount in months.items():
-            total[month] = total.get(month, 0) + amount
-    return total

@@ -53,3 +53,19 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def sync_running(store_path: Path) -> bool:
+    """Whether a sync holds the lock of this store now (without waiting, without taking it)."""
+    real = store_path.resolve()
+    try:
+        fd = os.open(real.with_name(real.name + ".lock"), os.O_RDONLY)
+    except OSError:  # no lock file: no sync ever ran here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock taken, if any
+    return False

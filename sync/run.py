@@ -9,14 +9,14 @@ successful push to that target. Run twice on the same data, the second run write
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
 
-from encours.connectors.base import RecordTarget, Source, Target
+import duckdb
+
+from encours.connectors.base import Pull, RecordTarget, Source, Target
 from encours.errors import (
     ApiError,
     ConfigError,
@@ -26,6 +26,7 @@ from encours.errors import (
     TransientError,
 )
 from encours.model import Rejected, SourceRecord
+from encours.sync import lastrun
 from encours.sync.config import (
     HubSpotTargetSettings,
     Settings,
@@ -36,7 +37,6 @@ from encours.sync.config import (
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import RunLock
-from encours.sync.reconcile import CreditItem, DueItem, reconcile
 from encours.sync.report import customer_json, indicators_json, push_values
 from encours.sync.secrets import redact, scrubbed
 from encours.sync.sources import field_names, make_source, make_target, same_database_sources
@@ -54,6 +54,9 @@ EXIT_CONFIG = 78
 POSITION = "position"
 #: The cursor row (of no source) that keeps the reconciliation rules of the last run.
 RECONCILE_RULES = "reconcile-rules"
+
+#: How long a run waits for a reader (`status`, `customers`) to let go of the store.
+STORE_WAIT_SECONDS = 60.0
 
 #: Called with (stage, detail) as the run goes; the CLI shows it on a terminal.
 Progress = Callable[[str, str], None]
@@ -156,18 +159,23 @@ def run_sync(
     say = progress or (lambda stage, detail: None)
     with RunLock(settings.store.path):
         try:
-            store = Store.open(settings.store.path)
+            store = Store.open(settings.store.path, wait_seconds=STORE_WAIT_SECONDS)
             try:
                 store.verify()
                 options = _Options(push, only_source, full_refresh, accept_deletions)
                 if dry_run:
                     with store.dry_run():
                         return _run(store, settings, as_of, now, True, options, say)
-                return _run(store, settings, as_of, now, False, options, say)
+                summary = _run(store, settings, as_of, now, False, options, say)
             finally:
                 store.close()
-        except sqlite3.DatabaseError as exc:  # a full disk, a damaged file: say which
+        except duckdb.InterruptException:  # Ctrl-C during a statement
+            raise KeyboardInterrupt from None
+        except duckdb.Error as exc:  # a full disk, a damaged file: say which
             raise store_error(settings.store.path, exc) from None
+        if summary.figures is not None:  # `status` shows them without computing
+            lastrun.save(settings.store.path, summary.run_id, settings, summary.figures)
+        return summary
 
 
 def _run(
@@ -179,23 +187,25 @@ def _run(
     options: _Options,
     say: Progress,
 ) -> RunSummary:
-    run_id = store.start_run(as_of, now)
+    with store.transaction():  # committed at once, but for a dry run
+        run_id = store.start_run(as_of, now)
     summary = RunSummary(run_id=run_id, as_of=as_of)
     try:
         _steps(store, settings, summary, dry_run, options, say)
     except BaseException as exc:
         exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
-        with suppress(sqlite3.DatabaseError):  # a full disk cannot even record the failure
+        with suppress(duckdb.Error), store.transaction():  # a full disk cannot even say it
             store.finish_run(
                 run_id, status="failed", exit_code=exit_code, summary=summary.as_dict()
             )
         raise
-    store.finish_run(
-        run_id,
-        status="dry-run" if dry_run else "done",
-        exit_code=summary.exit_code,
-        summary=summary.as_dict(),
-    )
+    with store.transaction():
+        store.finish_run(
+            run_id,
+            status="dry-run" if dry_run else "done",
+            exit_code=summary.exit_code,
+            summary=summary.as_dict(),
+        )
     return summary
 
 
@@ -214,13 +224,14 @@ def _steps(
     """
     run_id, as_of = summary.run_id, summary.as_of
     share = None if options.accept_deletions else settings.limits.max_deletion_share
+    reads = [
+        read_source(store, make_source(name, source_settings, settings), options.full_refresh, say)
+        for name, source_settings in settings.sources.items()
+        if options.only_source in (None, name)
+    ]
     with store.transaction():
-        for name, source_settings in settings.sources.items():
-            if options.only_source in (None, name):
-                source = make_source(name, source_settings, settings)
-                summary.sources.append(
-                    pull_source(store, source, run_id, options.full_refresh, say, share)
-                )
+        for read in reads:
+            summary.sources.append(store_source(store, read, run_id, say, share))
         summary.reconciled_customers = reconcile_dirty(store, settings, say)
         say("compute", f"indicators as of {as_of.isoformat()}")
         figures = compute_figures(store, settings, as_of)
@@ -249,28 +260,68 @@ def _steps(
             )
 
 
-def pull_source(
-    store: Store,
-    source: Source,
-    run_id: int,
-    full_refresh: bool,
-    say: Progress,
-    max_deletion_share: float | None = None,
-) -> SourceOutcome:
-    """Read one source into the store in one transaction; a failure leaves it untouched.
+@dataclass
+class SourceRead:
+    """A source asked what changed: its pull, or why there is nothing to store."""
 
-    A full read that would delete more than `max_deletion_share` of the source's records is
-    refused the same way (status `refused`, exit 65).
+    source: Source
+    outcome: SourceOutcome
+    pull: Pull | None = None
+    ledger: str | None = None  # the tables the engine read it into
+
+
+def read_source(store: Store, source: Source, full_refresh: bool, say: Progress) -> SourceRead:
+    """Ask a source what changed, and let the engine read it if it can (`Pull.stage`).
+
+    Runs before the run's transaction: a file the engine cannot read fails this source
+    alone (a failed statement would abort the whole transaction in DuckDB). What the engine
+    read waits in temporary tables; an API source is read page by page when stored.
     """
-    outcome = SourceOutcome(source.source)
+    read = SourceRead(source, SourceOutcome(source.source))
     try:
         position = None if full_refresh else store.cursor(source.source, POSITION)
         pull = source.pull(position)
         if pull.unchanged:
-            outcome.status = "unchanged"
+            read.outcome.status = "unchanged"
             say("pull", f"{source.source}: unchanged since the last run")
-            return outcome
-        with store.transaction():
+            return read
+        if pull.stage is not None:
+            say("pull", f"{source.source}: reading")
+            read.ledger = store.read_ledger(pull.stage)
+        read.pull = pull
+    except (DataError, TransientError, ConfigError, ApiError) as exc:
+        _failed(read.outcome, exc, say)
+    return read
+
+
+def store_source(
+    store: Store,
+    read: SourceRead,
+    run_id: int,
+    say: Progress,
+    max_deletion_share: float | None = None,
+) -> SourceOutcome:
+    """Store what one source gave, inside the run's transaction.
+
+    A source that fails leaves the store as it was for it. A full read that would delete
+    more than `max_deletion_share` of the source's records is refused the same way (status
+    `refused`, exit 65).
+    """
+    outcome, pull, source = read.outcome, read.pull, read.source
+    if pull is None:
+        return outcome
+    try:
+        if read.ledger is not None:
+            counts = store.write_ledger(
+                source.source,
+                read.ledger,
+                company_currency=source.currency,
+                run_id=run_id,
+                replace_all=pull.replace_all,
+                max_deletion_share=max_deletion_share,
+            )
+            say("pull", f"{source.source}: {counts.written:,} records read")
+        else:
             counts = store.write_records(
                 source.source,
                 scrubbed(_counted(pull.records, source.source, say)),
@@ -279,18 +330,24 @@ def pull_source(
                 replace_all=pull.replace_all,
                 max_deletion_share=max_deletion_share,
             )
-            store.set_cursor(source.source, POSITION, pull.position(), run_id)
+        store.set_cursor(source.source, POSITION, pull.position(), run_id)
         outcome.written, outcome.deleted = counts.written, counts.deleted
         outcome.changed = counts.changed
         outcome.quarantined = counts.quarantined
     except (DataError, TransientError, ConfigError, ApiError) as exc:
-        # This source is left as it was; the others go on. The store's own errors do not
-        # belong to one source: they stop the run.
-        outcome.status, outcome.error, outcome.exit_code = "failed", redact(str(exc)), exc.exit_code
-        if isinstance(exc, DestructiveReadError):
-            outcome.status = "refused"
-        say("error", f"{source.source}: {outcome.error}")
+        _failed(outcome, exc, say)
     return outcome
+
+
+def _failed(outcome: SourceOutcome, exc: EncoursError, say: Progress) -> None:
+    """This source is left as it was; the others go on.
+
+    The store's own errors do not belong to one source: they stop the run.
+    """
+    outcome.status, outcome.error, outcome.exit_code = "failed", redact(str(exc)), exc.exit_code
+    if isinstance(exc, DestructiveReadError):
+        outcome.status = "refused"
+    say("error", f"{outcome.name}: {outcome.error}")
 
 
 def _counted(
@@ -310,7 +367,6 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     When the rules themselves changed since the last run (`[reconcile]`, or which sources
     guess nothing), every customer is reconciled again.
     """
-    count = 0
     complete = {
         name
         for name, source in settings.sources.items()
@@ -319,103 +375,12 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     rules = json.dumps([settings.reconcile.model_dump(), sorted(complete)], sort_keys=True)
     if store.cursor("", RECONCILE_RULES) != rules and store.mark_all_dirty():
         store.set_cursor("", RECONCILE_RULES, rules, 0)  # kept once there is something to match
-    for source, customer_id, due_rows, credit_rows in store.reconcile_inputs():
-        result = reconcile(
-            [_due_item(row) for row in due_rows],
-            [_credit_item(row) for row in credit_rows],
-            oldest_first=settings.reconcile.oldest_first,
-            guess=source not in complete,
-        )
-        settled = [
-            (day, row[2], row[3])
-            for row in due_rows
-            if (day := _iso(result.settled_on.get((row[2], row[3])))) != row[12]
-        ]
-        used = [
-            (day, row[2])
-            for row in credit_rows
-            if (day := _iso(result.used_on.get(row[2]))) != row[13]
-        ]
-        store.replace_reconciliation(source, customer_id, result.allocations, settled, used)
-        count += 1
-        if count % 1000 == 0:
-            say("reconcile", f"{count:,} customers reconciled")
-    store.finish_reconciliation()
+    count = store.reconcile_dirty(
+        oldest_first=settings.reconcile.oldest_first, complete_sources=complete
+    )
     if count:
         say("reconcile", f"{count:,} customers reconciled")
     return count
-
-
-def _due_item(row: tuple[Any, ...]) -> DueItem:
-    (
-        _,
-        _,
-        invoice_id,
-        seq,
-        issued_on,
-        due_on,
-        amount,
-        kind,
-        number,
-        match_ref,
-        matched_on,
-        order_ref,
-        _,
-    ) = row
-    return DueItem(
-        invoice_id=invoice_id,
-        seq=seq,
-        issued_on=date.fromisoformat(issued_on),
-        due_on=date.fromisoformat(due_on),
-        amount=amount,
-        kind=kind,
-        number=number,
-        match_ref=match_ref,
-        matched_on=_day(matched_on),
-        order_ref=order_ref,
-    )
-
-
-def _credit_item(row: tuple[Any, ...]) -> CreditItem:
-    (
-        _,
-        _,
-        external_id,
-        kind,
-        on_date,
-        amount,
-        reference,
-        match_ref,
-        matched_on,
-        applies_to,
-        is_on_order,
-        order_ref,
-        links,
-        _,
-    ) = row
-    return CreditItem(
-        credit_id=external_id,
-        kind=kind,
-        on=date.fromisoformat(on_date),
-        amount=amount,
-        reference=reference,
-        match_ref=match_ref,
-        matched_on=_day(matched_on),
-        applies_to=applies_to,
-        is_on_order=bool(is_on_order),
-        order_ref=order_ref,
-        links=tuple((invoice, units, _day(on)) for invoice, units, on in json.loads(links))
-        if links != "[]"
-        else (),
-    )
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
 
 
 def _snapshot(figures: Figures) -> dict[str, dict[str, object]]:

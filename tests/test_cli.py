@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -21,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fec_files import Line
 from fec_files import write_fec as write_fec_lines
+from store_tables import dump
 
 from encours import demo as demo_setup
 from encours.cli import cli
@@ -62,23 +62,7 @@ def run_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def dump_store(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every table but `runs`, every row, in a fixed order."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        tables = [
-            name
-            for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' AND name != 'runs' ORDER BY name"
-            )
-        ]
-        dump = {}
-        for table in tables:
-            width = len(db.execute(f"PRAGMA table_info({table})").fetchall())
-            order = ", ".join(str(i) for i in range(1, width + 1))
-            dump[table] = db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # noqa: S608
-        return dump
-    finally:
-        db.close()
+    return dump(path)
 
 
 def status_json(config: Path, *extra: str) -> dict:
@@ -106,7 +90,7 @@ def write_config(folder: Path, fec: str = "books.fec", extra: str = "") -> Path:
 currency = "EUR"
 
 [store]
-path = "encours.sqlite"
+path = "encours.duckdb"
 
 [sources.books]
 type = "fec"
@@ -202,27 +186,27 @@ def test_sync_twice_writes_nothing_the_second_time(tmp_path: Path) -> None:
     assert written and all(key.startswith("books:") for key in written)
     assert "target file:" in first.stderr
     os.utime(target, ns=(1_000_000_000, 1_000_000_000))  # any rewrite would now show
-    before_bytes, before_store = target.read_bytes(), dump_store(tmp_path / "encours.sqlite")
+    before_bytes, before_store = target.read_bytes(), dump_store(tmp_path / "encours.duckdb")
     second = run("--config", config, "sync", "--as-of", AS_OF)
     assert "unchanged" in second.stderr
     assert "target file: 0 customer(s) updated" in second.stderr
     assert target.read_bytes() == before_bytes
     assert target.stat().st_mtime_ns == 1_000_000_000
-    assert dump_store(tmp_path / "encours.sqlite") == before_store
+    assert dump_store(tmp_path / "encours.duckdb") == before_store
 
 
 def test_a_full_refresh_of_the_same_file_writes_nothing_either(demo_copy: Path) -> None:
     config = demo_copy / "config.toml"
     target = demo_copy / "indicators.json"
     os.utime(target, ns=(1_000_000_000, 1_000_000_000))
-    before_store = dump_store(demo_copy / "encours.sqlite")
+    before_store = dump_store(demo_copy / "encours.duckdb")
 
     result = run("--config", config, "sync", "--as-of", AS_OF, "--full-refresh")
 
     assert "source books: ok" in result.stderr  # read again, record by record
     assert "target file: 0 customer(s) updated" in result.stderr
     assert target.stat().st_mtime_ns == 1_000_000_000
-    assert dump_store(demo_copy / "encours.sqlite") == before_store
+    assert dump_store(demo_copy / "encours.duckdb") == before_store
 
 
 def test_a_changed_invoice_pushes_that_customer_only(demo_copy: Path) -> None:
@@ -266,7 +250,7 @@ def test_a_changed_invoice_pushes_that_customer_only(demo_copy: Path) -> None:
 def test_dry_run_keeps_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     config, _ = demo_setup.prepare(tmp_path)
     run("--config", config, "sync", "--as-of", "2026-05-31")
-    target, store = tmp_path / "indicators.json", tmp_path / "encours.sqlite"
+    target, store = tmp_path / "indicators.json", tmp_path / "encours.duckdb"
     os.utime(target, ns=(1_000_000_000, 1_000_000_000))
     before_bytes, before_store = target.read_bytes(), dump_store(store)
     result = run("--config", config, "sync", "--as-of", AS_OF, "--dry-run")
@@ -342,7 +326,7 @@ def test_a_bad_amount_exits_65_naming_file_line_and_column(tmp_path: Path) -> No
     fec = write_small_fec(tmp_path / "books.fec")
     config = write_config(tmp_path)
     run("--config", config, "sync", "--as-of", "2026-01-31")
-    before = dump_store(tmp_path / "encours.sqlite")
+    before = dump_store(tmp_path / "encours.duckdb")
     lines = fec.read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2].replace("1000,00", "1O00,00")  # letter O for a zero, line 3
     fec.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -350,11 +334,11 @@ def test_a_bad_amount_exits_65_naming_file_line_and_column(tmp_path: Path) -> No
     assert str(fec) in result.stderr
     assert "line 3" in result.stderr
     assert "column Credit" in result.stderr
-    assert dump_store(tmp_path / "encours.sqlite") == before, "a failed source changes nothing"
+    assert dump_store(tmp_path / "encours.duckdb") == before, "a failed source changes nothing"
 
 
 def test_a_second_concurrent_run_exits_73(demo_copy: Path) -> None:
-    config, store = demo_copy / "config.toml", demo_copy / "encours.sqlite"
+    config, store = demo_copy / "config.toml", demo_copy / "encours.duckdb"
     with RunLock(store):
         blocked = run_process("--config", config, "sync", "--as-of", AS_OF)
     assert blocked.returncode == 73, blocked.stderr

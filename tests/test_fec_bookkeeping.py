@@ -66,7 +66,7 @@ def write(folder: Path, rows: list[str], *, end: str = "\n") -> Path:
     (folder / "books.fec").write_bytes((end.join([HEADER, *rows]) + end).encode())
     config = folder / "config.toml"
     config.write_text(
-        '[company]\ncurrency = "EUR"\n\n[store]\npath = "encours.sqlite"\n\n'
+        '[company]\ncurrency = "EUR"\n\n[store]\npath = "encours.duckdb"\n\n'
         '[sources.books]\ntype = "fec"\npath = "books.fec"\ndefault_payment_terms_days = 30\n\n'
         '[targets.file]\ntype = "file"\npath = "indicators.json"\n',
         encoding="utf-8",
@@ -317,6 +317,7 @@ def test_a_source_balance_that_differs_is_flagged_and_exits_3(
             yield balance
 
     monkeypatch.setattr(fec._EntryReader, "_balances", one_off)
+    monkeypatch.setattr(fec.FecConnector, "stage", None)  # read by the patched Python reader
     config = write(tmp_path, INTERLEAVED)
 
     result = encours(config, "sync", "--as-of", "2025-02-28", expect=3)

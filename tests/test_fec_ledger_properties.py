@@ -794,7 +794,7 @@ def write(folder: Path, case: Case) -> Path:
     )
     config = folder / "config.toml"
     config.write_text(
-        '[company]\ncurrency = "EUR"\n\n[store]\npath = "encours.sqlite"\n\n'
+        '[company]\ncurrency = "EUR"\n\n[store]\npath = "encours.duckdb"\n\n'
         '[sources.books]\ntype = "fec"\npath = "books.fec"\ndefault_payment_terms_days = 30\n\n'
         f"[sources.books.payment_terms]\n{terms}\n"
         '[targets.file]\ntype = "file"\npath = "indicators.json"\n',
@@ -848,7 +848,7 @@ def check_report(document: dict, case: Case, as_of: date) -> None:
 def check_store(folder: Path, case: Case) -> None:
     """(f) in the store the figures are read from: no due line is settled beyond its amount,
     no customer's unapplied money is negative, on any of the dates."""
-    store = Store.open(folder / "encours.sqlite")
+    store = Store.open(folder / "encours.duckdb")
     try:
         for as_of in case.as_of:
             for row in store.open_due_lines(as_of):
@@ -935,7 +935,7 @@ def test_an_advance_applied_is_used_up_on_the_day_of_its_application(case: Case)
         folder = Path(name)
         config = write(folder, case)
         encours(config, "sync", "--as-of", case.as_of[3].isoformat())
-        store = Store.open(folder / "encours.sqlite")
+        store = Store.open(folder / "encours.duckdb")
         try:
             for as_of in sorted({*case.as_of, *(e.day for e in case.entries)}):
                 open_uses = [

@@ -9,12 +9,12 @@ on its last line leaves the store exactly as it was.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from fec_files import Line, fec_text, receipt, sale, write_fec
+from store_tables import dump
 
 from encours.connectors.fec import FecConnector, _sniff_encoding
 from encours.errors import DataError
@@ -552,17 +552,8 @@ def aged(settings: Settings, as_of: date) -> dict[str, AgedBalance]:
 
 
 def table_rows(database: Path) -> dict[str, list[tuple[object, ...]]]:
-    connection = sqlite3.connect(database)
-    try:
-        return {
-            table: sorted(
-                connection.execute(f"SELECT * FROM {table}").fetchall(),  # noqa: S608
-                key=repr,
-            )
-            for table in TABLES
-        }
-    finally:
-        connection.close()
+    tables = dump(database)
+    return {table: tables[table] for table in TABLES}
 
 
 def _with_bad_last_line(lines: list[Line]) -> list[Line]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import json
 import random
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import requests
 import responses
 from fake_hubspot import FakeHubSpot
 from fakes.pennylane import SPEC_PATH, FakeClock, FakePennylane, customer, invoice
+from store_tables import dump
 from tenacity import wait_exponential
 
 import encours.connectors.http as http_module
@@ -365,26 +365,7 @@ def _run(world: World, *, faults: bool) -> int:
 
 def _state(world: World) -> dict[str, Any]:
     """The store's tables (but `runs`, without run ids) and HubSpot's companies."""
-    tables: dict[str, Any] = {}
-    connection = sqlite3.connect(world.settings.store.path)
-    try:
-        names = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        for name in sorted(set(names) - {"runs"}):
-            columns = [
-                row[1]
-                for row in connection.execute(f'PRAGMA table_info("{name}")')
-                if row[1] not in RUN_COLUMNS
-            ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = connection.execute(f'SELECT {select} FROM "{name}"').fetchall()  # noqa: S608
-            tables[name] = sorted(rows, key=repr)
-    finally:
-        connection.close()
+    tables = dump(world.settings.store.path, without=RUN_COLUMNS)
     companies = {key: dict(values) for key, values in world.hubspot.companies.items()}
     return {"store": tables, "hubspot": companies}
 

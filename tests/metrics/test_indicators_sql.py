@@ -38,7 +38,7 @@ from encours.metrics.dso import (
 )
 from encours.metrics.indicators import DsoSettings, Indicators, PeriodFlows, indicators
 from encours.metrics.outstanding import OpenLine, aged_balance, combined
-from encours.sync.indicators_sql import indicator_rows
+from encours.sync.store.indicators_sql import indicator_rows
 from encours.sync.store.schema import MIGRATIONS
 
 EXAMPLES = int(os.environ.get("ENCOURS_EXAMPLES", "100"))

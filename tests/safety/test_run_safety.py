@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from store_tables import dump
 
 from encours import demo as demo_setup
 from encours.cli import cli
@@ -58,17 +58,7 @@ def total(config: Path) -> str:
 
 def store_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every table but `runs`, in a fixed order: what a refused run must leave unchanged."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        names = [
-            n
-            for (n,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs'"
-            )
-        ]
-        return {n: sorted(db.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for n in names}  # noqa: S608
-    finally:
-        db.close()
+    return dump(path)
 
 
 @pytest.fixture
@@ -88,14 +78,14 @@ def test_a_destructive_full_read_is_refused_and_keeps_the_store(demo: Path, cut:
     lines = books.read_bytes().splitlines(keepends=True)
     keep = 1 if cut == "header only" else len(lines) // 3
     books.write_bytes(b"".join(lines[:keep]))
-    before, pushed = store_rows(demo.parent / "encours.sqlite"), (demo.parent / "indicators.json")
+    before, pushed = store_rows(demo.parent / "encours.duckdb"), (demo.parent / "indicators.json")
     pushed_before = pushed.read_bytes()
 
     result = encours(demo, "sync", "--as-of", AS_OF, expect=65)
 
     assert "REFUSED" in result.stderr and "would delete" in result.stderr
     assert "--accept-deletions" in result.stderr
-    assert store_rows(demo.parent / "encours.sqlite") == before
+    assert store_rows(demo.parent / "encours.duckdb") == before
     assert pushed.read_bytes() == pushed_before  # nothing derived from it was pushed
     assert total(demo) == "413602.88"
 
@@ -159,21 +149,21 @@ def test_status_during_a_sync_shows_the_old_or_the_new_total(tmp_path: Path) -> 
 
 
 def test_the_same_store_through_a_link_is_the_same_lock(tmp_path: Path) -> None:
-    real = tmp_path / "data" / "encours.sqlite"
+    real = tmp_path / "data" / "encours.duckdb"
     real.parent.mkdir()
     real.touch()
     link = tmp_path / "link"
     link.symlink_to(real.parent)
 
     with RunLock(real), pytest.raises(AlreadyRunningError):  # noqa: SIM117
-        with RunLock(link / "encours.sqlite"):
+        with RunLock(link / "encours.duckdb"):
             pass
-    with RunLock(tmp_path / "data" / ".." / "data" / "encours.sqlite"):
+    with RunLock(tmp_path / "data" / ".." / "data" / "encours.duckdb"):
         pass
 
 
 def test_a_damaged_store_is_found_by_check_sync_and_status(demo: Path) -> None:
-    store = demo.parent / "encours.sqlite"
+    store = demo.parent / "encours.duckdb"
     size = store.stat().st_size
     with store.open("r+b") as handle:  # garbage over pages in the middle of the file
         handle.seek(size // 2)
@@ -226,7 +216,7 @@ def test_a_full_disk_under_the_store_exits_74_and_keeps_nothing(
 ) -> None:
     config, _ = demo_setup.prepare(tmp_path, FecSpec(invoices=4000, customers=200))
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace('"encours.sqlite"', f'"{small_disk / "s.sqlite"}"'))
+    config.write_text(text.replace('"encours.duckdb"', f'"{small_disk / "s.sqlite"}"'))
 
     result = encours_process(config, "sync", "--as-of", AS_OF)
 
@@ -263,12 +253,14 @@ def test_ctrl_c_exits_130_and_the_store_is_as_it_was(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wal = tmp_path / "encours.sqlite-wal"
+    lock = tmp_path / "encours.duckdb.lock"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sync.poll() is None:  # until it writes the store
-        if wal.exists() and wal.stat().st_size > 0:
+    while time.monotonic() < deadline and sync.poll() is None:  # until it holds the lock
+        if lock.exists() and lock.read_text().strip() == str(sync.pid):
             break
         time.sleep(0.02)
+    time.sleep(0.3)  # into the read: the whole run takes seconds
+    assert sync.poll() is None, "the run ended before Ctrl-C: make the ledger larger"
     sync.send_signal(signal.SIGINT)
     out, err = sync.communicate(timeout=60)
 

@@ -25,7 +25,7 @@ def test_the_example_config_loads_and_runs_beside_a_fec(tmp_path: Path) -> None:
     summary = run_sync(settings, as_of=date(2026, 10, 31), now=datetime.now(UTC))
 
     assert summary.exit_code == EXIT_OK
-    assert settings.store.path == tmp_path / "encours.sqlite"  # relative to the config file
+    assert settings.store.path == tmp_path / "encours.duckdb"  # relative to the config file
     assert (tmp_path / "indicators.json").exists()
     assert settings.push.field_names["outstanding"] == "encours"
 

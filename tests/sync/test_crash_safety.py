@@ -13,13 +13,14 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
+from store_tables import dump, read_only
 
 from encours import demo as demo_setup
 from encours.demo.fecgen import FecSpec
@@ -46,12 +47,8 @@ def sync(folder: Path) -> subprocess.Popen[bytes]:
 
 def state(folder: Path) -> tuple[dict[str, list[tuple[object, ...]]], str]:
     """Every table but the run log (without run ids), and the target file."""
-    with sqlite3.connect(folder / "encours.sqlite") as db:
-        tables = {}
-        for table in TABLES:
-            columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]  # noqa: S608
-            kept = ", ".join(c for c in columns if c not in ("run_id", "first_run", "last_run"))
-            tables[table] = sorted(db.execute(f"SELECT {kept} FROM {table}").fetchall(), key=repr)  # noqa: S608
+    everything = dump(folder / "encours.duckdb", without=("run_id", "first_run", "last_run"))
+    tables = {table: everything[table] for table in TABLES}
     return tables, (folder / "indicators.json").read_text(encoding="utf-8")
 
 
@@ -67,17 +64,16 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, f
 
 
 def _wait_for_the_run(folder: Path, process: subprocess.Popen[bytes]) -> float:
-    """When the sync recorded its run as started (after the interpreter's start-up)."""
-    store = folder / "encours.sqlite"
+    """When the sync took the store's lock (after the interpreter's start-up).
+
+    DuckDB lets no one read the file while the run writes it: the lock file, which holds
+    the run's pid, says when it started.
+    """
+    lock = folder / "encours.duckdb.lock"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
-        if store.exists():
-            try:
-                with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
-                    if db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]:
-                        return time.monotonic()
-            except sqlite3.Error:  # not created yet
-                pass
+        if lock.exists() and lock.read_text().strip() == str(process.pid):
+            return time.monotonic()
         time.sleep(0.005)
     return time.monotonic()
 
@@ -111,11 +107,11 @@ def test_a_killed_sync_is_caught_up_by_the_next_one(
 
 def _cut_mid_run(folder: Path) -> bool:
     """Whether the store records a run that started and never finished."""
-    if not (folder / "encours.sqlite").exists():
+    if not (folder / "encours.duckdb").exists():
         return False
-    with sqlite3.connect(folder / "encours.sqlite") as db:
-        try:
+    try:
+        with read_only(folder / "encours.duckdb") as db:
             row = db.execute("SELECT COUNT(*) FROM runs WHERE finished_at IS NULL").fetchone()
-        except sqlite3.OperationalError:  # killed before the schema was written
-            return False
+    except duckdb.Error:  # killed before the schema was written
+        return False
     return bool(row[0])

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from encours.sync.reconcile import CreditItem, DueItem, Reconciliation, reconcile
-from encours.sync.reconcile_sql import reconcile_dirty_sql
+from encours.sync.store.reconcile_sql import reconcile_dirty_sql
 from encours.sync.store.schema import MIGRATIONS
 
 D = date

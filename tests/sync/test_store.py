@@ -1,8 +1,9 @@
-"""The SQLite store: migrations, file mode, currencies, upserts and full-read deletions."""
+"""The DuckDB store: migrations, the 0.1 upgrade, file mode, currencies, merges and deletions."""
 
 from __future__ import annotations
 
-import sqlite3
+import gzip
+import shutil
 import stat
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,8 +22,8 @@ from encours.model import (
     SourceBalance,
     SourceRecord,
 )
-from encours.sync.migrations import MIGRATIONS
 from encours.sync.store import Store
+from encours.sync.store.schema import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 3, tzinfo=UTC)
 DAY = date(2026, 1, 10)
@@ -66,16 +67,15 @@ def test_a_new_store_is_migrated_and_readable_by_its_owner_only(tmp_path: Path) 
     try:
         assert store.schema_version == len(MIGRATIONS)
         assert stat.S_IMODE((tmp_path / "deep" / "s.sqlite").stat().st_mode) == 0o600
-        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         store.close()
 
 
 def test_a_store_from_a_newer_encours_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    Store.open(path).close()
-    with sqlite3.connect(path) as raw:
-        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store = Store.open(path)
+    store.db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS) + 1,))
+    store.close()
     with pytest.raises(StateError, match="newer encours"):
         Store.open(path)
 
@@ -83,42 +83,59 @@ def test_a_store_from_a_newer_encours_is_refused(tmp_path: Path) -> None:
 def test_a_failing_migration_leaves_the_store_as_it_was(store: Store) -> None:
     write(store, [invoice("F1", "100.00")])
     before = store.db.execute("SELECT * FROM invoices").fetchall()
-    broken = (*MIGRATIONS, "CREATE TABLE extra (x); INSERT INTO nowhere VALUES (1);")
+    broken = (*MIGRATIONS, "CREATE TABLE extra (x INTEGER); INSERT INTO nowhere VALUES (1);")
 
     with pytest.raises(StateError, match=f"migration {len(MIGRATIONS) + 1} .* unchanged"):
         store.migrate(broken)
 
     assert store.schema_version == len(MIGRATIONS)
     assert (
-        store.db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
+        store.db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = 'extra'"
+        ).fetchone()
+        is None
     )
     assert store.db.execute("SELECT * FROM invoices").fetchall() == before
 
 
-def test_a_store_of_the_first_schema_migrates_forward_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    store = Store(sqlite3.connect(path, isolation_level=None), path)
-    store.migrate(MIGRATIONS[:1])  # what the first release wrote
-    store.db.execute(
-        "INSERT INTO invoices (source, external_id, customer_id, kind, issued_on, currency, "
-        "total_in_currency, total, due_lines, is_doubtful, due_date_assumed, raw) "
-        "VALUES ('books', 'F1', 'C1', 'invoice', '2026-01-10', 'EUR', '100.00', 10000, "
-        "'[[\"2026-02-09\", 10000]]', 0, 0, '')"
-    )
-    store.set_cursor("books", "position", "digest-of-the-file", 1)
-    store.close()
+LEGACY = Path(__file__).parent.parent / "data" / "legacy"
 
-    upgraded = Store.open(path)
+
+def test_a_store_written_by_0_1_is_upgraded_on_first_open_keeping_everything(
+    tmp_path: Path,
+) -> None:
+    """The fixture is a 0.1 store (SQLite, schema 3) that 0.1's own `encours sync` wrote.
+
+    It synced tests/data/legacy/books.fec as of 2026-10-31 (file target pushed); a match to
+    CRM record 42 was then added, as a HubSpot run would have.
+    """
+    path = tmp_path / "encours.sqlite"
+    with gzip.open(LEGACY / "store-0.1.sqlite.gz") as packed, path.open("wb") as out:
+        shutil.copyfileobj(packed, out)
+
+    store = Store.open(path)
     try:
-        assert upgraded.schema_version == len(MIGRATIONS) > 1
-        assert upgraded.db.execute("SELECT external_id FROM invoices").fetchall() == [("F1",)]
-        assert upgraded.matches() == []  # the table of migration 2 is there
-        assert upgraded.source_balances() == []  # and those of migration 3
-        # Drafts and FEC entries are read differently since migration 3: every source is
-        # read whole again at the next run.
-        assert upgraded.cursor("books", "position") is None
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.cursor("books", "position") is not None  # the next run reads nothing
+        assert sum(len(fields) for fields in store.last_pushed("file").values()) == 48
+        assert store.matches() == [("crm", "books:C0001", "42", "matched", "siren")]
+        counts = {
+            table: store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("invoices", "due_lines", "credits", "allocations", "snapshots", "runs")
+        }
+        assert counts == {
+            "invoices": 66,
+            "due_lines": 66,
+            "credits": 61,
+            "allocations": counts["allocations"],
+            "snapshots": 7,
+            "runs": 1,
+        }
+        assert counts["allocations"] > 0
+        assert store.start_run(DAY, NOW) == 2  # run ids go on from 0.1's
     finally:
-        upgraded.close()
+        store.close()
+    assert (tmp_path / "encours.sqlite.0.1-sqlite").exists()  # the old file, kept
 
 
 def test_foreign_currency_is_converted_with_the_document_rate(store: Store) -> None:

@@ -10,12 +10,12 @@ two invoices (Kappa). Each test syncs with the real CLI and checks every figure 
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store_tables import read_only
 from tryton_helpers import admin, encours, status, today, tryton_figures
 from trytond_server import TrytonServer
 
@@ -73,7 +73,7 @@ def _sync(config: Path) -> None:
 
 
 def _credit_kinds(config: Path, party: str) -> list[tuple[str, int]]:
-    with sqlite3.connect(config.parent / "encours.sqlite") as db:
+    with read_only(config.parent / "encours.duckdb") as db:
         return db.execute(
             "SELECT kind, amount FROM credits WHERE customer_id = ? ORDER BY amount", (party,)
         ).fetchall()
@@ -203,7 +203,7 @@ def test_a_transfer_reconciled_with_one_instalment_settles_that_one(
     _expect(lambda_, overdue={"1-30": "600.00"})
     check = lambda_["balance_check"]
     assert (check["source_balance"], check["difference"]) == ("600.00", "0.00")
-    with sqlite3.connect(synced.parent / "encours.sqlite") as db:
+    with read_only(synced.parent / "encours.duckdb") as db:
         rules = db.execute(
             "SELECT rule, due_seq, amount FROM allocations WHERE customer_id = ?", (LAMBDA,)
         ).fetchall()

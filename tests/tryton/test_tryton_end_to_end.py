@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from store_tables import read_only
 from tryton_helpers import (
     SYNC_PASSWORD,
     admin,
@@ -80,13 +80,13 @@ def test_each_invoice_left_to_pay_is_trytons_amount_to_pay(
         None,
         ["amount_to_pay"],
     )
-    with sqlite3.connect(synced.parent / "encours.sqlite") as db:
+    with read_only(synced.parent / "encours.duckdb") as db:
         left = dict(
             db.execute(
                 "SELECT d.invoice_id, SUM(d.amount) - COALESCE((SELECT SUM(a.amount) FROM "
                 "allocations a WHERE a.invoice_id = d.invoice_id), 0) FROM due_lines d "
                 "GROUP BY d.invoice_id"
-            )
+            ).fetchall()
         )
     assert len(theirs) == 19
     for invoice in theirs:
@@ -108,7 +108,7 @@ def test_sync_writes_the_indicators_on_the_parties(tryton: TrytonServer, synced:
 
 def test_a_second_sync_writes_nothing(tryton: TrytonServer, synced: Path) -> None:
     """No change in Tryton: no row of the store changes and no party is written."""
-    store = synced.parent / "encours.sqlite"
+    store = synced.parent / "encours.duckdb"
     before, parties_before = store_digest(store), _parties(tryton)
     result = encours(synced, "sync")
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ def _resync_with(
     tryton: TrytonServer, synced: Path, monkeypatch: pytest.MonkeyPatch, **config: str
 ) -> tuple[int, str]:
     """Sync the same store with another configuration; the store must come out unchanged."""
-    store = synced.parent / "encours.sqlite"
+    store = synced.parent / "encours.duckdb"
     before = store_digest(store)
     write_config(synced.parent, tryton, monkeypatch, **config)
     result = encours(synced, "sync")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from scenario import OTHER_LOGIN, OTHER_PASSWORD, SYNC_LOGIN, SYNC_PASSWORD
+from store_tables import dump
 from trytond_server import ADMIN_PASSWORD, TrytonServer, today
 
 from encours.cli import cli
@@ -51,7 +51,7 @@ def write_config(
     where = (
         f'url = "{server.url}"\ndatabase = "{database or server.database}"\nuser = "{SYNC_LOGIN}"\n'
     )
-    text = f'[store]\npath = "encours.sqlite"\n[sources.tryton]\ntype = "tryton"\n{where}'
+    text = f'[store]\npath = "encours.duckdb"\n[sources.tryton]\ntype = "tryton"\n{where}'
     if target:
         text += f'[targets.erp]\ntype = "tryton"\n{where}'
     config = folder / "config.toml"
@@ -78,18 +78,9 @@ def admin(server: TrytonServer) -> TrytonRpc:
 
 def store_digest(path: Path) -> dict[str, str]:
     """A digest of every table of the store but `runs` (which notes each run)."""
-    with sqlite3.connect(path) as db:
-        tables = [
-            name
-            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if name not in {"runs", "sqlite_sequence"}
-        ]
-        return {
-            table: hashlib.sha256(
-                repr(db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()).encode()  # noqa: S608
-            ).hexdigest()
-            for table in tables
-        }
+    return {
+        table: hashlib.sha256(repr(rows).encode()).hexdigest() for table, rows in dump(path).items()
+    }
 
 
 def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]:

@@ -1,0 +1,104 @@
+"""A ledger read by the engine itself, turned into the write path's staged rows in SQL.
+
+A set-based source (the FEC: `connectors/fec_engine.py`) fills `fec_lines`, `fec_sales`,
+`fec_customers`, `fec_balances` and `fec_rejected`, one row per record its Python reader
+would yield. These statements give them the shape `rows.RowMaker` gives those records, into
+the `stage_*` tables, and the merge (`writing.Merge`) does the rest as for any source.
+
+Example: a `fec_lines` debit ('VT/1/L2', customer C1, 120.00, due lines [(2025-02-09,
+12000)]) becomes the invoice row VT/1/L2 of 12000 ("120.00" EUR) and its due line 0.
+"""
+
+# ruff: noqa: S608 - the SQL is built from this module's constants; values are bound
+
+from __future__ import annotations
+
+import duckdb
+
+from encours.model import CURRENCY_EXPONENTS, CreditKind
+from encours.sync.store.writing import COLUMNS
+
+_ADVANCE = f"'{CreditKind.ADVANCE.value}'"
+
+
+def amount_text(units: str, exponent: int) -> str:
+    """SQL for minor units (not negative) as the currency's Decimal text: 12345 -> '123.45'."""
+    if exponent == 0:
+        return f"CAST({units} AS TEXT)"
+    scale = 10**exponent
+    return (
+        f"CAST({units} // {scale} AS TEXT) || '.' || "  # DuckDB: // is integer division
+        f"lpad(CAST({units} % {scale} AS TEXT), {exponent}, '0')"
+    )
+
+
+#: The tables a set-based source's read fills, by what they hold.
+LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected")
+
+
+def keep_ledger(db: duckdb.DuckDBPyConnection, name: str) -> str:
+    """Rename the `fec_*` tables just read to `<name>_*` (another read may follow)."""
+    for part in LEDGER_TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {name}_{part}")
+        db.execute(f"ALTER TABLE fec_{part} RENAME TO {name}_{part}")
+    return name
+
+
+def stage_ledger(db: duckdb.DuckDBPyConnection, ledger: str, company_currency: str) -> int:
+    """Fill the `stage_*` tables from the ledger tables `<ledger>_*`; return the records."""
+    text = amount_text("amount", CURRENCY_EXPONENTS[company_currency])
+    currency = {"currency": company_currency}
+    invoice = ", ".join(COLUMNS["invoices"])
+    db.execute(
+        f"INSERT INTO stage_invoices (pos, {invoice}) SELECT row_number() OVER (), source, "
+        "external_id, customer_id, reference, kind, booked_on, $currency, "
+        f"{text}, NULL, amount, is_doubtful, due_date_assumed, match_ref, matched_on, NULL, "
+        f"NULL, raw FROM {ledger}_lines WHERE len(due_lines) > 0",  # DuckDB: lists
+        currency,
+    )
+    due = ", ".join(COLUMNS["due_lines"])
+    db.execute(
+        f"INSERT INTO stage_due_lines (pos, {due}) SELECT 0, source, external_id, "
+        "seq - 1, customer_id, kind, is_doubtful, booked_on, due_lines[seq].due_on, "
+        "due_lines[seq].amount, NULL FROM (SELECT *, generate_subscripts(due_lines, 1) AS seq "
+        f"FROM {ledger}_lines WHERE len(due_lines) > 0) AS lines"  # DuckDB: lists
+    )
+    credit = ", ".join(COLUMNS["credits"])
+    db.execute(
+        f"INSERT INTO stage_credits (pos, {credit}) SELECT row_number() OVER (), source, "
+        f"external_id, kind, customer_id, booked_on, $currency, {text}, NULL, amount, "
+        f"reference, match_ref, matched_on, NULL, kind = {_ADVANCE}, "
+        f"CASE WHEN kind = {_ADVANCE} THEN reference END, NULL, raw "
+        f"FROM {ledger}_lines WHERE len(due_lines) = 0",
+        currency,
+    )
+    db.execute(
+        "INSERT INTO stage_sales (pos, source, external_id, customer_id, booked_on, amount, "
+        "raw) SELECT row_number() OVER (), source, external_id, customer_id, booked_on, "
+        f"amount, raw FROM {ledger}_sales"
+    )
+    db.execute(
+        "INSERT INTO stage_customers (pos, source, external_id, name, payment_terms_days, "
+        "terms_end_of_month, raw) SELECT row_number() OVER (), source, external_id, name, "
+        f"payment_terms_days, terms_end_of_month, raw FROM {ledger}_customers"
+    )
+    balance = amount_text("ABS(amount)", CURRENCY_EXPONENTS[company_currency])
+    db.execute(
+        "INSERT INTO stage_source_balances (pos, source, customer_id, as_of, currency, "
+        "amount_in_currency, amount, basis, raw) SELECT row_number() OVER (), source, "
+        f"external_id, as_of, $currency, CASE WHEN amount < 0 THEN '-' ELSE '' END || "
+        f"{balance}, amount, basis, '' FROM {ledger}_balances",
+        currency,
+    )
+    db.execute(
+        "INSERT INTO stage_quarantine (pos, source, stream, external_id, reason, raw) "
+        "SELECT row_number() OVER (), source, stream, external_id, reason, raw "
+        f"FROM {ledger}_rejected"
+    )
+    row = db.execute(
+        f"SELECT (SELECT COUNT(*) FROM {ledger}_lines) + (SELECT COUNT(*) FROM {ledger}_sales) + "
+        f"(SELECT COUNT(*) FROM {ledger}_customers) + (SELECT COUNT(*) FROM {ledger}_balances)"
+    ).fetchone()
+    for part in LEDGER_TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {ledger}_{part}")
+    return int(row[0]) if row else 0
