@@ -19,7 +19,7 @@ from encours.sync.store.schema import MIGRATIONS
 
 #: The engine's memory ceiling: past it, joins and sorts spill to a temporary folder beside
 #: the store instead of growing (the benchmark's million invoices stay under it).
-MEMORY_LIMIT = "768MB"
+MEMORY_LIMIT = "512MB"
 #: The first bytes of an SQLite file: a store written by encours 0.1.
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
