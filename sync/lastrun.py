@@ -15,12 +15,14 @@ Decimal text, dates as ISO text. Example: `{"as_of": "2026-03-31", "run_id": 7, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import types
 import typing
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -123,32 +125,34 @@ def _encode(value: Any) -> Any:
 
 def _decode(kind: Any, value: Any) -> Any:
     """The inverse of `_encode`, led by the type hints of the dataclasses."""
-    if value is None:
-        return None
+    return _decoder(kind)(value)
+
+
+@functools.cache
+def _decoder(kind: Any) -> Callable[[Any], Any]:
+    """A function that rebuilds a value of type `kind` from its JSON (made once per type)."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        options = [option for option in typing.get_args(kind) if option is not type(None)]
-        return _decode(options[0], value)
+        (option,) = [option for option in typing.get_args(kind) if option is not type(None)]
+        inner = _decoder(option)
+        return lambda value: None if value is None else inner(value)
     if origin is tuple:
         arguments = typing.get_args(kind)
         if len(arguments) == 2 and arguments[1] is Ellipsis:
-            return tuple(_decode(arguments[0], item) for item in value)
-        return tuple(
-            _decode(argument, item) for argument, item in zip(arguments, value, strict=True)
+            item = _decoder(arguments[0])
+            return lambda value: tuple(item(element) for element in value)
+        items = [_decoder(argument) for argument in arguments]
+        return lambda value: tuple(
+            item(element) for item, element in zip(items, value, strict=True)
         )
     if dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        return kind(
-            **{
-                f.name: _decode(hints[f.name], value[f.name])
-                for f in dataclasses.fields(kind)
-                if f.init
-            }
-        )
+        fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind) if f.init]
+        return lambda value: kind(**{name: field(value[name]) for name, field in fields})
     if kind is Decimal:
-        return Decimal(value)
+        return Decimal
     if kind is date:
-        return date.fromisoformat(value)
+        return date.fromisoformat
     if kind in (int, str, bool):
-        return kind(value)
-    return value
+        return kind  # type: ignore[no-any-return]
+    return lambda value: value

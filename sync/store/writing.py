@@ -13,6 +13,11 @@ So a second read of the same data changes nothing and marks no customer; a re-ex
 
 Example: stored invoice F1 of customer C1 for 100.00; a full read gives F1 for 120.00 and
 no F2, which was stored for C2: F1 is rewritten, F2 deleted, and C1 and C2 are dirty.
+
+Dialect: `DISTINCT ON`, `EXCEPT`, `DELETE ... USING` and `ON CONFLICT DO NOTHING` are
+PostgreSQL's too; DuckDB-only are `CREATE OR REPLACE TEMP TABLE` (PostgreSQL: `DROP TABLE IF
+EXISTS` then `CREATE TEMP TABLE`) and the `$name` parameters (a PostgreSQL driver's
+`%(name)s`).
 """
 
 # ruff: noqa: S608 - table and column names come from this package's constants, values are bound
