@@ -217,7 +217,7 @@ class Store(FigureQueries, Reconciling, RunState):
         create_stage(self.db)
         written = stage_ledger(self.db, ledger, company_currency)
         row = self.db.execute("SELECT COUNT(*) FROM stage_quarantine").fetchone()
-        counts = Merge(self.db, source, run_id).run(
+        counts = Merge(self.db, source, run_id, unique=True).run(
             replace_all=replace_all, max_deletion_share=max_deletion_share
         )
         return WriteCounts(

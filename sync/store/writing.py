@@ -202,10 +202,22 @@ class RecordWriter:
 class Merge:
     """Merges the `stage_*` tables of one source into the store (see the module docstring)."""
 
-    def __init__(self, db: duckdb.DuckDBPyConnection, source: str, run_id: int) -> None:
+    def __init__(
+        self, db: duckdb.DuckDBPyConnection, source: str, run_id: int, *, unique: bool = False
+    ) -> None:
+        """`unique`: the staged keys are unique by construction (a ledger's line numbers)."""
         self.db = db
         self.source = source
         self.run_id = run_id
+        self.unique = unique
+
+    def _drop(self, name: str) -> None:
+        """Drop the temporary table or view `name`, if there is one."""
+        row = self.db.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", (name,)
+        ).fetchone()
+        if row is not None:
+            self.db.execute(f"DROP {'VIEW' if row[0] == 'VIEW' else 'TABLE'} {name}")
 
     def _count(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
         row = self.db.execute(sql, parameters).fetchone()
@@ -217,9 +229,15 @@ class Merge:
         for table, key in KEYS.items():
             columns = ", ".join(COLUMNS[table])
             order = ", ".join(key)
+            self._drop(f"new_{table}")
+            if self.unique:
+                self.db.execute(
+                    f"CREATE TEMP VIEW new_{table} AS SELECT {columns} FROM stage_{table}"
+                )
+                continue
             # The last version staged of a key wins, as a later page would overwrite it.
             self.db.execute(
-                f"CREATE OR REPLACE TEMP TABLE new_{table} AS SELECT DISTINCT ON ({order}) "
+                f"CREATE TEMP TABLE new_{table} AS SELECT DISTINCT ON ({order}) "
                 f"{columns} FROM stage_{table} ORDER BY {order}, pos DESC"
             )
         if replace_all:
@@ -264,11 +282,21 @@ class Merge:
         """`changed_<t>`: staged rows new or different; `gone_<t>`: stored keys to delete."""
         columns = ", ".join(COLUMNS[table])
         keys = ", ".join(key)
-        self.db.execute(
-            f"CREATE OR REPLACE TEMP TABLE changed_{table} AS SELECT {columns} FROM new_{table} "
-            f"EXCEPT SELECT {columns} FROM {table} WHERE source = $source",
-            {"source": self.source},
+        stored = self._count(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1) AS one",
+            (self.source,),
         )
+        self._drop(f"changed_{table}")
+        if stored or not self.unique:
+            self.db.execute(
+                f"CREATE TEMP TABLE changed_{table} AS SELECT {columns} "
+                f"FROM new_{table} EXCEPT SELECT {columns} FROM {table} WHERE source = $source",
+                {"source": self.source},
+            )
+        else:  # nothing stored yet: every staged row is new
+            self.db.execute(
+                f"CREATE TEMP VIEW changed_{table} AS SELECT {columns} FROM new_{table}"
+            )
         if replace_all:
             gone = (
                 f"SELECT {keys} FROM {table} WHERE source = $source "
