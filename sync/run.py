@@ -41,6 +41,7 @@ from encours.sync.report import customer_json, indicators_json, push_values
 from encours.sync.secrets import redact, scrubbed
 from encours.sync.sources import field_names, make_source, make_target, same_database_sources
 from encours.sync.store import Store, store_error
+from encours.sync.store.bulk import remove_leftovers
 
 EXIT_OK = 0
 EXIT_QUARANTINE = 3  # the run completed; records wait in quarantine or figures differ
@@ -158,6 +159,7 @@ def run_sync(
         )
     say = progress or (lambda stage, detail: None)
     with RunLock(settings.store.path):
+        remove_leftovers(settings.store.path.parent)  # of a run killed while spooling
         try:
             store = Store.open(settings.store.path, wait_seconds=STORE_WAIT_SECONDS)
             try:

@@ -71,12 +71,28 @@ def sql_type(column: str) -> str:
     return "TEXT"
 
 
+#: How the spooled files are named, beside the store.
+SPOOL_PREFIX, SPOOL_SUFFIX = ".encours-", ".jsonl"
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Delete spooled files a killed run left in `folder`; return how many.
+
+    Call it only while holding the run lock: no other run is spooling then.
+    """
+    count = 0
+    for leftover in folder.glob(f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
 class Spool:
     """Rows of one shape written to a temporary JSON-lines file, to be loaded in one go."""
 
     def __init__(self, folder: Path, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
-        fd, name = tempfile.mkstemp(prefix=".encours-", suffix=".jsonl", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=folder)
         self.path = Path(name)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
         self._dumps = json.JSONEncoder(

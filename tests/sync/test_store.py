@@ -288,3 +288,14 @@ def test_a_draft_posted_under_the_same_id_leaves_the_drafts(store: Store) -> Non
     assert store.drafts(DAY) == {("books", "C1"): 5000}
     assert store.db.execute("SELECT COUNT(*) FROM invoices").fetchone() == (0,)
     assert store.db.execute("SELECT COUNT(*) FROM due_lines").fetchone() == (0,)
+
+
+def test_spooled_files_a_killed_run_left_are_removed(tmp_path: Path) -> None:
+    from encours.sync.store.bulk import Spool, remove_leftovers
+
+    left = Spool(tmp_path, ("a",))
+    left.add(("x",))  # a run killed here leaves its file behind
+    (tmp_path / "books.fec").write_text("kept")
+
+    assert remove_leftovers(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books.fec"]
