@@ -40,8 +40,10 @@ A FEC has millions of lines, so this reader works on bytes (both encodings keep 
 separators as single bytes), decodes only the fields it keeps, and yields tuples rather than
 pydantic records (see `model.LedgerLine`).
 
-Incremental sync: a FEC is a whole export. Its position is a digest of its bytes: sync reads
-it again only when that changes, and then replaces what it had from this source.
+Incremental sync: a FEC is a whole export. Its position is its size, modification time and
+a digest of its bytes ("70123456:1767225600000000000:9f2c..."): a file whose size and time
+are the same is not even read; one whose digest is the same is not stored again; any other
+is read whole and replaces what the store had from this source.
 """
 
 from __future__ import annotations
@@ -142,14 +144,27 @@ class FecConnector:
             _Header.read(next(lines, b""), self.path, self._encoding())
 
     def pull(self, position: str | None) -> Pull:
-        """The whole file, unless its digest is still `position`."""
-        digest = self.fingerprint()
-        if digest == position:
+        """The whole file, unless it is still the one `position` describes."""
+        try:
+            status = self.path.stat()
+        except OSError:
+            status = None  # reading says why
+        stamp = f"{status.st_size}:{status.st_mtime_ns}:" if status else ""
+        old_stamp, _, old_digest = (position or "").rpartition(":")
+        if status and position and f"{old_stamp}:" == stamp:
             return Pull(
-                records=iter(()), position=lambda: digest, replace_all=False, unchanged=True
+                records=iter(()), position=lambda: position, replace_all=False, unchanged=True
+            )
+        digest = self.fingerprint()
+        if digest == old_digest:  # touched, not changed
+            return Pull(
+                records=iter(()), position=lambda: stamp + digest, replace_all=False, unchanged=True
             )
         return Pull(
-            records=self.records(), position=lambda: digest, replace_all=True, stage=self.stage
+            records=self.records(),
+            position=lambda: stamp + digest,
+            replace_all=True,
+            stage=self.stage,
         )
 
     def stage(self, db: Any) -> None:

@@ -9,6 +9,7 @@ on its last line leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -618,3 +619,23 @@ def test_a_re_exported_file_with_a_changed_invoice_is_read_again(tmp_path: Path)
     assert run_sync(settings, as_of=date(2026, 2, 28), now=NOW).exit_code == EXIT_OK
 
     assert aged(settings, date(2026, 2, 28))["C001"].outstanding == 240_000
+
+
+def test_a_file_of_the_same_size_and_time_is_not_even_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_fec(tmp_path / "ledger.txt", LEDGER)
+    source = connector(path)
+    position = source.pull(None).position()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(FecConnector, "fingerprint", lambda _: pytest.fail("the file was hashed"))
+        assert source.pull(position).unchanged
+
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))  # touched, the same bytes
+    touched = source.pull(position)
+    assert touched.unchanged and touched.position() != position
+
+    path.write_bytes(path.read_bytes().replace(b"1200,00", b"1300,00", 1))  # another export
+    changed = source.pull(touched.position())
+    assert not changed.unchanged and changed.replace_all
