@@ -19,10 +19,7 @@ class RunLock:
     """Context manager: hold `<store>.lock` for the length of a run, or fail at once."""
 
     def __init__(self, store_path: Path) -> None:
-        # Keyed by the store's real path: the same file reached through a symbolic link, or
-        # by another relative path, is the same lock.
-        real = store_path.resolve()
-        self.path = real.with_name(real.name + ".lock")
+        self.path = lock_path(store_path)
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -55,11 +52,20 @@ class RunLock:
             self._fd = None
 
 
+def lock_path(store_path: Path) -> Path:
+    """`<store>.lock`, keyed by the store's real path.
+
+    The same file reached through a symbolic link, or by another relative path, is the same
+    lock.
+    """
+    real = store_path.resolve()
+    return real.with_name(real.name + ".lock")
+
+
 def sync_running(store_path: Path) -> bool:
     """Whether a sync holds the lock of this store now (without waiting, without taking it)."""
-    real = store_path.resolve()
     try:
-        fd = os.open(real.with_name(real.name + ".lock"), os.O_RDONLY)
+        fd = os.open(lock_path(store_path), os.O_RDONLY)
     except OSError:  # no lock file: no sync ever ran here
         return False
     try:

@@ -28,7 +28,7 @@ def store_error(path: Path | None, error: duckdb.Error) -> EncoursError:
     """The engine's error turned into ours: what it means for the store, and what to do."""
     where = f"the store {path}" if path else "the store"
     text = str(error)
-    if "lock" in text.lower() and "conflicting" in text.lower() or "Could not set lock" in text:
+    if "Could not set lock" in text or "conflicting lock" in text.lower():
         return StoreBusyError(
             f"{where} is in use by another encours process (a sync writing it, or a command "
             "reading it); try again when it ends"

@@ -97,7 +97,7 @@ def _copy(old: Path, new: Path) -> None:
         if "credits" in tables:
             _copy_credits(source, target, new, new_columns["credits"])
         if "allocations" in tables:
-            columns = [c for c in new_columns["allocations"]]
+            columns = new_columns["allocations"]
             load_rows(
                 target, new.parent, "allocations", columns, _rows(source, "allocations", columns)
             )
