@@ -21,11 +21,8 @@ in `fec_lines`, `('books', 'VT/1/L2', 'C1', 'invoice', 2025-01-10, ..., 12000, .
 `('books', 'VT/2/L3', 'C2', 'invoice', ...)`, two in `fec_sales` and two in `fec_balances`
 (12000 and 24000 as of the last entry date).
 
-How it reads: read_csv splits the fields itself (the header's width + 1 VARCHAR columns) and,
-in the same scan order, reads each line as one VARCHAR for its raw text; the two are joined by
-position and numbered in file order (`_read_native`). Where that is not exact (an empty line,
-a line longer than the header, a field equal to the NULL marker), each line is read as one
-VARCHAR and split on the separator in SQL instead, so that a line's raw text, its number of
+How it reads: read_csv reads each line as one VARCHAR, numbered in file order, and the fields
+are split on the separator in SQL, so that a line's raw text, its number of
 fields and blank lines are exactly what the Python reader sees. A byte scan first tells the
 line ends apart: LF, CRLF, CR CR LF and CR alone are read directly; a file that mixes them or
 has a stray CR inside a line is left to the Python reader (see `_scan`). ISO-8859-15 is read
@@ -160,8 +157,6 @@ def stage_fec(con: duckdb.DuckDBPyConnection, connector: FecConnector) -> None:
         finally:
             if copy is not None:
                 copy.unlink()
-        # Every later step says its order (line numbers), so DuckDB may reorder at will.
-        con.execute("SET preserve_insertion_order = false")
         link = _fragments(con, plan)
         _raise_first_error(con, plan, connector, link)
         _build(con, plan, connector, link)
@@ -287,20 +282,15 @@ def _csv_options(plan: _Plan, connector: FecConnector) -> str:
 def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
     """Every non-blank line as `fec_parsed`; False when DuckDB cannot read the file.
 
-    First DuckDB splits the fields itself (see `_read_native`); when that does not give back
-    every line exactly, each line is read as one VARCHAR and split in SQL.
+    read_csv reads each line as one VARCHAR (a delimiter that never occurs, no quotes), in
+    file order and numbered; the fields are then split in SQL, in parallel, so that a line's
+    raw text, its number of fields and blank lines are exactly what the Python reader sees.
     """
     con.execute("SET preserve_insertion_order = true")
-    if plan.rows_per_line == 1 and plan.terminator in ("\n", "\r\n"):
-        try:
-            if _read_native(con, plan, connector):
-                return True
-        except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
-            raise
-        except duckdb.Error:
-            pass
     try:
-        # DuckDB: read_csv. One VARCHAR per line: a delimiter that never occurs, no quotes.
+        # DuckDB: read_csv. row_number() OVER () straight on the scan follows file order
+        # while insertion order is kept. (Not `rowid`: inside a transaction, the rows of a
+        # new table are numbered from a large offset.)
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE fec_read AS
@@ -316,12 +306,12 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS fec_read")
         return False
+    # Every later step says its order (line numbers): DuckDB may work on all cores.
+    con.execute("SET preserve_insertion_order = false")
     k = plan.rows_per_line
     sep = _lit(plan.header.separator.decode("ascii"))
-    # DuckDB: row_number() OVER () straight on the scan follows file order. (Not `rowid`:
-    # inside a transaction, the rows of a new table are numbered from a large offset.)
     source = f"""
-        SELECT number, line, string_split(line, {sep}) AS parts, true AS exact
+        SELECT number, line, string_split(line, {sep}) AS parts
         FROM (SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
               FROM fec_read WHERE idx % {k} = 0 AND idx >= {k})
     """
@@ -333,48 +323,6 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
     con.execute(_parsed_sql(plan, connector, source, field, "len(parts)", longest))
     con.execute("DROP TABLE fec_read")
     return True
-
-
-def _read_native(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
-    """`fec_parsed` from two reads of the file side by side; False unless exact.
-
-    read_csv splits the fields (width + 1 columns, so that a longer line shows) and reads
-    every line as one VARCHAR for its raw text; the two scans are joined by position and
-    numbered in file order. Empty fields read as '' (an impossible `nullstr`), missing ones
-    as NULL. A line is exact when its length is the sum of its fields' and separators': an
-    empty line (which only the one-column read keeps), a longer line or a field equal to the
-    `nullstr` breaks that, and the file is then read the general way.
-    """
-    width = plan.header.width
-    sep = plan.header.separator.decode("ascii")
-    names = [f"c{i}" for i in range(1, width + 2)]
-    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
-    present = " + ".join(f"CASE WHEN {name} IS NULL THEN 0 ELSE 1 END" for name in names[:width])
-    lengths = " + ".join(f"coalesce(strlen({name}), 0)" for name in names[:width])
-    longest = "greatest(" + ", ".join(f"coalesce({_length(n, plan)}, 0)" for n in names) + ")"
-    options = _csv_options(plan, connector)
-    # DuckDB: POSITIONAL JOIN of two scans, row_number() OVER () in scan order (insertion
-    # order is kept during this statement).
-    source = f"""
-        SELECT number, line, {", ".join(names)},
-            coalesce(line IS NOT NULL AND c1 IS NOT NULL AND {names[-1]} IS NULL
-                AND strlen(line) = {lengths} + ({present}) - 1, false) AS exact
-        FROM (
-            SELECT row_number() OVER () + 1 AS number, *
-            FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01',
-                    null_padding = false, skip = 1, {options})
-            POSITIONAL JOIN read_csv(?, columns = {columns}, delim = {_lit(sep)},
-                    null_padding = true, nullstr = chr(2), skip = 1, {options})
-        )
-    """
-    con.execute(
-        _parsed_sql(plan, connector, source, lambda i: names[i], f"({present})", longest),
-        [str(plan.path), str(plan.path)],
-    )
-    (exact,) = con.execute("SELECT coalesce(bool_and(exact), true) FROM fec_parsed").fetchone()
-    if not exact:
-        con.execute("DROP TABLE fec_parsed")
-    return bool(exact)
 
 
 def _parsed_sql(
@@ -423,7 +371,7 @@ def _parsed_sql(
     )
     return f"""
         CREATE OR REPLACE TEMP TABLE fec_parsed AS
-        SELECT number, line, exact, j, e, d_raw, account, is_customer,
+        SELECT number, line, j, e, d_raw, account, is_customer,
             {", ".join(kept)},
             CASE WHEN NOT bad THEN CAST(debit_h AS BIGINT) END AS debit_h,
             CASE WHEN NOT bad THEN CAST(credit_h AS BIGINT) END AS credit_h, bad
@@ -450,7 +398,7 @@ def _parsed_sql(
                             FROM ({source})
                         )
                         -- Blank lines go; CASE keeps the text test off the other lines.
-                        WHERE CASE WHEN exact AND n_fields < {header.width}
+                        WHERE CASE WHEN n_fields < {header.width}
                             THEN {_bstrip("line")} <> '' ELSE true END
                     )
                 )

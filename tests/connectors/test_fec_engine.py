@@ -356,21 +356,6 @@ def test_generated_ledgers(tmp_path: Path, invoices: int, seed: int) -> None:
     assert len(rows["fec_customers"]) <= spec.customers
 
 
-def test_the_one_column_read_gives_the_same_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The general read (each line one VARCHAR, split in SQL), used where read_csv's own split
-    is not exact, on a file the native read takes."""
-    spec = FecSpec(invoices=300, customers=8, seed=5)
-    path = tmp_path / "books.fec"
-    with path.open("w", encoding="utf-8", newline="\r\n") as out:
-        write_generated(out, spec)
-    native = engine_rows(connector(path))
-    monkeypatch.setattr(fec_engine, "_read_native", lambda *_: False)
-
-    assert engine_rows(connector(path)) == native == python_rows(connector(path))
-
-
 @pytest.mark.slow
 def test_a_large_generated_ledger(tmp_path: Path) -> None:
     spec = FecSpec(invoices=100_000, customers=500, open_share=Decimal("0.2"))
