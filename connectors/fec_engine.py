@@ -90,7 +90,7 @@ CUSTOMER_PREFIXES = ("411", "413", "416", "4181", "4191")
 TABLES = ("fec_lines", "fec_sales", "fec_customers", "fec_balances", "fec_rejected")
 #: The intermediate tables, dropped at the end.
 WORK_TABLES = (
-    "fec_read",
+    "fec_text",
     "fec_parsed",
     "fec_frags",
     "fec_flagged_lines",
@@ -291,37 +291,35 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         # DuckDB: read_csv. row_number() OVER () straight on the scan follows file order
         # while insertion order is kept. (Not `rowid`: inside a transaction, the rows of a
         # new table are numbered from a large offset.)
+        k = plan.rows_per_line
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE fec_read AS
-            SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
-                ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
-                {_csv_options(plan, connector)}
-            )
+            CREATE OR REPLACE TEMP TABLE fec_text AS
+            SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
+            FROM (
+                SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
+                    ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
+                    {_csv_options(plan, connector)}
+                )
+            ) WHERE idx % {k} = 0 AND idx >= {k}
             """,
             [str(plan.path)],
         )
     except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
         raise
     except duckdb.Error:
-        con.execute("DROP TABLE IF EXISTS fec_read")
+        con.execute("DROP TABLE IF EXISTS fec_text")
         return False
     # Every later step says its order (line numbers): DuckDB may work on all cores.
     con.execute("SET preserve_insertion_order = false")
-    k = plan.rows_per_line
     sep = _lit(plan.header.separator.decode("ascii"))
-    source = f"""
-        SELECT number, line, string_split(line, {sep}) AS parts
-        FROM (SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
-              FROM fec_read WHERE idx % {k} = 0 AND idx >= {k})
-    """
+    source = f"SELECT number, line, string_split(line, {sep}) AS parts FROM fec_text"
 
     def field(position: int) -> str:
         return f"parts[{position + 1}]"
 
     longest = f"list_max(list_transform(parts, lambda p: {_length('p', plan)}))"
     con.execute(_parsed_sql(plan, connector, source, field, "len(parts)", longest))
-    con.execute("DROP TABLE fec_read")
     return True
 
 
@@ -371,7 +369,7 @@ def _parsed_sql(
     )
     return f"""
         CREATE OR REPLACE TEMP TABLE fec_parsed AS
-        SELECT number, line, j, e, d_raw, account, is_customer,
+        SELECT number, j, e, d_raw, account, is_customer,
             {", ".join(kept)},
             CASE WHEN NOT bad THEN CAST(debit_h AS BIGINT) END AS debit_h,
             CASE WHEN NOT bad THEN CAST(credit_h AS BIGINT) END AS credit_h, bad
@@ -745,7 +743,7 @@ def _reader(plan: _Plan, connector: FecConnector) -> _EntryReader:
 
 
 def _line_bytes(con: duckdb.DuckDBPyConnection, plan: _Plan, number: int) -> bytes:
-    (text,) = con.execute("SELECT line FROM fec_parsed WHERE number = ?", [number]).fetchone() or (
+    (text,) = con.execute("SELECT line FROM fec_text WHERE number = ?", [number]).fetchone() or (
         "",
     )
     encoding = "latin-1" if plan.read_encoding == "latin-1" else "utf-8"
@@ -801,7 +799,7 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_cl AS
-        SELECT p.number, p.line, p.account, p.aux, p.aux_label, p.account_label, p.piece,
+        SELECT p.number, p.account, p.aux, p.aux_label, p.account_label, p.piece,
             p.piece_raw, p.let_raw, p.date_let_raw, p.debit_h, p.credit_h,
             {key} AS customer_key, {_text(key, plan)} AS customer_id,
             f.j, f.e, f.entry, f.rejected, f.sells, f.reverses, f.booked_on
@@ -820,13 +818,14 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         SELECT {_lit(source)} AS source, c.customer_id AS external_id,
             coalesce(nullif({name}, ''), c.customer_id) AS name,
             t.last_days AS payment_terms_days, coalesce(t.last_eom, false) AS terms_end_of_month,
-            {_decoded("c.line", plan)} AS raw
+            {_decoded("x.line", plan)} AS raw
         FROM (
             SELECT unnest(arg_min({{'customer_id': customer_id, 'aux': aux,
-                'aux_label': aux_label, 'account_label': account_label, 'line': line}},
+                'aux_label': aux_label, 'account_label': account_label, 'number': number}},
                 number))
             FROM fec_cl GROUP BY customer_key
         ) c
+        JOIN fec_text x ON x.number = c.number
         LEFT JOIN (SELECT DISTINCT customer_id, last_days, last_eom FROM fec_terms
                    WHERE customer_id IS NOT NULL) t ON t.customer_id = c.customer_id
         """
@@ -848,9 +847,10 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
             array_to_string(list_transform(lines, lambda x: x.line), chr(10)) AS raw_lines
         FROM (
-            SELECT f.entry, list_sort(list({{'number': p.number, 'line': p.line}})) AS lines
+            SELECT f.entry, list_sort(list({{'number': p.number, 'line': t.line}})) AS lines
             FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE sells OR reverses OR rejected) f
                 ON {link}
+            JOIN fec_text t ON t.number = p.number
             GROUP BY f.entry
         )
         """
@@ -907,8 +907,8 @@ def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecCon
             l.account LIKE '416%' AS is_doubtful,
             CASE WHEN {code} <> '' THEN {account} || ':' || {_text(code, plan)} END AS match_ref,
             CASE WHEN {code} <> '' THEN {_day("l.date_let_raw")} END AS matched_on,
-            l.piece_raw, {_decoded("l.line", plan)} AS raw
-        FROM fec_cl l
+            l.piece_raw, {_decoded("t.line", plan)} AS raw
+        FROM fec_cl l JOIN fec_text t ON t.number = l.number
         WHERE NOT l.rejected AND l.debit_h <> l.credit_h
         """
     )
