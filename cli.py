@@ -27,18 +27,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from encours.connectors.registry import DEFAULT_SOURCE, DEFAULT_TARGET
 from encours.errors import ConfigError, EncoursError, StorageError
 from encours.metrics.dso import DsoMethod, WalkOrder
 
 if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that use them
     from encours.sync.config import Settings
     from encours.sync.figures import Figures
-    from encours.sync.init import TrytonAnswers
     from encours.sync.run import RunSummary
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-SOURCE_TYPES = ["fec", "pennylane", "tryton"]
-TARGET_TYPES = ["file", "hubspot", "tryton"]
 CENT = Decimal("0.01")
 #: C0 and C1 control characters but newline and tab, and DEL.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -503,7 +501,24 @@ def secrets_set(name: str, key: str) -> None:
     echo(f"Stored in the keyring as {name}.{key}.")
 
 
-@cli.command()
+class _InitCommand(click.Command):
+    """`init`, whose options for the connectors' questions are added when first needed.
+
+    They come from every registered connector (`connectors/registry.py`): declaring them
+    when `encours` starts would import every connector's module for `encours --help`.
+    """
+
+    _with_questions = False
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        """The command's own options, then every connector's questions' options."""
+        if not self._with_questions:
+            self._with_questions = True
+            self.params[-1:-1] = _question_options()  # before --force
+        return super().get_params(ctx)
+
+
+@cli.command(cls=_InitCommand)
 @click.option("--non-interactive", is_flag=True, help="Take every answer from the options below.")
 @click.option("--company-currency", default="EUR", show_default=True, help="ISO 4217 code.")
 @click.option(
@@ -514,51 +529,13 @@ def secrets_set(name: str, key: str) -> None:
     help="The store (one DuckDB file), relative to the config file's folder.",
 )
 @click.option(
-    "--source-name", help="Name of the source (default: books; tryton for a Tryton source)."
+    "--source-type", default=DEFAULT_SOURCE, show_default=True, help="Where the invoices are."
 )
-@click.option("--fec", "fec_path", help="Path of the FEC export to read.")
+@click.option("--source-name", help="Name of the source (default: the connector's own).")
 @click.option(
-    "--payment-terms-days",
-    default=30,
-    show_default=True,
-    type=int,
-    help="Terms used when a customer has none in the config.",
-)
-@click.option(
-    "--target-file",
-    default="indicators.json",
-    show_default=True,
-    help="Where the indicators per customer are written (.json or .csv).",
-)
-@click.option(
-    "--source-type",
-    type=click.Choice(SOURCE_TYPES),
-    default="fec",
-    show_default=True,
-    help="Where the invoices are.",
-)
-@click.option(
-    "--target-type",
-    type=click.Choice(TARGET_TYPES),
-    default="file",
-    show_default=True,
-    help="Where the indicators go.",
+    "--target-type", default=DEFAULT_TARGET, show_default=True, help="Where the indicators go."
 )
 @click.option("--target-name", help="Name of the target (default: its type).")
-@click.option(
-    "--tryton-url",
-    callback=lambda _ctx, _param, value: None if value is None else _tryton_url(value),
-    metavar="URL",
-    help="Tryton server address, e.g. https://erp.example.fr (Tryton source or target).",
-)
-@click.option("--tryton-database", metavar="NAME", help="Tryton database name.")
-@click.option(
-    "--tryton-user",
-    default="encours",
-    show_default=True,
-    help="Tryton user encours logs in as; its password comes from the keyring "
-    "(`encours secrets set NAME password`) or ENCOURS_<NAME>_PASSWORD.",
-)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 @_handled
@@ -567,24 +544,20 @@ def init(
     non_interactive: bool,
     company_currency: str,
     store_path: str,
-    source_name: str | None,
-    fec_path: str | None,
-    payment_terms_days: int,
-    target_file: str,
     source_type: str,
+    source_name: str | None,
     target_type: str,
     target_name: str | None,
-    tryton_url: str | None,
-    tryton_database: str | None,
-    tryton_user: str,
     force: bool,
+    **given: Any,
 ) -> None:
     """Write a configuration file, asking for what is needed, then test it.
 
-    Tokens and passwords are asked hidden and stored in the keyring, never in the file; on
-    a server without a keyring, set ENCOURS_<NAME>_TOKEN (or _PASSWORD) instead. A HubSpot
-    target gets its property group and properties created. A Tryton target needs the module
-    party_encours on the server: the test says how to install it when it is missing.
+    Every registered connector can be chosen, and asks its own questions (the options after
+    --target-name answer them). Tokens and passwords are asked hidden and stored in the
+    keyring, never in the file; on a server without a keyring, set ENCOURS_<NAME>_TOKEN (or
+    _PASSWORD) instead. A CRM target gets its custom fields created. A Tryton target needs
+    the module party_encours on the server: the test says how to install it when it is missing.
 
     \b
     Examples:
@@ -595,91 +568,45 @@ def init(
                         --target-type tryton --tryton-url https://erp.example.fr \\
                         --tryton-database prod
     """
+    from encours.connectors.registry import source_spec, source_types, target_spec, target_types
     from encours.sync.config import load_settings
-    from encours.sync.init import (
-        InitAnswers,
-        TrytonAnswers,
-        check_everything,
-        create_target_fields,
-        write_config,
-    )
-    from encours.sync.secrets import redact, set_secret
+    from encours.sync.init import InitAnswers, check_everything, create_target_fields, write_config
+    from encours.sync.secrets import redact
 
     if app.config_path.exists() and not force:
         if non_interactive or not click.confirm(f"{app.config_path} exists. Overwrite it?"):
             raise ConfigError(f"{app.config_path} exists; pass --force to overwrite it")
-    # One --tryton-* set serves the source and the target alike; asked, they are defaults.
-    defaults = TrytonAnswers(tryton_url or "", tryton_database or "", tryton_user)
-    given = defaults if defaults.url and defaults.database else None
-    source_tryton = target_tryton = given
-    if not non_interactive:
+    asked = not non_interactive
+    _known_type(source_type, source_types(), "--source-type")
+    _known_type(target_type, target_types(), "--target-type")
+    if asked:
         company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
         store_path = click.prompt("Store (DuckDB file)", default=store_path)
         source_type = click.prompt(
-            "Where are the invoices", type=click.Choice(SOURCE_TYPES), default=source_type
+            "Where are the invoices", type=click.Choice(source_types()), default=source_type
         )
-        source_name = click.prompt(
-            "Name of the source", default=source_name or _default_source_name(source_type)
-        )
-        source_password = None
-        if source_type == "pennylane":
-            _ask_secret(source_name, "Pennylane API token (Settings > Connectivity > Developers)")
-        elif source_type == "tryton":
-            source_tryton = _ask_tryton(defaults)
-            source_password = _ask_secret(
-                source_name, f"Password of Tryton user {source_tryton.user}", key="password"
-            )
-        else:
-            fec_path = click.prompt("Path of the FEC file", default=fec_path)
-            payment_terms_days = click.prompt(
-                "Default payment terms (days)", default=payment_terms_days, type=int
-            )
+    source = source_spec(source_type)
+    source_name = source_name or source.default_name
+    if asked:
+        source_name = click.prompt("Name of the source", default=source_name)
+    source_answers = _Section(source_type, source_name, source.questions, given, asked)
+    if asked:
         target_type = click.prompt(
-            "Where do the indicators go",
-            type=click.Choice(TARGET_TYPES),
-            default=target_type,
+            "Where do the indicators go", type=click.Choice(target_types()), default=target_type
         )
-        target_name = click.prompt("Name of the target", default=target_name or target_type)
-        if target_type == "hubspot":
-            _ask_secret(target_name, "HubSpot private app token (crm.objects.companies scopes)")
-        elif target_type == "tryton":
-            echo(
-                "The Tryton target writes onto the parties through the module party_encours "
-                "(tryton/party_encours in the encours sources), for a user in the group "
-                "« Encours (synchronisation) »."
-            )
-            # By default the database the source reads, with the same login.
-            target_tryton = _ask_tryton(
-                source_tryton if source_type == "tryton" and source_tryton else defaults
-            )
-            if source_password is not None and target_tryton == source_tryton:
-                echo("Same Tryton login as the source: its password is not asked again.")
-                if target_name != source_name:
-                    set_secret(target_name, "password", source_password)
-                    echo(f"Stored in the keyring as {target_name}.password too.")
-            else:
-                _ask_secret(
-                    target_name, f"Password of Tryton user {target_tryton.user}", key="password"
-                )
-        else:
-            target_file = click.prompt("Indicators file (.json or .csv)", default=target_file)
-    source_name = source_name or _default_source_name(source_type)
-    if source_type == "fec" and not fec_path:
-        raise ConfigError("give the FEC file with --fec PATH")
-    if "tryton" in (source_type, target_type) and given is None and non_interactive:
-        raise ConfigError("give the Tryton server with --tryton-url URL and --tryton-database NAME")
+    target = target_spec(target_type)
+    target_name = target_name or target_type
+    if asked:
+        target_name = click.prompt("Name of the target", default=target_name)
+        if target.note:
+            echo(target.note)
+    like = source_answers if source_type == target_type else None
+    target_answers = _Section(target_type, target_name, target.questions, given, asked, like)
     answers = InitAnswers(
         currency=company_currency.upper(),
         store=store_path,
-        source_name=source_name,
-        fec_path=fec_path,
-        payment_terms_days=payment_terms_days,
-        target_file=target_file,
-        source_type=source_type,
-        target_type=target_type,
-        target_name=target_name or target_type,
-        source_tryton=source_tryton if source_type == "tryton" else None,
-        target_tryton=target_tryton if target_type == "tryton" else None,
+        source=source_answers.written("source"),
+        target=target_answers.written("target"),
     )
     write_config(app.config_path, answers)
     echo(f"Wrote {app.config_path} (no secret in it).")
@@ -692,6 +619,120 @@ def init(
     for name, report in create_target_fields(settings):
         echo(f"ok      target {name}: {report}")
     echo(f"Next: encours --config {app.config_path} sync")
+
+
+def _known_type(value: str, known: list[str], option: str) -> None:
+    if value not in known:
+        raise click.BadParameter(
+            f"{value!r} is not one of {', '.join(known)}", param_hint=f"'{option}'"
+        )
+
+
+def _question_options() -> list[click.Option]:
+    """One option per connector question that has one; sections of one type share it."""
+    from encours.connectors.registry import source_spec, source_types, target_spec, target_types
+
+    specs = [source_spec(t) for t in source_types()] + [target_spec(t) for t in target_types()]
+    options: dict[str, click.Option] = {}
+    for spec in specs:
+        for question in spec.questions:
+            if question.option is None or question.option in options:
+                continue
+            shown = "" if question.default is None else f" [default: {question.default}]"
+            options[question.option] = click.Option(
+                [question.option],
+                metavar=question.metavar,
+                help=question.help + shown,
+                callback=lambda _ctx, _param, value, q=question: (
+                    None if value is None else _converted(q, value)
+                ),
+            )
+    return list(options.values())
+
+
+def _converted(question: Any, value: Any) -> Any:
+    """The answer as the question's `convert` checks it; click asks again or exits 2."""
+    if question.convert is None:
+        return value
+    try:
+        return question.convert(str(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc) or f"{value!r} will not do") from None
+
+
+def _option_key(option: str) -> str:
+    """`--acme-url` -> `acme_url`, the name click gives the option's value."""
+    return option.lstrip("-").replace("-", "_")
+
+
+class _Section:
+    """The answers of one section: asked in turn, or taken from the options.
+
+    A value comes from its option, else (a target of the source's type) from the source's
+    answers, else from the question's default. A secret is asked hidden and kept in the
+    keyring; a target of the source's type with the same answers is the same login: its
+    secret is copied, not asked again.
+    """
+
+    def __init__(
+        self,
+        type_: str,
+        name: str,
+        questions: Iterable[Any],
+        given: dict[str, Any],
+        asked: bool,
+        like: _Section | None = None,
+    ) -> None:
+        self.type, self.name, self.like = type_, name, like
+        self.questions = tuple(questions)
+        self.values: dict[str, Any] = {}
+        self.secrets: dict[str, str] = {}
+        for question in self.questions:
+            default = self._default(question, given)
+            if question.secret:
+                if asked:
+                    self._ask_secret(question)
+            elif asked:
+                self.values[question.key] = click.prompt(
+                    question.prompt.format_map(self.values),
+                    default=default,
+                    value_proc=lambda value, q=question: _converted(q, value),
+                )
+            elif default is not None:
+                self.values[question.key] = default
+
+    def _default(self, question: Any, given: dict[str, Any]) -> Any:
+        if question.option and given.get(_option_key(question.option)) is not None:
+            return given[_option_key(question.option)]
+        if self.like is not None and question.key in self.like.values:
+            return self.like.values[question.key]
+        return question.default
+
+    def _ask_secret(self, question: Any) -> None:
+        from encours.sync.secrets import set_secret
+
+        like = self.like
+        if like is not None and question.key in like.secrets and like.values == self.values:
+            echo(f"Same login as the source: its {question.key} is not asked again.")
+            value = like.secrets[question.key]
+            if self.name != like.name:
+                set_secret(self.name, question.key, value)
+                echo(f"Stored in the keyring as {self.name}.{question.key} too.")
+        else:
+            prompt = question.prompt.format_map(self.values)
+            value = _ask_secret(self.name, prompt, key=question.key)
+        self.secrets[question.key] = value
+
+    def written(self, role: str) -> Any:
+        """What goes to the file; ConfigError naming the options when an answer is missing."""
+        from encours.sync.init import SectionAnswers
+
+        required = [q for q in self.questions if not q.secret and q.default is None]
+        if any(q.key not in self.values for q in required):
+            needed = " and ".join(f"{q.option} {q.metavar}" for q in required if q.option)
+            raise ConfigError(f"a {self.type} {role} needs its settings: give {needed}")
+        secrets = tuple(q.key for q in self.questions if q.secret)
+        return SectionAnswers(self.type, self.name, dict(self.values), secrets)
 
 
 @cli.group()
@@ -712,37 +753,6 @@ def _ask_secret(name: str, what: str, key: str = "token") -> str:
     set_secret(name, key, value)
     echo(f"Stored in the keyring as {name}.{key}.")
     return value
-
-
-def _default_source_name(source_type: str) -> str:
-    return "tryton" if source_type == "tryton" else "books"
-
-
-def _tryton_url(value: str) -> str:
-    """A Tryton server address as written in the config (no trailing slash)."""
-    url = value.strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-        raise click.BadParameter(
-            f"{value!r} is no server address: write it with http:// or https://, "
-            "e.g. https://erp.example.fr",
-            param_hint="--tryton-url",
-        )
-    return url
-
-
-def _ask_tryton(defaults: TrytonAnswers) -> TrytonAnswers:
-    """Ask where the Tryton database is: server address, database name, user."""
-    from encours.sync.init import TrytonAnswers
-
-    return TrytonAnswers(
-        url=click.prompt(
-            "Tryton server address (e.g. https://erp.example.fr)",
-            default=defaults.url or None,
-            value_proc=_tryton_url,
-        ),
-        database=click.prompt("Tryton database name", default=defaults.database or None),
-        user=click.prompt("Tryton user for encours", default=defaults.user or "encours"),
-    )
 
 
 def _amounts(values: tuple[str, ...], option: str) -> list[Decimal]:

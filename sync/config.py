@@ -11,25 +11,18 @@ import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from encours.connectors import registry
+from encours.connectors.settings import Section
 from encours.errors import ConfigError
-from encours.model import CURRENCY_EXPONENTS, PaymentTerms, TermLine
+from encours.model import CURRENCY_EXPONENTS
 
-PENNYLANE_URL = "https://app.pennylane.com/api/external/v2"
-HUBSPOT_URL = "https://api.hubapi.com"
 SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_?key|private_?key)", re.I)
 DEFAULT_AGING_EDGES = (30, 60, 90)
-
-
-class Section(BaseModel):
-    """A section of the file: unknown keys are refused, so a typo is caught, not ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CompanySettings(Section):
@@ -81,130 +74,17 @@ class ReconcileSettings(Section):
     oldest_first: bool = True
 
 
-class FecSourceSettings(Section):
-    """`[sources.NAME]` with `type = "fec"`: a FEC export file."""
-
-    type: Literal["fec"]
-    path: Path
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "iso-8859-15", "cp1252"] = "auto"
-    default_payment_terms_days: int = Field(default=30, ge=0, le=365)
-    default_end_of_month: bool = False
-    payment_terms: dict[str, int | str] = Field(default_factory=dict)
-
-    def terms_for(self) -> tuple[PaymentTerms, dict[str, PaymentTerms]]:
-        """The default terms and the per-customer terms, parsed."""
-        default = PaymentTerms.net(
-            self.default_payment_terms_days, end_of_month=self.default_end_of_month
-        )
-        per_customer = {code: parse_terms(value) for code, value in self.payment_terms.items()}
-        return default, per_customer
-
-    @field_validator("payment_terms")
-    @classmethod
-    def _terms_parse(cls, value: dict[str, int | str]) -> dict[str, int | str]:
-        for code, terms in value.items():
-            try:
-                parse_terms(terms)
-            except ValueError as exc:
-                raise ValueError(f"payment terms of customer {code!r}: {exc}") from None
-        return value
+def _settings_of(role: str) -> Any:
+    """The models of every registered source (or target), told apart by their `type`."""
+    specs = [
+        registry.source_spec(t) if role == "source" else registry.target_spec(t)
+        for t in (registry.source_types() if role == "source" else registry.target_types())
+    ]
+    return Annotated[Union[tuple(spec.settings for spec in specs)], Field(discriminator="type")]  # noqa: UP007
 
 
-class FileTargetSettings(Section):
-    """`[targets.NAME]` with `type = "file"`: indicators per customer to a JSON or CSV file."""
-
-    type: Literal["file"]
-    path: Path
-    format: Literal["json", "csv"] | None = None
-
-    @property
-    def resolved_format(self) -> Literal["json", "csv"]:
-        """The format given, else the one the file name says (`.csv` or JSON)."""
-        return self.format or ("csv" if self.path.suffix.lower() == ".csv" else "json")
-
-
-class HttpSection(Section):
-    """What every section that talks HTTP shares.
-
-    `allow_insecure_http`: plain `http://` to a host that is not this machine. Off: a token
-    or password would cross the network in clear. For a lab only; `check` says so loudly.
-    """
-
-    allow_insecure_http: bool = False
-
-
-class PennylaneSourceSettings(HttpSection):
-    """`[sources.NAME]` with `type = "pennylane"`: one company of Pennylane (API v2).
-
-    The API token is a secret: `encours secrets set NAME token`, or the environment variable
-    ENCOURS_<NAME>_TOKEN. Nothing else to set: the changelog position is kept in the store.
-    `base_url` is for a proxy or a test server only.
-    """
-
-    type: Literal["pennylane"]
-    base_url: str = Field(default=PENNYLANE_URL, pattern=r"^https?://[^\s/]+")
-
-
-class HubSpotTargetSettings(HttpSection):
-    """`[targets.NAME]` with `type = "hubspot"`: custom company properties in a HubSpot portal.
-
-    The private-app token is a secret: `encours secrets set NAME token`, or the environment
-    variable ENCOURS_<NAME>_TOKEN. Which company is which customer: the `mapping` file first,
-    then SIREN, VAT number, domain and name (see `sync/identity.py`).
-    """
-
-    type: Literal["hubspot"]
-    base_url: str = Field(default=HUBSPOT_URL, pattern=r"^https?://[^\s/]+")
-    mapping: Path = Path("mapping.csv")
-    property_prefix: str = Field(default="encours_", pattern=r"^[a-z][a-z0-9_]*$")
-    group: str = "encours"
-    group_label: str = "Encours & risque"
-    siren_property: str = "siren"
-    siret_property: str = "siret"
-    vat_property: str = "vat_number"
-
-
-class TrytonSettings(HttpSection):
-    """Where a Tryton database is: server address, database name and the user encours uses.
-
-    The user's password is a secret: `encours secrets set NAME password`, or the environment
-    variable ENCOURS_<NAME>_PASSWORD.
-    """
-
-    url: str = Field(pattern=r"^https?://[^\s/]+")
-    database: str = Field(min_length=1)
-    user: str = Field(default="encours", min_length=1)
-
-
-class TrytonSourceSettings(TrytonSettings):
-    """`[sources.NAME]` with `type = "tryton"`: customer invoices, payments and deposits.
-
-    Tryton's reconciliations and payment lines are the accountant's own matching, so
-    reconciliation takes them as they are and guesses nothing more for this source.
-    """
-
-    type: Literal["tryton"]
-
-
-class TrytonTargetSettings(TrytonSettings):
-    """`[targets.NAME]` with `type = "tryton"`: the indicators on the party form.
-
-    Needs the Tryton module `party_encours` (tryton/party_encours in this repository) and a
-    user in its group "Encours (synchronisation)".
-    """
-
-    type: Literal["tryton"]
-    batch_size: int = Field(default=100, ge=1, le=1000)
-
-
-SourceSettings = Annotated[
-    FecSourceSettings | PennylaneSourceSettings | TrytonSourceSettings,
-    Field(discriminator="type"),
-]
-TargetSettings = Annotated[
-    FileTargetSettings | HubSpotTargetSettings | TrytonTargetSettings,
-    Field(discriminator="type"),
-]
+SourceSettings = _settings_of("source")
+TargetSettings = _settings_of("target")
 
 
 class MetricsSettings(Section):
@@ -257,55 +137,6 @@ class Settings(Section):
     metrics: MetricsSettings = MetricsSettings()
     push: PushSettings = PushSettings()
     limits: LimitsSettings = LimitsSettings()
-
-
-_TERMS = re.compile(
-    r"^\s*(?:(?P<share>\d+(?:[.,]\d+)?)\s*%\s*)?(?:à\s*|at\s*)?(?P<days>\d+)\s*(?:j|jours?|days?|d)?"
-    r"\s*(?P<eom>fin de mois|fdm|end of month|eom)?\s*$",
-    re.I,
-)
-
-
-def parse_terms(value: int | str) -> PaymentTerms:
-    """Payment terms from the config: `30`, `"45 fin de mois"`, `"30% 0, 70% 60"`.
-
-    Lines are separated by commas; every line but the last gives a share in percent; the last
-    takes the rest (if it names a share, the shares must add up to 100 %).
-
-    >>> [(t.share, t.days, t.end_of_month) for t in parse_terms("30% 0, 60 jours fdm").lines]
-    [(Decimal('30'), 0, False), (None, 60, True)]
-    """
-    if isinstance(value, int):
-        return PaymentTerms.net(value)
-    parts = [p for p in value.split(",") if p.strip()]
-    if not parts:
-        raise ValueError("empty payment terms")
-    lines: list[TermLine] = []
-    for index, part in enumerate(parts):
-        match = _TERMS.match(part)
-        if not match:
-            raise ValueError(
-                f'cannot read {part.strip()!r}; write e.g. 30, "45 fin de mois" or "30% 0, 70% 60"'
-            )
-        is_last = index == len(parts) - 1
-        share = match["share"]
-        if not is_last and share is None:
-            raise ValueError(
-                f"{part.strip()!r} needs a share in percent (only the last may omit it)"
-            )
-        if is_last and share is not None:
-            named = Decimal(share.replace(",", "."))
-            given = sum((line.share or Decimal(0) for line in lines), named)
-            if given != 100:
-                raise ValueError(f"the shares add up to {given} %, not 100 %")
-        lines.append(
-            TermLine(
-                share=None if is_last else Decimal(share.replace(",", ".")),
-                days=int(match["days"]),
-                end_of_month=bool(match["eom"]),
-            )
-        )
-    return PaymentTerms(lines=tuple(lines))
 
 
 def default_as_of(rule: str, today: date) -> date:

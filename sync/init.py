@@ -7,14 +7,14 @@ import re
 import shlex
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from encours.connectors.hubspot import HubSpotTarget
+from encours.connectors.registry import source_spec, target_spec
 from encours.errors import ConfigError, EncoursError
 from encours.sync.config import Settings, describe_validation_error
 from encours.sync.secrets import env_name
@@ -23,12 +23,17 @@ from encours.sync.store import Store
 
 
 @dataclass(frozen=True)
-class TrytonAnswers:
-    """Where a Tryton database is, for a source or a target; its password is a secret."""
+class SectionAnswers:
+    """One `[sources.NAME]` or `[targets.NAME]` as `init` writes it.
 
-    url: str
-    database: str
-    user: str = "encours"
+    `values`: setting -> answer, in the order asked; `secrets`: the keys of its secrets, only
+    named in a comment (their values went to the keyring).
+    """
+
+    type: str
+    name: str
+    values: dict[str, str | int] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,20 +42,14 @@ class InitAnswers:
 
     currency: str
     store: str
-    source_name: str
-    fec_path: str | None
-    payment_terms_days: int
-    target_file: str
-    source_type: str = "fec"
-    target_type: str = "file"
-    target_name: str = "file"
-    source_tryton: TrytonAnswers | None = None
-    target_tryton: TrytonAnswers | None = None
+    source: SectionAnswers
+    target: SectionAnswers
 
 
 def write_config(path: Path, answers: InitAnswers) -> None:
     """Write the configuration file, readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    source, target = source_spec(answers.source.type), target_spec(answers.target.type)
     text = f"""# Written by `encours init`. Every setting is explained in config.example.toml.
 [company]
 currency = {_toml_string(answers.currency)}
@@ -58,8 +57,8 @@ currency = {_toml_string(answers.currency)}
 [store]
 path = {_toml_string(answers.store)}
 
-{_source_section(answers)}
-{_target_section(answers)}"""
+{_section("sources", answers.source, source.lines)}
+{_section("targets", answers.target, target.lines)}"""
     try:  # nothing is written that encours would refuse to read
         Settings.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
@@ -72,53 +71,29 @@ path = {_toml_string(answers.store)}
         out.write(text)
 
 
-def _source_section(answers: InitAnswers) -> str:
-    header = f"[sources.{_toml_key(answers.source_name)}]"
-    if answers.source_type == "pennylane":
-        hint = f"# token: encours secrets set {answers.source_name} token"
-        return f'{header}\ntype = "pennylane"  {hint}\n'
-    if answers.source_type == "tryton":
-        return f'{header}\ntype = "tryton"\n' + _tryton_lines(
-            answers.source_tryton, answers.source_name, "source"
-        )
-    return (
-        f'{header}\ntype = "fec"\npath = {_toml_string(answers.fec_path or "")}\n'
-        f"default_payment_terms_days = {answers.payment_terms_days}\n"
-    )
+def _section(table: str, answers: SectionAnswers, lines: tuple[str, ...]) -> str:
+    """A section: its type, its answers, the connector's own lines, where its secrets go.
+
+    >>> print(_section("sources", SectionAnswers("acme", "books", {"days": 30}, ("token",)), ()))
+    [sources.books]
+    type = "acme"
+    days = 30
+    # token: `encours secrets set books token`, or ENCOURS_BOOKS_TOKEN in the environment
+    <BLANKLINE>
+    """
+    written = [f"[{table}.{_toml_key(answers.name)}]", f"type = {_toml_string(answers.type)}"]
+    written += [f"{key} = {_toml_value(value)}" for key, value in answers.values.items()]
+    written += lines
+    written += [
+        f"# {key}: `encours secrets set {shlex.quote(answers.name)} {key}`, "
+        f"or {env_name(answers.name, key)} in the environment"
+        for key in answers.secrets
+    ]
+    return "\n".join(written) + "\n"
 
 
-def _target_section(answers: InitAnswers) -> str:
-    header = f"[targets.{_toml_key(answers.target_name)}]"
-    if answers.target_type == "hubspot":
-        return (
-            f'{header}\ntype = "hubspot"  # token: encours secrets set {answers.target_name} '
-            "token\n"
-            'mapping = "mapping.csv"  # customer,record lines to settle unmatched customers\n'
-        )
-    if answers.target_type == "tryton":
-        return (
-            f'{header}\ntype = "tryton"  # needs the Tryton module party_encours (see '
-            "config.example.toml)\n"
-            + _tryton_lines(answers.target_tryton, answers.target_name, "target")
-            + "batch_size = 100  # parties written per call\n"
-        )
-    return f'{header}\ntype = "file"\npath = {_toml_string(answers.target_file)}\n'
-
-
-def _tryton_lines(tryton: TrytonAnswers | None, name: str, role: str) -> str:
-    """`url`, `database` and `user` of a Tryton section; the password is only named."""
-    if tryton is None:
-        raise ConfigError(
-            f"a Tryton {role} needs the server's address and database: "
-            "give --tryton-url URL and --tryton-database NAME"
-        )
-    return (
-        f"url = {_toml_string(tryton.url)}\n"
-        f"database = {_toml_string(tryton.database)}\n"
-        f"user = {_toml_string(tryton.user)}\n"
-        f"# password: `encours secrets set {shlex.quote(name)} password`, "
-        f"or {env_name(name, 'password')} in the environment\n"
-    )
+def _toml_value(value: str | int) -> str:
+    return str(value) if isinstance(value, int) else _toml_string(value)
 
 
 def _toml_string(value: str) -> str:
@@ -182,17 +157,10 @@ def _connectors(settings: Settings) -> list[tuple[str, str, Callable[[], Any]]]:
 
 
 def create_target_fields(settings: Settings) -> list[tuple[str, str]]:
-    """Create what each CRM target needs (HubSpot: property group and properties)."""
+    """Create what each target needs (a CRM's custom fields), one line of report each."""
     reports: list[tuple[str, str]] = []
     for name, target in settings.targets.items():
-        connector = make_target(name, target, settings)
-        if isinstance(connector, HubSpotTarget):
-            report = connector.ensure_properties()
-            reports.append(
-                (
-                    name,
-                    f"{len(report.created)} propert(ies) created, {len(report.reused)} reused"
-                    + (", group created" if report.group_created else ""),
-                )
-            )
+        prepare = target_spec(target.type).prepare
+        if prepare is not None:
+            reports.append((name, prepare(make_target(name, target, settings))))
     return reports

@@ -27,19 +27,19 @@ from encours.errors import (
 )
 from encours.model import Rejected, SourceRecord
 from encours.sync import lastrun
-from encours.sync.config import (
-    HubSpotTargetSettings,
-    Settings,
-    TargetSettings,
-    TrytonSourceSettings,
-    TrytonTargetSettings,
-)
+from encours.sync.config import Settings, TargetSettings
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import RunLock
 from encours.sync.report import customer_json, indicators_json, push_values
 from encours.sync.secrets import redact, scrubbed
-from encours.sync.sources import field_names, make_source, make_target, same_database_sources
+from encours.sync.sources import (
+    complete_matching_sources,
+    field_names,
+    make_source,
+    make_target,
+    own_record_sources,
+)
 from encours.sync.store import Store, store_error
 from encours.sync.store.bulk import remove_leftovers
 
@@ -369,11 +369,7 @@ def reconcile_dirty(store: Store, settings: Settings, say: Progress) -> int:
     When the rules themselves changed since the last run (`[reconcile]`, or which sources
     guess nothing), every customer is reconciled again.
     """
-    complete = {
-        name
-        for name, source in settings.sources.items()
-        if isinstance(source, TrytonSourceSettings)
-    }
+    complete = complete_matching_sources(settings)
     rules = json.dumps([settings.reconcile.model_dump(), sorted(complete)], sort_keys=True)
     if store.cursor("", RECONCILE_RULES) != rules and store.mark_all_dirty():
         store.set_cursor("", RECONCILE_RULES, rules, 0)  # kept once there is something to match
@@ -468,14 +464,17 @@ def push_target(
 
 def _known_records(
     settings: TargetSettings, figures: Figures, everything: Settings
-) -> dict[str, str]:
-    """Customer key -> record already known: the mapping file, or a Tryton party itself."""
-    if isinstance(settings, HubSpotTargetSettings):
-        return load_mapping(settings.mapping)
-    if isinstance(settings, TrytonTargetSettings):
-        same = same_database_sources(settings, everything)
-        return {c.key: c.customer_id for c in figures.customers if c.source in same}
-    return {}
+) -> tuple[dict[str, str], bool]:
+    """Customer key -> record already known, and whether the target's own records cover all.
+
+    Known: the lines of the target's `mapping` file, if it has one, and the customers of the
+    sources that read the target's own records (a database read and written).
+    """
+    mapping_file = getattr(settings, "mapping", None)
+    known = load_mapping(mapping_file) if mapping_file is not None else {}
+    same = own_record_sources(settings, everything)
+    own = {c.key: c.customer_id for c in figures.customers if c.source in same}
+    return known | own, bool(same) and len(own) == len(figures.customers)
 
 
 def _destinations(
@@ -489,10 +488,10 @@ def _destinations(
     """Customer key -> the target's record key: itself for a file, the matched CRM record."""
     if not isinstance(target, RecordTarget):
         return {customer.key: customer.key for customer in figures.customers}
-    mapping = _known_records(settings, figures, everything)
-    if isinstance(settings, TrytonTargetSettings) and len(mapping) == len(figures.customers):
-        # Every customer was read from this very database: nothing to match, no records to
-        # list (a party the source just read exists).
+    mapping, all_own = _known_records(settings, figures, everything)
+    if all_own:
+        # Every customer was read from the target's own records: nothing to match, no records
+        # to list (a party the source just read exists).
         return mapping
     matching = match_customers(store.customer_parties(), target.companies(), mapping)
     rows: list[tuple[str, str | None, str, str]] = [

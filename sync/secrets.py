@@ -1,9 +1,9 @@
 """Where encours keeps tokens and passwords: the system keyring first, else the environment.
 
-A secret is named by the source or target it belongs to and a key, e.g. `("pennylane",
+A secret is named by the source or target it belongs to and a key, e.g. `("books",
 "token")`. It is stored in the keyring under service `encours` and user name
-`pennylane.token`; on a machine without a keyring (a headless server, a container, cron) it is
-read from the environment variable `ENCOURS_PENNYLANE_TOKEN` instead (see `env_name`).
+`books.token`; on a machine without a keyring (a headless server, a container, cron) it is
+read from the environment variable `ENCOURS_BOOKS_TOKEN` instead (see `env_name`).
 
 "No keyring" covers every way a backend can be unusable: `keyring` found none (its `fail`
 backend, `NoKeyringError`), it was disabled (the `null` backend, which silently stores
@@ -142,7 +142,7 @@ def known_secrets() -> frozenset[str]:
     """Every secret value this process holds, for redaction of messages, logs and the store.
 
     What was read from or stored in the keyring or the environment, and what an HTTP client
-    received since (a Tryton session key).
+    received since (a session key given at login).
     """
     return frozenset(_known) | session_secrets()
 
@@ -160,7 +160,7 @@ def scrubbed(records: Iterable[T]) -> Iterator[T]:
     A server may echo a token into a record (a name, a label, the raw payload): nothing of it
     may reach the store. A record that no longer fits the model once masked is rejected.
     The secrets are taken again whenever one was added during the read (a session renewed
-    after it expired); without any (a FEC source alone), the records pass untouched.
+    after it expired); without any (a file source alone), the records pass untouched.
     """
     count, secrets = -1, []
     for record in records:

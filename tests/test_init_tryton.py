@@ -22,7 +22,8 @@ from keyring_memory import MemoryKeyring
 
 from encours.cli import cli
 from encours.demo.fecgen import FecSpec, write_fec
-from encours.sync.config import TrytonSourceSettings, TrytonTargetSettings, load_settings
+from encours.connectors.declarations.tryton import TrytonSourceSettings, TrytonTargetSettings
+from encours.sync.config import load_settings
 
 URL = "https://erp.example.fr"
 DATABASE = "prod"

@@ -22,7 +22,8 @@ from encours.errors import DataError
 from encours.metrics.outstanding import AgedBalance
 from encours.model import InvoiceKind, LedgerLine, LedgerSale, PaymentTerms
 from encours.sync import store as store_module
-from encours.sync.config import Settings, load_settings, parse_terms
+from encours.connectors.settings import parse_terms
+from encours.sync.config import Settings, load_settings
 from encours.sync.figures import compute_figures
 from encours.sync.run import EXIT_DATA, EXIT_OK, run_sync
 from encours.sync.store import Store

@@ -37,7 +37,7 @@ from encours.connectors.fec import COLUMNS, FecBounds, FecConnector
 from encours.demo.fecgen import FecSpec
 from encours.demo.fecgen import write_fec as write_generated
 from encours.model import Customer, LedgerLine, LedgerSale, PaymentTerms, Rejected, SourceBalance
-from encours.sync.config import parse_terms
+from encours.connectors.settings import parse_terms
 
 Rows = dict[str, list[tuple[object, ...]]]
 

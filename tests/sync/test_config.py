@@ -10,7 +10,8 @@ import pytest
 
 from encours.demo.fecgen import FecSpec, write_fec
 from encours.errors import ConfigError
-from encours.sync.config import default_as_of, load_settings, parse_terms
+from encours.connectors.settings import parse_terms
+from encours.sync.config import default_as_of, load_settings
 from encours.sync.run import EXIT_OK, run_sync
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"

@@ -1,0 +1,1 @@
+"""The declarations of the built-in connectors, one module each (`connectors/registry.py`)."""
