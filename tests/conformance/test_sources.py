@@ -19,7 +19,7 @@ import responses
 from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
 from tenacity import wait_none
 
-from encours.connectors import pennylane
+from encours.connectors import pennylane, registry
 from encours.connectors.base import Pull, Source
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.errors import ApiError, AuthError
@@ -112,13 +112,28 @@ class PennylaneAdapter:
         return fake.clock.sleeps
 
 
-ADAPTERS = [
-    pytest.param(
+#: The adapter of every registered HTTP source: the suite runs for each registered source type.
+BY_TYPE = {
+    "pennylane": pytest.param(
         PennylaneAdapter(),
         id="pennylane",
+        # Pennylane's spec may not be redistributed (SOURCES.md): read from shared/ only.
         marks=pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI is absent"),
     ),
-]
+}
+#: Registered sources that serve no HTTP pages (no 429, no token): where their promises
+#: (every record once, changes, deletions, a bad record quarantined) are tested instead.
+NOT_HTTP = {
+    "fec": "tests/connectors/test_fec.py, tests/safety/test_bad_data.py (a file, no server)",
+    "tryton": "tests/tryton (a real Tryton server, JSON-RPC sessions)",
+}
+ADAPTERS = [BY_TYPE[type_] for type_ in registry.source_types() if type_ in BY_TYPE]
+
+
+def test_every_registered_source_is_in_the_suite() -> None:
+    registered = set(registry.source_types())
+    assert registered - NOT_HTTP.keys() == BY_TYPE.keys(), "add the new source's adapter"
+    assert NOT_HTTP.keys() <= registered
 
 
 @pytest.fixture(params=ADAPTERS)

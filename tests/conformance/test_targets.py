@@ -24,7 +24,7 @@ from fake_hubspot import FakeClock, FakeHubSpot
 from fakes.pennylane import SPEC_PATH, FakePennylane, customer, invoice
 from tenacity import wait_none
 
-from encours.connectors import hubspot
+from encours.connectors import hubspot, registry
 from encours.connectors.base import RecordTarget
 from encours.connectors.http import BearerAuth, HttpClient, Pacer, RetryPolicy
 from encours.errors import AuthError
@@ -142,7 +142,21 @@ class HubSpotAdapter:
         ]
 
 
-ADAPTERS = [pytest.param(HubSpotAdapter(), id="hubspot")]
+#: The adapter of every registered CRM target: the suite runs for each registered target type.
+BY_TYPE = {"hubspot": pytest.param(HubSpotAdapter(), id="hubspot")}
+#: Registered targets without records of their own to match or custom fields to create, or
+#: tested against a real server: where their promises are tested instead.
+ELSEWHERE = {
+    "file": "tests/test_cli.py, tests/safety (a local file: no records, no rate limit)",
+    "tryton": "tests/tryton (a real Tryton server with the module party_encours)",
+}
+ADAPTERS = [BY_TYPE[type_] for type_ in registry.target_types() if type_ in BY_TYPE]
+
+
+def test_every_registered_target_is_in_the_suite() -> None:
+    registered = set(registry.target_types())
+    assert registered - ELSEWHERE.keys() == BY_TYPE.keys(), "add the new target's adapter"
+    assert ELSEWHERE.keys() <= registered
 
 
 @pytest.fixture(params=ADAPTERS)
