@@ -36,11 +36,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from encours.connectors.declarations.hubspot import BASE_URL  # the setting's default
 from encours.connectors.http import BearerAuth, CursorPaginator, HttpClient, HttpLimits, Pacer
 from encours.errors import ApiError, AuthError, ConfigError
 from encours.model import Party
 
-BASE_URL = "https://api.hubapi.com"
 PAGE_SIZE = 100  # the most GET /crm/v3/objects/companies returns per page
 BATCH_SIZE = 100  # the most inputs batch/update takes
 MAX_CALLS = 90  # per PER_SECONDS: under the lowest published limit (100 / 10 s)

@@ -70,6 +70,7 @@ import requests
 from pydantic import BaseModel, ConfigDict
 
 from encours.connectors.base import Pull
+from encours.connectors.declarations.pennylane import BASE_URL  # the setting's default
 from encours.connectors.http import (
     BearerAuth,
     CursorPaginator,
@@ -109,7 +110,6 @@ __all__ = [
 
 log = logging.getLogger("encours.pennylane")
 
-BASE_URL = "https://app.pennylane.com/api/external/v2"
 PAGE_SIZE = 100  # lists cap `limit` at 100 and answer 400 above (VENDORS.md §2, checked 2026-11)
 CHANGELOG_PAGE_SIZE = 1000  # changelogs allow up to 1000
 LEDGER_PAGE_SIZE = 1000  # /ledger_accounts and /trial_balance allow up to 1000 (contract)

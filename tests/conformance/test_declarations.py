@@ -12,7 +12,7 @@ from typing import Any, get_args
 import pytest
 
 from encours.connectors import registry
-from encours.connectors.settings import Section
+from encours.connectors.settings import HttpSection, Section
 
 ENTRIES = [pytest.param(entry, id=entry.type) for entry in registry.REGISTERED]
 
@@ -70,3 +70,10 @@ def test_the_registry_imports_no_connector() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "['encours.connectors.registry']", result.stderr
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_http_connector_takes_its_address_from_the_settings(entry: registry.Entry) -> None:
+    for spec in specs(entry):
+        if issubclass(spec.settings, HttpSection):  # a sandbox, a data centre, a proxy
+            assert {"base_url", "url"} & spec.settings.model_fields.keys()
