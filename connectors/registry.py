@@ -89,7 +89,8 @@ class Context:
     """What a factory gets to build one configured source or target.
 
     `settings` is its own section, `everything` the whole configuration; `secret(key)` reads
-    one of its secrets (keyring or environment); `fields()` gives indicator -> field name and
+    one of its secrets (keyring or environment), `save_secret(key, value)` stores one (a
+    refresh token that rotated, `connectors/declarative.py`); `fields()` gives indicator -> field name and
     `labels()` field name -> label, for a target.
     """
 
@@ -97,6 +98,7 @@ class Context:
     settings: Any
     everything: Any
     secret: Callable[[str], str]
+    save_secret: Callable[[str, str], None]
     fields: Callable[[], dict[str, str]] = dict
     labels: Callable[[], dict[str, str]] = dict
 

@@ -12,12 +12,18 @@ from encours.connectors.base import Source, Target
 from encours.connectors.registry import Context, source_spec, target_spec
 from encours.sync.config import Settings, SourceSettings, TargetSettings
 from encours.sync.report import INDICATOR_LABELS, push_keys
-from encours.sync.secrets import get_secret
+from encours.sync.secrets import get_secret, set_secret
 
 
 def make_source(name: str, settings: SourceSettings, everything: Settings) -> Source:
     """The connector for a `[sources.NAME]` section."""
-    context = Context(name, settings, everything, secret=partial(get_secret, name))
+    context = Context(
+        name,
+        settings,
+        everything,
+        secret=partial(get_secret, name),
+        save_secret=partial(set_secret, name),
+    )
     return source_spec(settings.type).make(context)
 
 
@@ -28,6 +34,7 @@ def make_target(name: str, settings: TargetSettings, everything: Settings) -> Ta
         settings,
         everything,
         secret=partial(get_secret, name),
+        save_secret=partial(set_secret, name),
         fields=partial(field_names, settings, everything),
         labels=partial(field_labels, settings, everything),
     )
