@@ -1,0 +1,148 @@
+"""A risk grade A–D per customer that says why: four measures, each against its thresholds.
+
+Each measure gives a grade of its own, and the customer's grade is the worst of them; its
+reasons are the measures at that grade, worst first (the one furthest past its threshold,
+as a share of the threshold). A measure that cannot be computed (no paid invoice yet, no
+credit limit, no DSO three months back) gives no grade and no reason.
+
+The measures, as of a date D:
+
+- payment delay: the amount-weighted average of (paid date − due date) over the invoices
+  paid by D, in days (`metrics.dso.average_payment_delay`);
+- late beyond 60 days: the residuals overdue by more than 60 days (the aged balance's
+  ranges past its 60-day edge) as a share of not due + overdue;
+- DSO trend: DSO at D − DSO at the last stored snapshot at least 90 days before D, in days;
+- limit usage: exposure (outstanding + drafts) / credit limit (`metrics.credit`).
+
+A measure reaches grade B, C or D when it is at or above that grade's threshold
+(`RiskThresholds`; the config's `[risk]` table), else it is A.
+
+Worked example, with the default thresholds (payment delay 10/30/60 days; late beyond 60
+days 10 %/25 %/50 %; DSO rise 10/20/40 days; limit usage 80 %/100 %/120 %): a customer who
+paid 32 days late on average (C: 32 ≥ 30), has 2 000.00 of 10 000.00 late beyond 60 days
+(20 %: B), a DSO of 75 against 70 three months ago (+5: A) and uses 9 000.00 of a 10 000.00
+limit (90 %: B) is graded C, for one reason: "pays 32 days late on average (C from 30)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+GRADES = ("A", "B", "C", "D")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskThresholds:
+    """Where each measure reaches grades B, C and D (each tuple ascending)."""
+
+    payment_delay_days: tuple[Decimal, Decimal, Decimal] = (
+        Decimal(10),
+        Decimal(30),
+        Decimal(60),
+    )
+    late_beyond_60_share: tuple[Decimal, Decimal, Decimal] = (
+        Decimal("0.10"),
+        Decimal("0.25"),
+        Decimal("0.50"),
+    )
+    dso_rise_days: tuple[Decimal, Decimal, Decimal] = (Decimal(10), Decimal(20), Decimal(40))
+    limit_usage: tuple[Decimal, Decimal, Decimal] = (
+        Decimal("0.80"),
+        Decimal("1.00"),
+        Decimal("1.20"),
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("payment_delay_days", "late_beyond_60_share", "dso_rise_days", "limit_usage"):
+            values = getattr(self, name)
+            if len(values) != 3 or list(values) != sorted(values):
+                raise ValueError(
+                    f"risk threshold {name} needs three ascending values (grades B, C, D), "
+                    f"got {list(values)}"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class RiskMeasures:
+    """The four measures of one customer; None where one cannot be computed."""
+
+    payment_delay_days: Decimal | None = None
+    late_beyond_60_share: Decimal | None = None
+    dso_rise_days: Decimal | None = None
+    limit_usage: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskGrade:
+    """A grade and its reasons in words, the main one first (none for grade A)."""
+
+    grade: str
+    reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def main_reason(self) -> str:
+        """The first reason, or a sentence saying nothing stands out."""
+        return self.reasons[0] if self.reasons else "no measure past its thresholds"
+
+
+def _days(value: Decimal) -> str:
+    return f"{value.quantize(Decimal(1)):f}"
+
+
+def _percent(value: Decimal) -> str:
+    return f"{(value * 100).quantize(Decimal(1)):f} %"
+
+
+#: Measure name -> how its value reads in a reason, given the value and the threshold passed.
+_WORDING = {
+    "payment_delay_days": lambda v, t, g: (
+        f"pays {_days(v)} days late on average ({g} from {_days(t)})"
+    ),
+    "late_beyond_60_share": lambda v, t, g: (
+        f"{_percent(v)} of its open items are over 60 days late ({g} from {_percent(t)})"
+    ),
+    "dso_rise_days": lambda v, t, g: (
+        f"DSO up {_days(v)} days in three months ({g} from {_days(t)})"
+    ),
+    "limit_usage": lambda v, t, g: (
+        f"uses {_percent(v)} of its credit limit ({g} from {_percent(t)})"
+    ),
+}
+
+
+def _grade_of(value: Decimal, thresholds: Sequence[Decimal]) -> int:
+    """0 for A, 1 for B, ...: how many thresholds `value` reaches."""
+    return sum(1 for threshold in thresholds if value >= threshold)
+
+
+def risk_grade(measures: RiskMeasures, thresholds: RiskThresholds | None = None) -> RiskGrade:
+    """The customer's grade: the worst of its measures' grades, with the reasons for it.
+
+    >>> risk_grade(RiskMeasures(
+    ...     payment_delay_days=Decimal(32), late_beyond_60_share=Decimal("0.2"),
+    ...     dso_rise_days=Decimal(5), limit_usage=Decimal("0.9")))
+    RiskGrade(grade='C', reasons=('pays 32 days late on average (C from 30)',))
+    >>> risk_grade(RiskMeasures()).grade
+    'A'
+    """
+    thresholds = thresholds or RiskThresholds()
+    graded: list[tuple[int, Decimal, str]] = []
+    for name, wording in _WORDING.items():
+        value = getattr(measures, name)
+        if value is None:
+            continue
+        steps = getattr(thresholds, name)
+        level = _grade_of(value, steps)
+        if level:
+            threshold = steps[level - 1]
+            excess = value / threshold if threshold > 0 else Decimal(0)
+            graded.append((level, excess, wording(value, threshold, GRADES[level])))
+    worst = max((level for level, _, _ in graded), default=0)
+    reasons = sorted(
+        ((excess, text) for level, excess, text in graded if level == worst),
+        key=lambda item: item[0],
+        reverse=True,
+    )
+    return RiskGrade(GRADES[worst], tuple(text for _, text in reasons))
