@@ -81,18 +81,6 @@ class Indicators:
     average_payment_delay: Decimal | None
     credit_limit: int | None = None
 
-    @property
-    def credit_used(self) -> Decimal | None:
-        """Outstanding / credit limit (1 = limit reached); None without a limit."""
-        if not self.credit_limit:
-            return None
-        return Decimal(self.aged.outstanding) / Decimal(self.credit_limit)
-
-    @property
-    def on_hold(self) -> bool:
-        """True when the outstanding passes the credit limit: stop new orders."""
-        return self.credit_limit is not None and self.aged.outstanding > self.credit_limit
-
 
 def indicators(
     aged: AgedBalance,

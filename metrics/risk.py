@@ -55,7 +55,7 @@ class RiskThresholds:
     )
 
     def __post_init__(self) -> None:
-        for name in ("payment_delay_days", "late_beyond_60_share", "dso_rise_days", "limit_usage"):
+        for name in MEASURES:
             values = getattr(self, name)
             if len(values) != 3 or list(values) != sorted(values):
                 raise ValueError(
@@ -72,6 +72,8 @@ class RiskMeasures:
     late_beyond_60_share: Decimal | None = None
     dso_rise_days: Decimal | None = None
     limit_usage: Decimal | None = None
+    #: Where `late_beyond_60_share` starts: 60, or the aged balance's first edge past it.
+    late_after_days: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +97,21 @@ def _percent(value: Decimal) -> str:
     return f"{(value * 100).quantize(Decimal(1)):f} %"
 
 
-#: Measure name -> how its value reads in a reason, given the value and the threshold passed.
-_WORDING = {
-    "payment_delay_days": lambda v, t, g: (
-        f"pays {_days(v)} days late on average ({g} from {_days(t)})"
-    ),
-    "late_beyond_60_share": lambda v, t, g: (
-        f"{_percent(v)} of its open items are over 60 days late ({g} from {_percent(t)})"
-    ),
-    "dso_rise_days": lambda v, t, g: (
-        f"DSO up {_days(v)} days in three months ({g} from {_days(t)})"
-    ),
-    "limit_usage": lambda v, t, g: (
-        f"uses {_percent(v)} of its credit limit ({g} from {_percent(t)})"
-    ),
-}
+def _wording(name: str, value: Decimal, threshold: Decimal, grade: str, late_after: int) -> str:
+    """How a measure past its threshold reads in a reason."""
+    if name == "payment_delay_days":
+        return f"pays {_days(value)} days late on average ({grade} from {_days(threshold)})"
+    if name == "late_beyond_60_share":
+        return (
+            f"{_percent(value)} of its open items are over {late_after} days late "
+            f"({grade} from {_percent(threshold)})"
+        )
+    if name == "dso_rise_days":
+        return f"DSO up {_days(value)} days in three months ({grade} from {_days(threshold)})"
+    return f"uses {_percent(value)} of its credit limit ({grade} from {_percent(threshold)})"
+
+
+MEASURES = ("payment_delay_days", "late_beyond_60_share", "dso_rise_days", "limit_usage")
 
 
 def _grade_of(value: Decimal, thresholds: Sequence[Decimal]) -> int:
@@ -129,7 +131,7 @@ def risk_grade(measures: RiskMeasures, thresholds: RiskThresholds | None = None)
     """
     thresholds = thresholds or RiskThresholds()
     graded: list[tuple[int, Decimal, str]] = []
-    for name, wording in _WORDING.items():
+    for name in MEASURES:
         value = getattr(measures, name)
         if value is None:
             continue
@@ -138,7 +140,8 @@ def risk_grade(measures: RiskMeasures, thresholds: RiskThresholds | None = None)
         if level:
             threshold = steps[level - 1]
             excess = value / threshold if threshold > 0 else Decimal(0)
-            graded.append((level, excess, wording(value, threshold, GRADES[level])))
+            wording = _wording(name, value, threshold, GRADES[level], measures.late_after_days)
+            graded.append((level, excess, wording))
     worst = max((level for level, _, _ in graded), default=0)
     reasons = sorted(
         ((excess, text) for level, excess, text in graded if level == worst),

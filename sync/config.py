@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -126,6 +127,44 @@ class PushSettings(Section):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class CreditSettings(Section):
+    """`[credit]`: credit limits (plafonds d'encours) the sources do not give.
+
+    `limits` maps a customer id (or `source:id` where two sources share ids) to its limit in
+    the company currency, as text: `limits = { C0042 = "15000.00" }`. A limit the source
+    gives (Tryton's) wins over this one.
+    """
+
+    limits: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("limits")
+    @classmethod
+    def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for customer, limit in value.items():
+            if not limit.is_finite() or limit < 0:
+                raise ValueError(f"the credit limit of {customer} must be an amount >= 0")
+        return value
+
+
+Steps = tuple[Decimal, Decimal, Decimal]
+
+
+class RiskSettings(Section):
+    """`[risk]`: where each measure of the risk grade reaches B, C and D (`metrics/risk.py`)."""
+
+    payment_delay_days: Steps = (Decimal(10), Decimal(30), Decimal(60))
+    late_beyond_60_share: Steps = (Decimal("0.10"), Decimal("0.25"), Decimal("0.50"))
+    dso_rise_days: Steps = (Decimal(10), Decimal(20), Decimal(40))
+    limit_usage: Steps = (Decimal("0.80"), Decimal("1.00"), Decimal("1.20"))
+
+    @field_validator("payment_delay_days", "late_beyond_60_share", "dso_rise_days", "limit_usage")
+    @classmethod
+    def _ascending(cls, value: Steps) -> Steps:
+        if list(value) != sorted(value):
+            raise ValueError("give three ascending values: where grades B, C and D start")
+        return value
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -137,6 +176,8 @@ class Settings(Section):
     metrics: MetricsSettings = MetricsSettings()
     push: PushSettings = PushSettings()
     limits: LimitsSettings = LimitsSettings()
+    credit: CreditSettings = CreditSettings()
+    risk: RiskSettings = RiskSettings()
 
 
 def default_as_of(rule: str, today: date) -> date:

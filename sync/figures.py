@@ -8,11 +8,15 @@ names the customers and checks each against its source's own balance.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
 
+from encours.metrics.credit import CreditPosition, credit_position
 from encours.metrics.dso import DayCount, DsoMethod, EmptyMonth, PeriodLength, WalkOrder
 from encours.metrics.indicators import DsoSettings, Indicators
+from encours.metrics.risk import RiskGrade, RiskMeasures, RiskThresholds, risk_grade
+from encours.model import CURRENCY_EXPONENTS
 from encours.sync.config import Settings
 from encours.sync.store import Store
 from encours.sync.store.indicators_sql import indicator_rows
@@ -43,7 +47,8 @@ class CustomerFigures:
     """One customer's indicators, with who it is.
 
     `drafts` is the total of its draft invoices (in no ledger, so in no other figure);
-    `balance_check` is None when its source states no balance for it.
+    `balance_check` is None when its source states no balance for it; `credit_limit` is the
+    source's, else the configuration's (`[credit]`); `risk` its grade (`metrics/risk.py`).
     """
 
     source: str
@@ -53,6 +58,13 @@ class CustomerFigures:
     due_dates_assumed: bool
     drafts: int = 0
     balance_check: BalanceCheck | None = None
+    credit_limit: int | None = None
+    risk: RiskGrade = RiskGrade("A")
+
+    @property
+    def credit(self) -> CreditPosition:
+        """Exposure (outstanding + drafts) against the credit limit."""
+        return credit_position(self.figures.aged.outstanding, self.drafts, self.credit_limit)
 
     @property
     def key(self) -> str:
@@ -130,8 +142,11 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
     # Open items, credits, drafts and balances of a customer the source never described still
     # count, under its id; described customers first, by source and id.
     keys = sorted(rows.customers, key=lambda key: (key not in named, key))
-    customers = tuple(
-        CustomerFigures(
+    limits = _credit_limits(settings)
+    dso_before = store.snapshot_dso(as_of - timedelta(days=DSO_TREND_DAYS))
+    customers = []
+    for source, customer_id in keys:
+        customer = CustomerFigures(
             source=source,
             customer_id=customer_id,
             name=named.get((source, customer_id), customer_id),
@@ -140,15 +155,69 @@ def compute_figures(store: Store, settings: Settings, as_of: date) -> Figures:
             drafts=rows.drafts.get((source, customer_id), 0),
             balance_check=checks.get((source, customer_id)),
         )
-        for source, customer_id in keys
-    )
+        limit = customer.figures.credit_limit
+        if limit is None:
+            limit = limits.get(customer.key, limits.get(customer_id))
+        customer = replace(customer, credit_limit=limit)
+        measures = risk_measures(customer, settings.metrics.aging_edges, dso_before)
+        customers.append(replace(customer, risk=risk_grade(measures, _thresholds(settings))))
     return Figures(
         as_of=as_of,
         currency=settings.company.currency,
-        customers=customers,
+        customers=tuple(customers),
         total=rows.total,
         unidentified=rows.unidentified,
         quarantined=store.quarantine_count(),
+    )
+
+
+#: The DSO trend of the risk grade compares with the last snapshot at least this old.
+DSO_TREND_DAYS = 90
+
+
+def _credit_limits(settings: Settings) -> dict[str, int]:
+    """`[credit] limits` in minor units, by customer id or `source:id`."""
+    scale = Decimal(10) ** CURRENCY_EXPONENTS[settings.company.currency]
+    return {key: int(limit * scale) for key, limit in settings.credit.limits.items()}
+
+
+def _thresholds(settings: Settings) -> RiskThresholds:
+    risk = settings.risk
+    return RiskThresholds(
+        payment_delay_days=risk.payment_delay_days,
+        late_beyond_60_share=risk.late_beyond_60_share,
+        dso_rise_days=risk.dso_rise_days,
+        limit_usage=risk.limit_usage,
+    )
+
+
+def risk_measures(
+    customer: CustomerFigures, edges: tuple[int, ...], dso_before: Mapping[str, Decimal]
+) -> RiskMeasures:
+    """The four measures of the risk grade for one customer (see `metrics/risk.py`).
+
+    Late beyond 60 days sums the overdue ranges past the aged balance's first edge of 60
+    days or more (with edges 30/60/90: 61-90 and 90+), over not due + overdue.
+    """
+    figures = customer.figures
+    aged = figures.aged
+    after = next((edge for edge in edges if edge >= 60), None)
+    share = None
+    if after is not None and aged.not_due + aged.overdue > 0:
+        lower_edges = (0, *edges)
+        beyond = sum(
+            amount
+            for lower, (_, amount) in zip(lower_edges, aged.buckets[3:], strict=True)
+            if lower >= after
+        )
+        share = Decimal(beyond) / Decimal(aged.not_due + aged.overdue)
+    before = dso_before.get(customer.key)
+    return RiskMeasures(
+        payment_delay_days=figures.average_payment_delay,
+        late_beyond_60_share=share,
+        dso_rise_days=None if figures.dso is None or before is None else figures.dso - before,
+        limit_usage=customer.credit.usage,
+        late_after_days=after or 60,
     )
 
 

@@ -30,8 +30,12 @@ INDICATOR_LABELS: dict[str, str] = {
     "best_possible_dso": "Meilleur DSO possible (jours)",
     "average_days_delinquent": "Retard moyen (jours)",
     "average_payment_delay": "Délai moyen de paiement (jours)",
+    "credit_limit": "Plafond d'encours",
+    "exposure": "Engagement (encours + brouillons)",
     "credit_used": "Utilisation du plafond",
     "on_hold": "Blocage (plafond dépassé)",
+    "risk_grade": "Note de risque",
+    "risk_reason": "Motif de la note",
     "aging": "Balance âgée",
     "as_of": "Calculé au",
 }
@@ -94,8 +98,23 @@ def customer_json(customer: CustomerFigures) -> dict[str, Any]:
         "name": customer.name,
         **indicators_json(customer.figures),
         "drafts": amount(customer.drafts, customer.figures.currency),
+        **credit_json(customer),
+        "risk_grade": customer.risk.grade,
+        "risk_reasons": list(customer.risk.reasons),
         "due_dates_assumed": customer.due_dates_assumed,
         "balance_check": balance_check_json(customer.balance_check, customer.figures.currency),
+    }
+
+
+def credit_json(customer: CustomerFigures) -> dict[str, Any]:
+    """The credit limit, the exposure (outstanding + drafts), the share used and the hold."""
+    credit = customer.credit
+    currency = customer.figures.currency
+    return {
+        "credit_limit": None if credit.limit is None else amount(credit.limit, currency),
+        "exposure": amount(credit.exposure, currency),
+        "credit_used": _ratio(credit.usage),
+        "on_hold": credit.on_hold,
     }
 
 
@@ -164,10 +183,10 @@ def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[
             values.update({aging_key(label): value for label, value in document["aging"].items()})
         elif name == "as_of":
             values[name] = figures.as_of.isoformat()
-        elif name == "credit_used":
-            values[name] = _ratio(figures.credit_used) or ""
         elif name == "on_hold":
-            values[name] = "true" if figures.on_hold else "false"
+            values[name] = "true" if customer.credit.on_hold else "false"
+        elif name == "risk_reason":
+            values[name] = customer.risk.main_reason
         else:
             value = document[name]
             values[name] = "" if value is None else str(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,27 @@ class RunState:
         )
         row = self.db.execute("SELECT COUNT(*) FROM changed_snapshot").fetchone()
         return int(row[0]) if row else 0
+
+    def snapshot_dso(self, on_or_before: date) -> dict[str, Decimal]:
+        """Each customer's DSO in the last snapshot dated `on_or_before` or earlier.
+
+        Customer key -> DSO in days, for the customers whose DSO could be computed then;
+        empty when no snapshot is that old.
+        """
+        row = self.db.execute(
+            "SELECT MAX(as_of) FROM snapshots WHERE as_of <= ?", (on_or_before,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return {}
+        dso: dict[str, Decimal] = {}
+        for customer_key, indicators in self.db.execute(
+            "SELECT customer_key, indicators FROM snapshots WHERE as_of = ? AND customer_key <> ''",
+            (row[0],),
+        ).fetchall():
+            value = json.loads(indicators).get("dso")
+            if value is not None:
+                dso[customer_key] = Decimal(value)
+        return dso
 
     def last_pushed(self, target: str) -> dict[str, dict[str, str]]:
         """What was last written to a target: customer key -> field -> value."""

@@ -227,13 +227,17 @@ def test_a_cancelled_invoice_is_noticed(tryton: TrytonServer, synced: Path) -> N
 def test_credit_limits_come_from_tryton(
     tryton: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """account_credit_limit's limit gives the share of it used and the hold flag."""
+    """account_credit_limit's limit gives the share of it used and the hold flag.
+
+    The share is of the exposure: what is owed plus the invoices not yet posted, which the
+    customer is about to owe (Alpha's validated 360, Beta's draft 840).
+    """
     config = write_config(tmp_path, tryton, monkeypatch)
     with config.open("a", encoding="utf-8") as more:
         more.write('[push]\nindicators = ["outstanding", "credit_used", "on_hold"]\n')
     assert encours(config, "sync").exit_code == 0
     parties = _parties(tryton, ["encours_credit_used", "encours_on_hold"])
-    assert parties["2"]["encours_credit_used"] == Decimal("0.6400")  # 3 200 of 5 000
-    assert parties["3"]["encours_credit_used"] == Decimal("0.3180")  # 3 180 of 10 000
+    assert parties["2"]["encours_credit_used"] == Decimal("0.7120")  # 3 200 + 360 of 5 000
+    assert parties["3"]["encours_credit_used"] == Decimal("0.4020")  # 3 180 + 840 of 10 000
     assert parties["4"]["encours_credit_used"] is None  # Gamma has no limit
     assert not any(party["encours_on_hold"] for party in parties.values())

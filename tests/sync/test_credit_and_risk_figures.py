@@ -1,0 +1,134 @@
+"""Credit limits and the risk grade in the figures: from the config, with drafts, on every
+customer of `status --json` and in the values pushed to a target."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from click.testing import CliRunner
+from fec_files import Line, write_fec
+
+from encours.cli import cli
+
+#: C1: an invoice of 1 200.00 on 15 January, due 14 February (30 days), never paid.
+#: C2: 600.00 on 15 January paid on 16 March, 30 days late; 3 000.00 on 1 May, due 31 May.
+LINES = [
+    Line("VT", "1", "20260115", "411000", debit="1200,00", aux="C1", aux_label="Un", piece="F1"),
+    Line("VT", "1", "20260115", "706000", credit="1200,00", piece="F1"),
+    Line("VT", "2", "20260115", "411000", debit="600,00", aux="C2", aux_label="Deux", piece="F2",
+         let="A", date_let="20260316"),
+    Line("VT", "2", "20260115", "706000", credit="600,00", piece="F2"),
+    Line("BQ", "1", "20260316", "512000", debit="600,00", piece="F2"),
+    Line("BQ", "1", "20260316", "411000", credit="600,00", aux="C2", aux_label="Deux",
+         piece="F2", let="A", date_let="20260316"),
+    Line("VT", "3", "20260501", "411000", debit="3000,00", aux="C2", aux_label="Deux", piece="F3"),
+    Line("VT", "3", "20260501", "706000", credit="3000,00", piece="F3"),
+]  # fmt: skip
+
+CONFIG = """[company]
+currency = "EUR"
+[store]
+path = "encours.duckdb"
+[sources.books]
+type = "fec"
+path = "books.fec"
+default_payment_terms_days = 30
+[targets.file]
+type = "file"
+path = "indicators.json"
+[push]
+indicators = ["outstanding", "credit_limit", "exposure", "credit_used", "on_hold",
+              "risk_grade", "risk_reason"]
+[credit]
+limits = { C1 = "1000.00", "books:C2" = "10000.00" }
+"""
+
+
+def _setup(folder: Path) -> Path:
+    write_fec(folder / "books.fec", LINES, separator="|")
+    config = folder / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return config
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _customers(config: Path, as_of: str) -> dict[str, dict]:
+    document = json.loads(_run("--config", str(config), "status", "--as-of", as_of, "--json"))
+    return {c["id"]: c for c in document["customers"]}
+
+
+def test_limits_from_the_config_give_usage_hold_and_grade(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    customers = _customers(config, "2026-06-30")
+    c1, c2 = customers["C1"], customers["C2"]
+
+    # C1: 1 200.00 owed on a 1 000.00 limit, all of it 136 days late.
+    assert (c1["credit_limit"], c1["exposure"], c1["credit_used"], c1["on_hold"]) == (
+        "1000.00",
+        "1200.00",
+        "1.2000",
+        True,
+    )
+    assert c1["risk_grade"] == "D"
+    assert c1["risk_reasons"] == [
+        "100 % of its open items are over 60 days late (D from 50 %)",
+        "uses 120 % of its credit limit (D from 120 %)",
+    ]
+    # C2 (its limit given as books:C2): 3 000.00 of 10 000.00, 30 days late; paid 30 days late.
+    assert (c2["credit_limit"], c2["credit_used"], c2["on_hold"]) == ("10000.00", "0.3000", False)
+    assert (c2["risk_grade"], c2["risk_reasons"]) == (
+        "C",
+        ["pays 30 days late on average (C from 30)"],
+    )
+
+
+def test_the_target_receives_the_grade_and_its_main_reason(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    pushed = json.loads((tmp_path / "indicators.json").read_text(encoding="utf-8"))
+    text = json.dumps(pushed, ensure_ascii=False)
+
+    assert "pays 30 days late on average (C from 30)" in text
+    assert "100 % of its open items are over 60 days late (D from 50 %)" in text
+    assert '"on_hold": "true"' in text
+
+
+def test_drafts_count_in_the_exposure_and_nothing_without_a_limit(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    config.write_text(CONFIG.replace('limits = { C1 = "1000.00", "books:C2" = "10000.00" }', ""))
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    c1 = _customers(config, "2026-06-30")["C1"]
+
+    assert (c1["credit_limit"], c1["credit_used"], c1["on_hold"]) == (None, None, False)
+    assert c1["exposure"] == "1200.00"  # no draft in a FEC: the outstanding alone
+
+
+def test_the_dso_trend_compares_with_the_snapshot_three_months_back(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    _run("--config", str(config), "sync", "--as-of", "2026-03-31")
+    before = _customers(config, "2026-03-31")
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+    after = _customers(config, "2026-06-30")
+
+    # C1's DSO at the end of March counts back to its January sale (31 + 28 + 31 days);
+    # three months later the same unpaid invoice reaches 91 days further back.
+    assert Decimal(after["C1"]["dso"]) - Decimal(before["C1"]["dso"]) == 91
+    # Furthest past its threshold first: 91 / 40, then 100 % / 50 %, then 120 % / 120 %.
+    assert after["C1"]["risk_reasons"] == [
+        "DSO up 91 days in three months (D from 40)",
+        "100 % of its open items are over 60 days late (D from 50 %)",
+        "uses 120 % of its credit limit (D from 120 %)",
+    ]
+    # A month on, the last snapshot three months back is still the one of 31 March.
+    assert _customers(config, "2026-07-31")["C1"]["risk_reasons"][0].startswith("DSO up 122 ")
