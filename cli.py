@@ -6,6 +6,7 @@ Exit codes (also in the README):
     2   the command line is wrong
     3   done, but records wait in quarantine (`encours quarantine` lists them)
     65  a source could not be read (bad file); the other sources were
+    66  `status`: no sync has finished on this store yet, so there are no figures
     70  internal error, or the store is damaged
     73  another `encours sync` is running on this store
     75  temporary failure (network, rate limit): run again later
@@ -33,7 +34,8 @@ from encours.metrics.dso import DsoMethod, WalkOrder
 
 if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that use them
     from encours.sync.config import Settings
-    from encours.sync.figures import Figures
+    from encours.sync.display import Display
+    from encours.sync.figures import CustomerFigures, Figures
     from encours.sync.run import RunSummary
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -60,6 +62,14 @@ class App:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
+
+
+    @property
+    def display(self) -> Display:
+        """How figures read for a person: `[company] language`, else the environment's."""
+        from encours.sync.display import Display, language_from
+
+        return Display.of(language_from(self.settings.company.language, os.environ))
 
 
 pass_app = click.make_pass_decorator(App)
@@ -247,7 +257,7 @@ def demo(folder: Path, as_json: bool) -> None:
     summary = _run_with_progress(settings, as_of=as_of)
     _print_summary(summary)
     assert summary.figures is not None  # noqa: S101 - a finished run always computed them
-    _print_status(summary.figures, as_json=as_json, only=None)
+    _print_status(summary.figures, App(config_path), as_json=as_json)
     echo(f"\nNext: encours --config {config_path} status --customer C0001", err=True)
 
 
@@ -335,7 +345,15 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
 
     Computed from the store, as of any date: items issued after it are out, settlements
     dated after it do not count. For the last run's date, the figures that run computed are
-    shown, also while another sync holds the store.
+    shown, also while another sync holds the store. Amounts and dates are written in the
+    language of [company] language, else of LANG (fr or en); --json is the same in both.
+
+    \b
+    Exit codes:
+      0   figures shown
+      66  no sync has finished on this store yet: run `encours sync`
+      73  a sync holds the store and its last figures are of another date
+      78  configuration error, or no such customer
 
     \b
     Example:
@@ -347,9 +365,13 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
     figures, note = current_figures(settings, _as_of(as_of_text, settings))
     if note:
         echo(f"encours: {note}", err=True)
-    if only is not None and not any(c.customer_id == only for c in figures.customers):
+    if only is None:
+        _print_status(figures, app, as_json=as_json)
+        return
+    chosen = [c for c in figures.customers if c.customer_id == only]
+    if not chosen:
         raise ConfigError(f"no customer with id {only!r} in the store")
-    _print_status(figures, as_json=as_json, only=only)
+    _print_customer(figures, chosen, app, as_json=as_json)
 
 
 @cli.command()
@@ -368,16 +390,14 @@ def unmatched(app: App, as_of_text: str | None) -> None:
     Example:
         encours unmatched --as-of 2026-06-30
     """
-    from encours.sync.report import amount, printable
+    from encours.sync.review_text import unmatched_lines
     from encours.sync.store import Store
 
     settings = app.settings
     with Store.reading(settings.store.path) as store:
-        rows = list(store.unmatched_credits(_as_of(as_of_text, settings)))
-    currency = settings.company.currency
-    for source, customer, kind, external_id, reference, left in rows:
-        fields = (f"{source}:{customer}", kind, reference or external_id, amount(left, currency))
-        echo("\t".join(printable(field) for field in fields))
+        rows = store.unmatched_items(_as_of(as_of_text, settings))
+    for line in unmatched_lines(rows, app.display, settings.company.currency):
+        echo(line)
     echo(f"{len(rows)} unmatched credit(s)", err=True)
 
 
@@ -453,7 +473,7 @@ def check(app: App, figures_only: bool) -> None:
     from encours.sync.secrets import keyring_available, redact
 
     if figures_only:
-        sys.exit(_check_figures(app.settings))
+        sys.exit(_check_figures(app))
     results = check_everything(app.settings)
     for name, error, _ in results:
         echo(f"ok      {name}" if error is None else f"FAILED  {name}: {redact(error)}")
@@ -799,6 +819,11 @@ def calc_outstanding(
     """
     from encours.metrics.outstanding import outstanding as outstanding_of
 
+    if not (invoices or advances or unbilled):
+        raise click.UsageError(
+            "give the figures to add up: at least one --invoice, --advance or --unbilled "
+            "(e.g. encours calc outstanding --invoice 2000 --advance 500)"
+        )
     result = outstanding_of(
         _amounts(invoices, "--invoice"),
         _amounts(advances, "--advance"),
@@ -866,10 +891,16 @@ def calc_dso_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sales") from None
     text = None if result is None else str(result)
+    # The walk's order is a setting of count-back only: the accounting method has none.
+    walk = order if method == DsoMethod.COUNT_BACK.value else None
     if as_json:
-        echo(json.dumps({"dso": text, "method": method, "order": order}))
+        echo(json.dumps({"dso": text, "method": method, "order": walk}))
+        return
+    how = f"{method}, {walk}" if walk else method
+    if text is None:
+        echo(f"— ({how}): no sales in the months given, so no DSO to compute")
     else:
-        echo(f"{text or 'n/a (no sales)'} days ({method}, {order})")
+        echo(f"{text} days ({how})")
 
 
 class _TerminalProgress:
@@ -909,15 +940,22 @@ def _run_with_progress(settings: Settings, quiet: bool = False, **options: Any) 
 
 
 def _print_summary(summary: RunSummary) -> None:
-    """One line per source and target: fit for a log."""
+    """One line per source and target: fit for a log.
+
+    A source's records read add up: new + changed + unchanged + quarantined. Deleted ones
+    are those a full read no longer finds; they are not among the records read.
+    """
     for outcome in summary.sources:
         if outcome.status in ("failed", "refused"):
             echo(f"source {outcome.name}: {outcome.status.upper()}: {outcome.error}", err=True)
         else:
+            unchanged = outcome.written - outcome.new - outcome.updated
             echo(
-                f"source {outcome.name}: {outcome.status}, {outcome.written} read, "
-                f"{outcome.changed} changed, {outcome.deleted} deleted, "
-                f"{outcome.quarantined} quarantined",
+                f"source {outcome.name}: {outcome.status}, "
+                f"{outcome.written + outcome.quarantined} record(s) read: {outcome.new} new, "
+                f"{outcome.updated} changed, {unchanged} unchanged, "
+                f"{outcome.quarantined} quarantined; {outcome.deleted} deleted (no longer "
+                "in the source)",
                 err=True,
             )
     echo(f"reconciled {summary.reconciled_customers} customer(s)", err=True)
@@ -940,97 +978,64 @@ def _print_summary(summary: RunSummary) -> None:
     echo(f"run {summary.run_id} as of {summary.as_of}: exit {summary.exit_code}", err=True)
 
 
-def _print_status(figures: Figures, *, as_json: bool, only: str | None) -> None:
-    from encours.sync.report import amount, figures_json, printable
-
-    document = figures_json(figures)
-    if only is not None:
-        document["customers"] = [c for c in document["customers"] if c["id"] == only]
-    if as_json:
-        echo(json.dumps(document, indent=1, ensure_ascii=False))
-        return
-    currency = figures.currency
-    header = (
-        f"{'customer':<34} {'outstanding':>13} {'overdue':>12} {'not due':>12} "
-        f"{'unbilled':>10} {'unapplied':>10} {'late':>5} {'DSO':>7}"
-    )
-    echo(f"Receivables as of {figures.as_of} ({currency}), worst first")
-    echo(header)
-    for row in document["customers"]:
-        name = printable(f"{row['name'][:26]} ({row['id']})")
-        echo(
-            f"{name:<34} {row['outstanding']:>13} {row['overdue']:>12} {row['not_due']:>12} "
-            f"{row['unbilled']:>10} {row['unapplied']:>10} {row['oldest_overdue_days'] or '':>5} "
-            f"{row['dso'] or '-':>7}"
-            + ("*" if row["due_dates_assumed"] else "")
-            + ("!" if _differs(row) else "")
-        )
-    total = document["total"]
-    echo(
-        f"{'TOTAL':<34} {total['outstanding']:>13} {total['overdue']:>12} {total['not_due']:>12} "
-        f"{total['unbilled']:>10} {total['unapplied']:>10} {total['oldest_overdue_days'] or '':>5} "
-        f"{total['dso'] or '-':>7}"
-    )
-    echo("Aging: " + ", ".join(f"{k} {v}" for k, v in total["aging"].items()))
-    echo(
-        f"DSO method: {total['dso_method']}; best possible {total['best_possible_dso']}, "
-        f"average days delinquent {total['average_days_delinquent']}"
-    )
-    if any(row["due_dates_assumed"] for row in document["customers"]):
-        echo(
-            "* due dates from the default payment terms (the source has none for "
-            "this customer): set them under [sources.NAME.payment_terms]"
-        )
-    if figures.unidentified:
-        echo(f"Receipts tied to no customer: {amount(figures.unidentified, currency)}")
-    drafts = [row for row in document["customers"] if row["drafts"] != amount(0, currency)]
-    if drafts:
-        echo(f"Draft invoices, in no figure above: {total['drafts']} ({len(drafts)} customer(s))")
-    _print_balance_check(document, figures)
-    if figures.quarantined:
-        echo(f"{figures.quarantined} record(s) wait in quarantine: run `encours quarantine`")
-
-
-def _check_figures(settings: Settings) -> int:
-    """Print the balance check of the store as it is; 3 when a customer differs."""
-    from encours.sync.figures import compute_figures
+def _print_status(figures: Figures, app: App, *, as_json: bool) -> None:
+    """The figures as JSON (locale-free), or as the table of `sync/status_text.py`."""
     from encours.sync.report import figures_json
+    from encours.sync.status_text import status_lines
+
+    if as_json:
+        echo(json.dumps(figures_json(figures), indent=1, ensure_ascii=False))
+        return
+    for line in status_lines(figures, app.display, app.settings.company.name):
+        echo(line)
+
+
+def _print_customer(
+    figures: Figures, chosen: list[CustomerFigures], app: App, *, as_json: bool
+) -> None:
+    """`status --customer`: each customer of that id, explained (`sync/explain.py`).
+
+    The JSON keeps the shape of `status --json` (the company's `total` stays, labelled
+    so), each customer with its `open_items`, `unapplied_items` and `draft_items`.
+    """
+    from encours.sync.explain import explain
+    from encours.sync.report import explanation_json, figures_json
+    from encours.sync.review_text import customer_lines
     from encours.sync.store import Store
 
+    settings = app.settings
+    with Store.reading(settings.store.path) as store:
+        explained = [
+            explain(store, customer, figures.as_of, settings.metrics.aging_edges)
+            for customer in chosen
+        ]
+    if as_json:
+        document = figures_json(figures)
+        document["customers"] = [explanation_json(e) for e in explained]
+        echo(json.dumps(document, indent=1, ensure_ascii=False))
+        return
+    for number, explanation in enumerate(explained):
+        if number:
+            echo()
+        for line in customer_lines(explanation, app.display):
+            echo(line)
+
+
+def _check_figures(app: App) -> int:
+    """Print the balance check of the store as it is; 3 when a customer differs."""
+    from encours.sync.figures import compute_figures
+    from encours.sync.status_text import balance_check_lines
+    from encours.sync.store import Store
+
+    settings = app.settings
     with Store.reading(settings.store.path) as store:
         figures = compute_figures(store, settings, _as_of(None, settings))
-    document = figures_json(figures)
     if not figures.checked:
         echo("No source states a balance of its customers yet: run `encours sync` first")
         return 0
-    _print_balance_check(document, figures)
+    for line in balance_check_lines(figures, app.display):
+        echo(line)
     return 3 if figures.differing else 0
-
-
-def _differs(row: dict[str, Any]) -> bool:
-    check = row["balance_check"]
-    return check is not None and Decimal(check["difference"]) != 0
-
-
-def _print_balance_check(document: dict[str, Any], figures: Figures) -> None:
-    """The customers whose outstanding is not their source's own balance, one line each."""
-    checked = document["total"]["balance_check"]
-    if not checked["checked"]:
-        return
-    rows = [row for row in document["customers"] if _differs(row)]
-    if not rows:
-        echo(f"Balance check: all {checked['checked']} customer(s) agree with their source")
-        return
-    echo(
-        f"! {len(rows)} of {checked['checked']} customer(s) differ from their source's own balance:"
-    )
-    for row in rows:
-        check = row["balance_check"]
-        echo(
-            f"  {row['name']} ({row['id']}): source {check['source_balance']} as of "
-            f"{check['as_of']} ({check['basis']}), encours {check['outstanding']}, "
-            f"difference {check['difference']}"
-        )
 
 
 def main() -> None:

@@ -110,3 +110,9 @@ class AlreadyRunningError(EncoursError):
 
 class StoreBusyError(AlreadyRunningError):
     """The store's file is held by a running sync: a reader cannot open it meanwhile."""
+
+
+class NoFiguresError(EncoursError):
+    """No sync has finished on this store yet: there are no figures to show."""
+
+    exit_code = 66  # EX_NOINPUT: nothing to read yet

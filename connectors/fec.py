@@ -138,10 +138,23 @@ class FecConnector:
         self.bounds = bounds or FecBounds()
 
     def check(self) -> None:
-        """Open the file and read its header; raise ConfigError or DataError if unusable."""
+        """Read the whole file as `sync` reads it; raise ConfigError or DataError if unusable.
+
+        The header first (a wrong file is said at once), then every line by the engine
+        `sync` uses, into a throwaway in-memory database: a file cut short, a bad amount or
+        a line over its bound fails `check` as it would fail the night's sync, naming the
+        line. Nothing is kept.
+        """
+        import duckdb
+
         with _open(self.path) as handle:
             lines = _split_lines(handle, self.path, self.bounds.line_bytes)
             _Header.read(next(lines, b""), self.path, self._encoding())
+        scratch = duckdb.connect()
+        try:
+            self.stage(scratch)
+        finally:
+            scratch.close()
 
     def pull(self, position: str | None) -> Pull:
         """The whole file, unless it is still the one `position` describes."""

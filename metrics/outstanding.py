@@ -125,20 +125,32 @@ def aged_balance(
     for line in lines:
         if line.is_doubtful:
             doubtful += line.residual
-        if line.kind == UNBILLED:
-            sums[UNBILLED] += line.residual
-            continue
-        late = (as_of - line.due_on).days
-        if late <= 0:
-            sums[NOT_DUE] += line.residual
-            continue
-        sums[labels[3 + _range_index(late, edges)]] += line.residual
-        oldest = late if oldest is None else max(oldest, late)
+        label = bucket_of(line.kind, line.due_on, as_of, edges)
+        sums[label] += line.residual
+        if label not in (UNBILLED, NOT_DUE):
+            late = (as_of - line.due_on).days
+            oldest = late if oldest is None else max(oldest, late)
     return AgedBalance(
         buckets=tuple((label, sums[label]) for label in labels),
         oldest_overdue_days=oldest,
         doubtful=doubtful,
     )
+
+
+def bucket_of(kind: str, due_on: date, as_of: date, edges: Sequence[int]) -> str:
+    """The column of the aged balance an open due line falls in, as of `as_of`.
+
+    >>> bucket_of("invoice", date(2026, 3, 10), date(2026, 3, 31), (30, 60, 90))
+    '1-30'
+    >>> bucket_of("invoice", date(2026, 3, 31), date(2026, 3, 31), (30, 60, 90))
+    'not_due'
+    """
+    if kind == UNBILLED:
+        return UNBILLED
+    late = (as_of - due_on).days
+    if late <= 0:
+        return NOT_DUE
+    return overdue_labels(edges)[_range_index(late, edges)]
 
 
 def _range_index(days_late: int, edges: Sequence[int]) -> int:

@@ -32,6 +32,8 @@ class CompanySettings(Section):
     name: str | None = None
     currency: str = "EUR"
     as_of: Literal["today", "yesterday", "last-month-end"] = "today"
+    #: The language of `status`, `report` and the exports; unset: the environment's (LANG).
+    language: Literal["en", "fr"] | None = None
 
     @field_validator("currency")
     @classmethod
@@ -219,7 +221,7 @@ def load_settings(path: Path) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: " + describe_validation_error(exc)) from None
+        raise ConfigError(f"{path}, " + describe_validation_error(exc, text)) from None
     return resolve_paths(settings, path.resolve().parent)
 
 
@@ -243,15 +245,15 @@ def refuse_secrets(data: Mapping[str, Any], *, where: str, prefix: str = "") -> 
             )
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `sources.books.path: Field required`."""
-    lines = []
-    for error in exc.errors(include_url=False, include_input=False):
-        location = ".".join(
-            str(part) for part in error["loc"] if not str(part).startswith("function")
-        )
-        lines.append(f"{location}: {error['msg']}")
-    return "; ".join(lines)
+def describe_validation_error(exc: ValidationError, text: str | None = None) -> str:
+    """One sentence per problem, with its line in `text` and the key likely meant.
+
+    `line 12: [sources.books] default_paymnet_terms: unknown setting; did you mean
+    default_payment_terms_days?` (see `config_errors.py`).
+    """
+    from encours.sync.config_errors import describe
+
+    return describe(exc, Settings, text)
 
 
 def resolve_paths(settings: Settings, base: Path) -> Settings:

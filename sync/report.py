@@ -13,6 +13,7 @@ from encours.metrics.dso import round_days
 from encours.metrics.indicators import Indicators
 from encours.metrics.outstanding import AgedBalance, bucket_labels
 from encours.model import to_decimal
+from encours.sync.explain import Explanation
 from encours.sync.figures import BalanceCheck, CustomerFigures, Figures
 
 #: Every indicator a target can receive, with its French label (the default field label).
@@ -195,3 +196,62 @@ def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[
 
 def _ratio(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(Decimal("0.0001")))
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    """One customer of `status --customer ID --json`: its figures, then what they rest on.
+
+    `open_items[].residual` summed, less `unapplied_items[].not_matched` summed, is
+    `outstanding`, to the cent.
+    """
+    currency = explanation.customer.figures.currency
+    return {
+        **customer_json(explanation.customer),
+        "open_items": [
+            {
+                "document": entry.item.document,
+                "invoice_id": entry.item.invoice_id,
+                "due_seq": entry.item.seq,
+                "kind": entry.item.kind,
+                "issued_on": entry.item.issued_on.isoformat(),
+                "due_on": entry.item.due_on.isoformat(),
+                "days_late": entry.days_late,
+                "amount": amount(entry.item.amount, currency),
+                "residual": amount(entry.item.residual, currency),
+                "bucket": entry.bucket,
+                "doubtful": entry.item.is_doubtful,
+                "settlements": [
+                    {
+                        "credit_id": settlement.credit_id,
+                        "kind": settlement.credit_kind,
+                        "reference": settlement.reference,
+                        "amount": amount(settlement.amount, currency),
+                        "on": settlement.allocated_on.isoformat(),
+                        "rule": settlement.rule,
+                    }
+                    for settlement in entry.settlements
+                ],
+            }
+            for entry in explanation.items
+        ],
+        "unapplied_items": [
+            {
+                "credit_id": item.external_id,
+                "kind": item.kind,
+                "reference": item.reference,
+                "on": item.on_date.isoformat(),
+                "amount": amount(item.amount, currency),
+                "not_matched": amount(item.left_over, currency),
+            }
+            for item in explanation.unapplied_items
+        ],
+        "draft_items": [
+            {
+                "id": draft.external_id,
+                "number": draft.number,
+                "issued_on": draft.issued_on.isoformat(),
+                "total": amount(draft.total, currency),
+            }
+            for draft in explanation.drafts
+        ],
+    }

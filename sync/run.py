@@ -79,10 +79,12 @@ class SourceOutcome:
 
     name: str
     status: str = "ok"  # ok | unchanged | failed | refused (it would delete too much)
-    written: int = 0
-    changed: int = 0
+    written: int = 0  # records read and taken in: new + updated + unchanged
+    changed: int = 0  # rows of the store they changed
+    new: int = 0
+    updated: int = 0
     deleted: int = 0
-    quarantined: int = 0
+    quarantined: int = 0  # records read and kept out, with their reason
     error: str | None = None
     exit_code: int = EXIT_OK
 
@@ -335,6 +337,7 @@ def store_source(
         store.set_cursor(source.source, POSITION, pull.position(), run_id)
         outcome.written, outcome.deleted = counts.written, counts.deleted
         outcome.changed = counts.changed
+        outcome.new, outcome.updated = counts.new, counts.updated
         outcome.quarantined = counts.quarantined
     except (DataError, TransientError, ConfigError, ApiError) as exc:
         _failed(outcome, exc, say)

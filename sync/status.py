@@ -8,19 +8,23 @@ so); `status --as-of 2026-02-28` computes that date from the store.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from encours.errors import StoreBusyError
+from encours.errors import NoFiguresError, StoreBusyError
 from encours.sync import figures, lastrun
 from encours.sync.config import Settings
 from encours.sync.figures import Figures
 from encours.sync.lock import sync_running
 from encours.sync.store import Store
+from encours.sync.store.review import RunRecord, run_history
 
 
 def current_figures(settings: Settings, as_of: date) -> tuple[Figures, str | None]:
     """The figures as of `as_of`, and a note for the user when they may be outdated.
 
     Raises:
+        NoFiguresError: no sync has finished on this store (none ran, or every one failed):
+            an all-zero table would read as a real result.
         StoreBusyError: a sync holds the store and the last run's figures are of another
             date (or settings): there is nothing to show until it ends.
     """
@@ -39,7 +43,38 @@ def current_figures(settings: Settings, as_of: date) -> tuple[Figures, str | Non
             else ""
         )
         raise StoreBusyError(f"a sync is writing the store {path}; try again when it ends{hint}")
+    note = last_sync_note(path, run_history(path))
     if kept and kept.applies(path, settings, as_of):
-        return kept.figures, None
+        return kept.figures, note
     with Store.reading(path) as store:
-        return figures.compute_figures(store, settings, as_of), None
+        return figures.compute_figures(store, settings, as_of), note
+
+
+def last_sync_note(path: Path, runs: list[RunRecord]) -> str | None:
+    """None when the last sync gave figures; a note when an earlier one did.
+
+    Raises:
+        NoFiguresError: no sync gave figures yet, saying what happened instead.
+    """
+    good = next((run for run in runs if run.gave_figures), None)
+    if good is None:
+        failed = next((run for run in runs if run.status != "dry-run"), None)
+        what = (
+            f"no sync has run on the store {path} yet"
+            if failed is None
+            else f"no sync has finished on the store {path}: the last one (run "
+            f"{failed.run_id}) {_ended(failed)}, reading no source"
+        )
+        raise NoFiguresError(f"{what}; there are no figures to show. Run `encours sync`")
+    latest = next(run for run in runs if run.status != "dry-run")
+    if latest is good:
+        return None
+    return (
+        f"the last sync (run {latest.run_id}) {_ended(latest)}; these "
+        f"figures rest on the records of run {good.run_id} (as of {good.as_of.isoformat()}), "
+        "recomputed as of the date asked"
+    )
+
+
+def _ended(run: RunRecord) -> str:
+    return "was interrupted" if run.exit_code is None else f"ended with exit {run.exit_code}"

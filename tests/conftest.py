@@ -4,7 +4,8 @@ This folder is not a package, so pytest puts it on `sys.path` while it loads thi
 test modules in sub-folders can then import the helpers beside it (`from fec_files import ...`).
 
 Every test runs against an in-memory keyring (`keyring_memory.py`): the real system keyring
-is never asked for anything.
+is never asked for anything. Every test speaks English unless it sets LANG itself: what a
+developer's own locale says never changes a test's outcome.
 """
 
 import keyring
@@ -29,3 +30,11 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
     for variable in ("ENCOURS_PENNYLANE_TOKEN", "ENCOURS_MY_CRM_EU_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
     return memory
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of a machine with no locale set: `status` and the others in English."""
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")

@@ -131,7 +131,7 @@ def demo_copy(synced_demo: Path, tmp_path: Path) -> Path:
 def test_demo_prints_a_table_with_a_total(tmp_path: Path) -> None:
     result = run("demo", "--dir", tmp_path / "d")
     assert "TOTAL" in result.stdout
-    assert "DSO method: count-back" in result.stdout
+    assert "Company DSO (count-back)" in result.stdout
     assert (tmp_path / "d" / "indicators.json").exists()
     again = run("demo", "--dir", tmp_path / "d")  # the same FEC again: nothing new to sync
     assert "unchanged" in again.stderr
@@ -359,7 +359,7 @@ def test_status_of_one_customer(synced_demo: Path) -> None:
     text = run(
         "--config", synced_demo / "config.toml", "status", "--as-of", AS_OF, "--customer", "C0001"
     ).stdout
-    assert "(C0001)" in text and "(C0002)" not in text
+    assert "(C0001, source books)" in text and "C0002" not in text and "TOTAL" not in text
 
 
 def test_status_of_an_unknown_customer_exits_78(synced_demo: Path) -> None:

@@ -337,7 +337,7 @@ def test_a_source_balance_that_differs_is_flagged_and_exits_3(
     text = encours(config, "status", "--as-of", "2025-02-28").stdout
     flagged = [line for line in text.splitlines() if "(C1)" in line]
     assert flagged[0].endswith("!")
-    assert "source 100.00 as of 2025-01-11" in text and "difference 20.00" in text
+    assert "source €100.00 as of 11 Jan 2025" in text and "difference €20.00" in text
     checked = encours(config, "check", "--figures", expect=3)
     assert "1 of 2 customer(s) differ" in checked.stdout and "Client C1 (C1)" in checked.stdout
     # What was pushed is encours' own figure, and the exit code says to look at it.

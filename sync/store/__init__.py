@@ -6,6 +6,7 @@
 - `rows.py`, `bulk.py`, `writing.py`: the one write path of records (staged, then merged).
 - `reconciling.py`: dirty customers, their inputs and their allocations.
 - `queries.py`: what the figures read, as of a date.
+- `review.py`: what a person reviews: runs, one customer's items, money to check.
 - `runstate.py`: runs, positions, snapshots, pushed values, matches.
 
 Inspect a store with DuckDB's own CLI: `duckdb -readonly encours.duckdb`, then for
@@ -37,6 +38,7 @@ from encours.sync.store.connection import (
 from encours.sync.store.ledger import keep_ledger, stage_ledger
 from encours.sync.store.queries import FigureQueries
 from encours.sync.store.reconciling import Reconciling
+from encours.sync.store.review import ReviewQueries
 from encours.sync.store.runstate import RunState
 from encours.sync.store.schema import MIGRATIONS
 from encours.sync.store.writing import Merge, RecordWriter, WriteCounts, create_stage
@@ -44,7 +46,7 @@ from encours.sync.store.writing import Merge, RecordWriter, WriteCounts, create_
 __all__ = ["Store", "WriteCounts", "store_error"]
 
 
-class Store(FigureQueries, Reconciling, RunState):
+class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
     """The store. Open it with `Store.open(path)` (or `Store.reading(path)`); `close()` it."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -225,4 +227,6 @@ class Store(FigureQueries, Reconciling, RunState):
             quarantined=int(row[0]) if row else 0,
             deleted=counts.deleted,
             changed=counts.changed,
+            new=counts.new,
+            updated=counts.updated,
         )

@@ -61,12 +61,16 @@ class WriteCounts:
 
     `written` counts the records taken in, `changed` the rows they actually changed (a
     record read again unchanged changes none), `deleted` the records a full read removed.
+    Of the records written, `new` were not stored before and `updated` were and differ (in
+    their own row or in a part: a due line, a link); the others are unchanged.
     """
 
     written: int = 0
     quarantined: int = 0
     deleted: int = 0
     changed: int = 0
+    new: int = 0
+    updated: int = 0
 
 
 def create_stage(db: duckdb.DuckDBPyConnection) -> None:
@@ -196,6 +200,8 @@ class RecordWriter:
             quarantined=self.quarantined,
             deleted=counts.deleted,
             changed=counts.changed,
+            new=counts.new,
+            updated=counts.updated,
         )
 
 
@@ -264,11 +270,36 @@ class Merge:
             if table in RECORD_TABLES:
                 deleted += self._count(f"SELECT COUNT(*) FROM gone_{table}")
             changed += self._count(f"SELECT COUNT(*) FROM changed_{table}")
+        new, updated = self._changed_records()
         self._mark_dirty()
         for table, key in KEYS.items():
             self._apply(table, key)
         self._quarantine(replace_all)
-        return WriteCounts(deleted=deleted, changed=changed)
+        return WriteCounts(deleted=deleted, changed=changed, new=new, updated=updated)
+
+    def _changed_records(self) -> tuple[int, int]:
+        """Of the records whose row or parts changed: how many are new, how many updated.
+
+        Call it after `_changes`, before `_apply`: a key already stored is an update.
+        """
+        new = updated = 0
+        for table in RECORD_TABLES:
+            (key,) = KEYS[table]
+            parts = [
+                f" UNION SELECT {column} FROM changed_{child}"
+                for child, (parent, column) in PARENTS.items()
+                if parent == table
+            ]
+            touched = f"SELECT {key} AS k FROM changed_{table}{''.join(parts)}"
+            total = self._count(f"SELECT COUNT(*) FROM ({touched}) AS touched")
+            stored = self._count(
+                f"SELECT COUNT(*) FROM ({touched}) AS touched WHERE EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE t.source = ? AND t.{key} = touched.k)",
+                (self.source,),
+            )
+            new += total - stored
+            updated += stored
+        return new, updated
 
     def _removed_count(self, table: str) -> int:
         key = ", ".join(KEYS[table])

@@ -117,7 +117,7 @@ def _one_record_once(outcome: Outcome) -> None:
     assert outcome.sync.exit_code == EXIT_OK, outcome.sync.stderr
     assert outcome.quarantined() == []
     # Dupont: 1200.00 (invoice 10) + 300.00 (invoice 20, counted once).
-    assert "1500.00" in _row(outcome, "(1)"), outcome.status.stdout
+    assert "€1,500.00" in _row(outcome, "(1)"), outcome.status.stdout
 
 
 def _row(outcome: Outcome, key: str) -> str:
@@ -182,7 +182,7 @@ CASES: dict[str, Case] = {
         page_size=1,
         check=lambda outcome: (
             _assert_quarantined(outcome, 2, "came twice in one read with different content"),
-            _assert_in_row(outcome, "(1)", "1500.00"),  # 1 200.00 + the first invoice 20
+            _assert_in_row(outcome, "(1)", "€1,500.00"),  # 1 200.00 + the first invoice 20
         ),
     ),
     "customer without name": Case(
@@ -195,7 +195,7 @@ CASES: dict[str, Case] = {
     # note (the connector reads it so), here one that credits no invoice: an unapplied credit
     # of 300.00 that `encours unmatched` shows for a person to settle. Not quarantined.
     "negative amount": Case(
-        {}, {20: invoice(20, 1, "-300.00", status="credit_note")}, check=_unapplied("\t300.00")
+        {}, {20: invoice(20, 1, "-300.00", status="credit_note")}, check=_unapplied("€300.00")
     ),
     # A credit note larger than its invoice: the invoice is settled, what is left (300.00)
     # stays an unapplied credit on the customer's account, as in the books. A legitimate
@@ -203,7 +203,7 @@ CASES: dict[str, Case] = {
     "credit note larger than its invoice": Case(
         {},
         {20: invoice(20, 1, "-1500.00", status="credit_note", credited_invoice={"id": 10})},
-        check=_unapplied("\t300.00"),
+        check=_unapplied("€300.00"),
     ),
     # The same record on two pages (a page boundary that moved during the read): one record.
     "same record on two pages": Case(
@@ -256,12 +256,12 @@ def test_pennylane_bad_record(name: str, tmp_path: Path, monkeypatch: pytest.Mon
     # Whatever the case, the good records of the run are stored and computed.
     assert outcome.status.exit_code == 0, outcome.status.output
     assert "Boulangerie Dupont (1)" in outcome.status.stdout
-    assert "40.00" in _row(outcome, "(2)")
+    assert "€40.00" in _row(outcome, "(2)")
     if case.check is not None:
         case.check(outcome)
     else:
         _assert_quarantined(outcome, case.quarantined, *case.reason_words)
-        assert "1200.00" in _row(outcome, "(1)")  # the bad record counted for nothing
+        assert "€1,200.00" in _row(outcome, "(1)")  # the bad record counted for nothing
         assert all(row[0] == "pl" for row in outcome.quarantined())
     assert pennylane.violations == []
 
@@ -297,8 +297,8 @@ def test_fec_unbalanced_entry_is_quarantined_and_the_rest_is_read(tmp_path: Path
 
     _assert_quarantined(outcome, 1, "does not balance", "debit 650.00", "credit 600.00")
     assert outcome.quarantined()[0][:2] == ["books", "entries"]
-    assert "1200.00" in _row(outcome, "(C001)")
-    assert "40.00" in _row(outcome, "(C002)")
+    assert "€1,200.00" in _row(outcome, "(C001)")
+    assert "€40.00" in _row(outcome, "(C002)")
 
 
 def test_fec_credit_note_larger_than_its_invoice_leaves_a_credit(tmp_path: Path) -> None:
@@ -326,9 +326,10 @@ def test_fec_credit_note_larger_than_its_invoice_leaves_a_credit(tmp_path: Path)
     assert outcome.quarantined() == []
     # Not lettered to the invoice, the credit note stays whole in `unmatched`; the account
     # nets to -300.00.
-    assert outcome.unmatched.stdout.split("\t")[1:3] == ["credit_note", "A4"]
-    assert "-300.00" in _row(outcome, "(C001)")
-    assert "40.00" in _row(outcome, "(C002)")
+    (line,) = [line for line in outcome.unmatched.stdout.splitlines() if " A4 " in line]
+    assert "credit note" in line and line.endswith("€1,500.00    €1,500.00")
+    assert "-€300.00" in _row(outcome, "(C001)")
+    assert "€40.00" in _row(outcome, "(C002)")
 
 
 def test_fec_line_that_cannot_be_read_fails_the_source_and_names_the_line(tmp_path: Path) -> None:
