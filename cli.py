@@ -35,6 +35,8 @@ from encours.metrics.dso import DsoMethod, WalkOrder
 if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that use them
     from encours.sync.config import Settings
     from encours.sync.display import Display
+    from encours.sync.explain import Explanation
+    from encours.sync.export import Sheet
     from encours.sync.figures import CustomerFigures, Figures
     from encours.sync.run import RunSummary
 
@@ -336,11 +338,37 @@ def sync(
     metavar="DATE",
     help="As of this date (default: the [company] as_of rule, today unless set).",
 )
-@click.option("--customer", "only", metavar="ID", help="Only this customer (its id in the source).")
+@click.option(
+    "--customer",
+    "only",
+    metavar="ID",
+    help="This customer explained: its open items, what settled each and by which rule.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output (schema in the README).")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the table to FILE as CSV (per customer; open items with --customer).",
+)
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the table to FILE as an Excel workbook (numbers as numbers).",
+)
 @pass_app
 @_handled
-def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) -> None:
+def status(
+    app: App,
+    as_of_text: str | None,
+    only: str | None,
+    as_json: bool,
+    csv_path: Path | None,
+    xlsx_path: Path | None,
+) -> None:
     """Each customer's outstanding, overdue, ageing and DSO, worst first, and the total.
 
     Computed from the store, as of any date: items issued after it are out, settlements
@@ -356,22 +384,27 @@ def status(app: App, as_of_text: str | None, only: str | None, as_json: bool) ->
       78  configuration error, or no such customer
 
     \b
-    Example:
+    Examples:
         encours status --as-of 2026-06-30 --json
+        encours status --customer C0006 --xlsx C0006.xlsx
     """
+    from encours.sync.export import customers_sheet, items_sheet
     from encours.sync.status import current_figures
 
     settings = app.settings
     figures, note = current_figures(settings, _as_of(as_of_text, settings))
     if note:
         echo(f"encours: {note}", err=True)
+    exports = {"csv": csv_path, "xlsx": xlsx_path}
     if only is None:
         _print_status(figures, app, as_json=as_json)
+        _export(app, exports, lambda display: customers_sheet(figures, display))
         return
     chosen = [c for c in figures.customers if c.customer_id == only]
     if not chosen:
         raise ConfigError(f"no customer with id {only!r} in the store")
-    _print_customer(figures, chosen, app, as_json=as_json)
+    explained = _print_customer(figures, chosen, app, as_json=as_json)
+    _export(app, exports, lambda display: items_sheet(explained[0], display))
 
 
 @cli.command()
@@ -990,9 +1023,21 @@ def _print_status(figures: Figures, app: App, *, as_json: bool) -> None:
         echo(line)
 
 
+def _export(
+    app: App, paths: dict[str, Path | None], sheet: Callable[[Display], Sheet]
+) -> None:
+    """Write the sheet to each file asked for (`sync/export.py`), saying where."""
+    from encours.sync.export import export
+
+    for kind, path in paths.items():
+        if path is not None:
+            export(path, sheet(app.display), app.display, kind=kind)
+            echo(f"Wrote {path}", err=True)
+
+
 def _print_customer(
     figures: Figures, chosen: list[CustomerFigures], app: App, *, as_json: bool
-) -> None:
+) -> list[Explanation]:
     """`status --customer`: each customer of that id, explained (`sync/explain.py`).
 
     The JSON keeps the shape of `status --json` (the company's `total` stays, labelled
@@ -1013,12 +1058,13 @@ def _print_customer(
         document = figures_json(figures)
         document["customers"] = [explanation_json(e) for e in explained]
         echo(json.dumps(document, indent=1, ensure_ascii=False))
-        return
+        return explained
     for number, explanation in enumerate(explained):
         if number:
             echo()
         for line in customer_lines(explanation, app.display):
             echo(line)
+    return explained
 
 
 def _check_figures(app: App) -> int:

@@ -17,7 +17,7 @@ from encours.sync.review_text import KIND_NAMES, RULE_NAMES
 
 HERE = Path(__file__).resolve().parent.parent
 #: Where the labels a person reads are written.
-LABELLED = ("sync/status_text.py", "sync/review_text.py")
+LABELLED = ("sync/status_text.py", "sync/review_text.py", "sync/export.py")
 
 
 def plain(text: str) -> str:
