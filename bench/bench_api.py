@@ -59,9 +59,12 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a 
 
 from fake_hubspot import FakeHubSpot  # noqa: E402
 from fakes import pennylane as pl_fake  # noqa: E402
+from fakes import stripe as stripe_fake  # noqa: E402
 
 from encours.connectors.hubspot import HubSpotTarget  # noqa: E402
 from encours.connectors.pennylane import PennylaneConnector  # noqa: E402
+from encours.connectors.stripe import StripeSource  # noqa: E402
+from encours.connectors.stripe import make_client as stripe_client  # noqa: E402
 from encours.model import Invoice, Payment  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -310,6 +313,49 @@ def run(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Stripe: a section of its own
+
+
+def run_stripe(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
+    """Stripe's source against its fake at Stripe's limit (25 requests/s), on the real clock.
+
+    Full read: minimum = ceil(C / 100) customers + ceil(N / 100) invoices + 1 page of credit
+    notes (none here); predicted = calls / 25 x 1 s. Nightly read: a share of the invoices is
+    paid (2 events each: `invoice.paid`, `invoice.updated`), then `pull(position)`: minimum =
+    ceil(events / 100), the objects being in the events.
+    """
+    fake = stripe_fake.FakeStripe(clock=RealClock())  # type: ignore[arg-type]
+    made = datetime.now(UTC) - timedelta(days=40)
+    ids = [f"cus_{c}" for c in range(customers)]
+    fake.customers = {ident: stripe_fake.customer(ident, ident) for ident in ids}
+    for n in range(invoices):
+        fake.invoices[f"in_{n}"] = stripe_fake.invoice(
+            f"in_{n}", f"cus_{n % customers}", 10_000, created=made, status="open"
+        )
+    limit = (stripe_fake.LIMIT, stripe_fake.WINDOW)
+    rows, problems = [], []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        source = StripeSource("st", stripe_client(fake.token), currency="EUR")
+        pull = source.pull(None)
+        read, wall = timed(lambda: sum(1 for _ in pull.records))
+        minimum = math.ceil(customers / 100) + math.ceil(invoices / 100) + 1
+        rows.append(row("stripe full pull", len(fake.calls), minimum, wall, limit, fake.throttled))
+        position, before, throttled = pull.position(), len(fake.calls), fake.throttled
+        paid = random.Random(7).sample(range(invoices), max(1, int(invoices * changed_share)))
+        for n in paid:
+            fake.pay(f"in_{n}", datetime.now(UTC))
+        pull = source.pull(position)
+        _, wall = timed(lambda: sum(1 for _ in pull.records))
+        calls, minimum = len(fake.calls) - before, math.ceil(2 * len(paid) / 100)
+        step = f"stripe incremental ({len(paid)} paid)"
+        rows.append(row(step, calls, minimum, wall, limit, fake.throttled - throttled))
+    if read < customers + invoices:
+        problems.append(f"Stripe: {read} records read, fewer than the objects")
+    return {"rows": rows, "problems": fake.violations[:20] + problems}
+
+
 def print_table(result: dict[str, Any]) -> None:
     head = f"{'step':<44}{'calls':>7}{'min':>6}{'wall s':>9}{'pred. s':>9}{'429s':>6}"
     print(head)
@@ -319,7 +365,8 @@ def print_table(result: dict[str, Any]) -> None:
             f"{r['step']:<44}{r['calls']:>7}{r['min_calls']:>6}{r['wall_s']:>9.2f}"
             f"{r['predicted_s']:>9.2f}{r['http_429']:>6}"
         )
-    print("predicted = calls / 25 x 5 s (Pennylane), calls / 100 x 10 s (HubSpot)")
+    print("predicted = calls / 25 x 5 s (Pennylane), calls / 100 x 10 s (HubSpot), "
+          "calls / 25 x 1 s (Stripe)")  # fmt: skip
     if result["problems"]:
         print("PROBLEMS:", *result["problems"], sep="\n  ")
 
@@ -334,6 +381,9 @@ def main() -> int:
         print(f"Pennylane's OpenAPI file is missing: {pl_fake.SPEC_PATH}", file=sys.stderr)
         return 2
     result = run(args.invoices, args.companies, args.changed)
+    stripe = run_stripe(args.invoices, args.companies, args.changed)
+    result["rows"] += stripe["rows"]
+    result["problems"] += stripe["problems"]
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "api_results.json"

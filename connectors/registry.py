@@ -56,6 +56,7 @@ REGISTERED: tuple[Entry, ...] = (
     Entry("file", "encours.connectors.declarations.file", target=True),
     Entry("hubspot", "encours.connectors.declarations.hubspot", target=True),
     Entry("pennylane", "encours.connectors.declarations.pennylane", source=True),
+    Entry("stripe", "encours.connectors.stripe", source=True),
     Entry("tryton", "encours.connectors.declarations.tryton", source=True, target=True),
 )
 

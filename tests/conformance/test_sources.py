@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 import pytest
 import responses
+from fakes import stripe as stripe_fake
 from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
-from tenacity import wait_none
+from tenacity import wait_exponential, wait_none
 
-from encours.connectors import pennylane, registry
+from encours.connectors import pennylane, registry, stripe
 from encours.connectors.base import Pull, Source
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.errors import ApiError, AuthError
@@ -112,6 +113,76 @@ class PennylaneAdapter:
         return fake.clock.sleeps
 
 
+class StripeAdapter:
+    """Stripe against `fakes.stripe` (every request checked on Stripe's own contract).
+
+    Stripe's 429 names no wait: the client backs off (1 s first, on the fake's clock).
+    """
+
+    name = "stripe"
+    token = stripe_fake.FakeStripe.token
+    page_size = stripe.PAGE_SIZE
+
+    @contextmanager
+    def serve(self) -> Iterator[stripe_fake.FakeStripe]:
+        fake = stripe_fake.FakeStripe()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            fake.register(rsps)
+            yield fake
+        assert fake.violations == []
+
+    def make(self, fake: stripe_fake.FakeStripe) -> Source:
+        clock = fake.clock
+        retry = RetryPolicy(wait=wait_exponential(min=1, max=8), sleep=clock.sleep)
+        pacer = Pacer(*stripe.RATE_LIMIT, clock=clock.monotonic, sleep=clock.sleep)
+        http = stripe.make_client(self.token, retry=retry, pacer=pacer)
+        return stripe.StripeSource("st", http, currency="EUR", now=clock.now)
+
+    def seed(
+        self, fake: stripe_fake.FakeStripe, customers: Iterable[int], invoices: Mapping[int, int]
+    ) -> None:
+        long_ago = fake.clock.now() - timedelta(days=60)
+        fake.customers.update(
+            {str(c): stripe_fake.customer(str(c), f"Client {c}") for c in customers}
+        )
+        fake.invoices.update({
+            str(i): stripe_fake.invoice(str(i), str(c), 10000, created=long_ago, status="open")
+            for i, c in invoices.items()
+        })  # fmt: skip
+
+    def change(self, fake: stripe_fake.FakeStripe, ids: Iterable[int]) -> None:
+        for ident in ids:
+            fake.pay(str(ident), fake.clock.now())
+
+    def delete(self, fake: stripe_fake.FakeStripe, ident: int) -> None:
+        fake.void(str(ident), fake.clock.now())
+
+    def inject(self, fake: stripe_fake.FakeStripe, what: int | str) -> float:
+        if what == "expired":
+            fake.expire_after = len(fake.calls)
+        elif what == 429:  # fill the fake's window of a second
+            fake._sent.extend([fake.clock.monotonic()] * stripe_fake.LIMIT)
+            return stripe_fake.WINDOW
+        else:
+            fake.fail_next.append(int(what))
+        return 0.0
+
+    def malformed(self, fake: stripe_fake.FakeStripe) -> str:
+        first = next(iter(fake.customers))
+        bad = stripe_fake.invoice("9999", first, 100, created=fake.clock.now())
+        fake.invoices["9999"] = bad | {"status": "open", "total": "not a number"}
+        return "9999"
+
+    def calls(self, fake: stripe_fake.FakeStripe) -> int:
+        return len(fake.calls)
+
+    def advance(self, fake: stripe_fake.FakeStripe, seconds: float) -> None:
+        fake.clock.elapsed += seconds
+
+    def sleeps(self, fake: stripe_fake.FakeStripe) -> list[float]:
+        return fake.clock.sleeps
+
+
 #: The adapter of every registered HTTP source: the suite runs for each registered source type.
 BY_TYPE = {
     "pennylane": pytest.param(
@@ -120,6 +191,7 @@ BY_TYPE = {
         # Pennylane's spec may not be redistributed (SOURCES.md): read from shared/ only.
         marks=pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI is absent"),
     ),
+    "stripe": pytest.param(StripeAdapter(), id="stripe"),  # its contract is copied (MIT)
 }
 #: Registered sources that serve no HTTP pages (no 429, no token): where their promises
 #: (every record once, changes, deletions, a bad record quarantined) are tested instead.
