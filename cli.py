@@ -1104,5 +1104,9 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+from encours.cli_dunning import dunning  # noqa: E402 - it needs this module's helpers
+
+cli.add_command(dunning)
+
 if __name__ == "__main__":
     main()

@@ -21,6 +21,7 @@ from encours.connectors import registry
 from encours.connectors.settings import Section
 from encours.errors import ConfigError
 from encours.model import CURRENCY_EXPONENTS
+from encours.sync.dunning_config import DunningSettings, PenaltySettings
 
 SECRET_KEY_PATTERN = re.compile(r"(token|password|passwd|secret|api_?key|private_?key)", re.I)
 DEFAULT_AGING_EDGES = (30, 60, 90)
@@ -180,6 +181,8 @@ class Settings(Section):
     limits: LimitsSettings = LimitsSettings()
     credit: CreditSettings = CreditSettings()
     risk: RiskSettings = RiskSettings()
+    penalties: PenaltySettings = PenaltySettings()
+    dunning: DunningSettings = DunningSettings()
 
 
 def default_as_of(rule: str, today: date) -> date:
@@ -226,7 +229,7 @@ def load_settings(path: Path) -> Settings:
 
 
 #: Tables whose keys are data (customer codes), not setting names.
-DATA_TABLES = frozenset({"payment_terms"})
+DATA_TABLES = frozenset({"payment_terms", "customers", "contacts"})
 
 
 def refuse_secrets(data: Mapping[str, Any], *, where: str, prefix: str = "") -> None:
@@ -272,5 +275,6 @@ def resolve_paths(settings: Settings, base: Path) -> Settings:
             "store": absolute(settings.store),
             "sources": {name: absolute(source) for name, source in settings.sources.items()},
             "targets": {name: absolute(target) for name, target in settings.targets.items()},
+            "dunning": settings.dunning.resolved(base),
         }
     )

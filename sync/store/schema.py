@@ -189,4 +189,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (target, customer_key)
     );
     """,
+    # 2: dunning: the steps sent per due line, and the holds (pause, promise, dispute).
+    """
+    CREATE TABLE dunning_sent (
+        source TEXT NOT NULL,
+        invoice_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        customer_key TEXT NOT NULL,
+        step TEXT NOT NULL,
+        step_days INTEGER NOT NULL,
+        sent_on DATE NOT NULL,
+        channel TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        residual BIGINT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (source, invoice_id, seq, step)
+    );
+    CREATE SEQUENCE dunning_hold_ids START 1;
+    CREATE TABLE dunning_holds (
+        id BIGINT PRIMARY KEY DEFAULT nextval('dunning_hold_ids'),
+        customer_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        invoice_id TEXT,
+        since DATE NOT NULL,
+        until_on DATE,
+        reason TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    """,
 )

@@ -116,3 +116,44 @@ def test_a_tryton_password_in_the_config_is_refused_without_echoing_it(tmp_path:
         load_settings(config)
     assert "targets.erp.password" in str(raised.value)
     assert "tryton-s3cr3t" not in str(raised.value)
+
+
+def test_the_example_penalty_rates_and_dunning_plan() -> None:
+    settings = load_settings(EXAMPLE)
+    table = settings.penalties.rate_table()
+    assert table is not None
+    assert [(str(r.starts_on), str(r.penalty)) for r in table.half_years] == [
+        ("2024-07-01", "14.76"),  # 3 x 4.92 % is above 4.25 + 10
+        ("2025-01-01", "13.15"),
+        ("2025-07-01", "12.15"),
+        ("2026-01-01", "12.15"),
+    ]
+    assert [(s.name, s.days, s.channel) for s in settings.dunning.plan()] == [
+        ("courtesy", -7, "email"),
+        ("friendly", 3, "email"),
+        ("firm", 15, "email"),
+        ("pre_formal", 30, "email"),
+        ("formal_notice", 45, "letter"),
+    ]
+    assert settings.dunning.smtp is None  # sending is opt-in
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[penalties.rates]\n"2026-S1" = { ecb = 2.15, legal = 2.62 }\n', "2026-H1"),
+        ('[dunning]\nsteps = [{ name = "a", days = 5 }, { name = "b", days = 3 }]\n', "increasing"),
+        (
+            '[dunning.smtp]\nhost = "smtp.example.fr"\nsecurity = "none"\nuser = "u"\n'
+            'from_address = "r@example.fr"\n',
+            "in clear",
+        ),
+    ],
+)
+def test_bad_penalty_and_dunning_settings_are_refused(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=named):
+        load_settings(config)
