@@ -1104,9 +1104,12 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-from encours.cli_dunning import dunning  # noqa: E402 - it needs this module's helpers
-
-cli.add_command(dunning)
-
 if __name__ == "__main__":
-    main()
+    # `python -m encours.cli`: run the package's module, where every command is registered.
+    from encours.cli import main as package_main
+
+    package_main()
+else:
+    from encours.cli_dunning import dunning  # it needs this module's helpers, defined above
+
+    cli.add_command(dunning)

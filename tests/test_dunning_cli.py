@@ -230,3 +230,15 @@ def test_a_promise_pauses_until_its_date_and_resume_ends_a_dispute(tmp_path: Pat
     after = dunning_json(config, "--date", "2026-03-23")["reminders"]
     assert [r["step"] for r in after if r["customer"] == "books:C1"] == ["friendly"]
     assert "no customer 'C9'" in run(config, "dunning", "pause", "C9", expect=78)
+
+
+def test_the_command_is_there_when_run_as_a_module() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "encours.cli", "dunning", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--send / --dry-run" in result.stdout
