@@ -15,6 +15,22 @@ is read whole, `replace_all=True`. Otherwise each stream with a `since_param` is
 what changed since the position minus `overlap` (a change recorded late is not missed;
 reading a record twice is harmless, sync upserts), the others whole, `replace_all=False`.
 
+Changelogs: an API whose lists cannot be filtered on the last change may list the ids that
+changed (`Changelog`: Pennylane's changelogs, Stripe's events). Then an incremental read
+asks each stream's changelog from the position less `overlap`, and reads the stream for the
+changed ids only, `id_batch` ids a request (`by_ids`). A deletion turns the run into a full
+read (only a full read lets sync forget records); nothing changed is an `unchanged` pull;
+the new position is the latest change seen (never later than the run's start); a position
+older than the changelog keeps (`retention`) reads everything.
+
+Follow-ups: a record may need calls of its own (the payments of an invoice, the refund of a
+credit note). `FollowUp` picks the items, names the calls (`Call`), and makes the records
+once the stream's list is read, from what `note` kept of every item of the list (a credit
+note may come after the invoice it credits). `touches` names the records of another stream
+an item needs (its customer, for the customer's account): an incremental read asks them in
+the same batches as that stream's changed ids, for their notes only. `after` reads last,
+from every stream's notes (a trial balance, per noted account).
+
 Auth: `BearerAuth` (connectors/http.py), requests' `HTTPBasicAuth`, or `OAuth2RefreshAuth`
 below for the vendors whose refresh tokens rotate.
 """
@@ -24,11 +40,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -42,6 +58,8 @@ log = logging.getLogger("encours.declarative")
 
 #: `to_records(source, item, currency)`: a vendor record -> the common model (or Rejected).
 ToRecords = Callable[[str, Any, str], Iterable[SourceRecord | Rejected]]
+#: What `Stream.note` kept of the items of one stream in this read: key -> value.
+Notes = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -99,12 +117,91 @@ class OffsetPaginator:
         return request.with_value(self.offset_param, offset)
 
 
+class Change(NamedTuple):
+    """One row of a changelog: which record, when the change was recorded, whether a deletion."""
+
+    id: str
+    at: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Changelog:
+    """Where the vendor lists the ids of a stream's records changed since a date.
+
+    `to_change` reads one row (pure); `since_param` takes the start of the changes.
+
+    >>> log = Changelog("/changelogs/invoices", items="items", paginator=PagePaginator(),
+    ...                 to_change=lambda row: Change(str(row["id"]), row["at"]))
+    >>> log.to_change({"id": 7, "at": datetime(2026, 3, 1, tzinfo=UTC)}).id
+    '7'
+    """
+
+    path: str
+    items: str
+    paginator: Paginator
+    to_change: Callable[[Any], Change]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    since_param: str = "start_date"
+    since_format: Callable[[datetime], str] = datetime.isoformat
+
+
+def _always(item: Any, found: Mapping[str, list[Any]], notes: Notes) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of a follow-up: `GET path(item)`, every page, when `when(...)` says so.
+
+    `when(item, found, notes)` sees what the earlier calls of the same follow-up found
+    (call name -> items): "the payments, only if the bank transactions do not explain it".
+    """
+
+    name: str
+    path: Callable[[Any], str]
+    items: str
+    paginator: Paginator
+    params: Mapping[str, Any] = field(default_factory=dict)
+    when: Callable[[Any, Mapping[str, list[Any]], Notes], bool] = _always
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Items of a stream that need calls of their own before they are whole.
+
+    `wants(item, records)` picks an item, given the records `to_records` made of it. Once
+    the stream's list is read, each picked item gets its `calls` in order, and
+    `to_records(source, item, found, notes, currency)` makes its further records (`found`:
+    call name -> items; `notes`: the stream's). `notes_query(picked)`: in an incremental
+    read, the params of one more read of the stream whose items are only noted (the credit
+    notes that may credit a changed invoice without having changed), or None.
+
+    Example: an invoice with something paid is picked; its bank transactions are asked
+    (`Call("transactions", ...)`), and `to_records` spreads what was paid over them.
+    """
+
+    wants: Callable[[Any, Sequence[SourceRecord | Rejected]], bool]
+    calls: tuple[Call, ...]
+    to_records: Callable[
+        [str, Any, Mapping[str, list[Any]], Notes, str], Iterable[SourceRecord | Rejected]
+    ]
+    notes_query: Callable[[Sequence[Any]], Mapping[str, Any] | None] | None = None
+
+
 @dataclass(frozen=True)
 class Stream:
     """One list endpoint: where its records are in a page, how to page, what they become.
 
     `since_param` is the query filter on the last change (None: the list cannot be filtered
     and is read whole every run); `since_format` writes the date as the vendor wants it.
+
+    With a `changelog`, an incremental read asks the list for the changed ids only:
+    `by_ids(ids)` gives the params that select them, `id_batch` ids a request; `key` is the
+    item's id field. `name` names the stream in changelogs, notes and `touches`
+    (default: its path). `note(item)` gives (key, value) pairs kept for the read;
+    `touches(item)` the (stream name, id) of the records of another stream it needs;
+    `follow_ups` the items that need calls of their own (module docstring).
     """
 
     path: str
@@ -114,17 +211,54 @@ class Stream:
     params: Mapping[str, Any] = field(default_factory=dict)
     since_param: str | None = None
     since_format: Callable[[datetime], str] = datetime.isoformat
+    name: str = ""
+    key: str = "id"
+    changelog: Changelog | None = None
+    by_ids: Callable[[list[str]], Mapping[str, Any]] | None = None
+    id_batch: int = 100
+    note: Callable[[Any], Iterable[tuple[str, Any]]] | None = None
+    touches: Callable[[Any], Iterable[tuple[str, str]]] | None = None
+    follow_ups: tuple[FollowUp, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The stream's name, or its path."""
+        return self.name or self.path
+
+
+@dataclass
+class Reading:
+    """One read in progress: whether it is full, when it started, what the streams noted."""
+
+    source: str
+    currency: str
+    full: bool
+    started: datetime
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    touched: dict[str, set[str]] = field(default_factory=dict)
+
+
+#: `after(http, reading)`: the records read last, from what the streams noted.
+After = Callable[[HttpClient, Reading], Iterable[SourceRecord | Rejected]]
 
 
 @dataclass(frozen=True)
 class HttpSourceSpec:
-    """A whole source: its streams in reading order, the cheapest authenticated call to
-    check it, the overlap of an incremental read, and the version of its records."""
+    """A whole source, as data.
+
+    Its streams in reading order, the cheapest authenticated call to check it, the overlap
+    of an incremental read, and the version of its records. `retention`: how far back the
+    changelogs go (an older position reads everything); `position_key`: the position's date
+    field; `after`: a last read (module docstring).
+    """
 
     streams: tuple[Stream, ...]
     check_path: str
     overlap: timedelta = timedelta(hours=1)
     version: int = 1
+    retention: timedelta | None = None
+    position_key: str = "since"
+    after: After | None = None
 
 
 class DeclarativeSource:
@@ -144,6 +278,8 @@ class DeclarativeSource:
         self.spec = spec
         self._http = http
         self._now = now or (lambda: datetime.now(UTC))
+        #: Ids the last incremental pull saw deleted, by stream (they made it a full read).
+        self.deleted: dict[str, list[str]] = {}
 
     def check(self) -> None:
         """Raise AuthError (or another EncoursError) if the API refuses the credentials."""
@@ -153,26 +289,161 @@ class DeclarativeSource:
         """Everything without a usable position, else what changed since it (less overlap)."""
         started = self._now()
         since = self._since(position)
-        new_position = json.dumps({"since": started.isoformat(), "v": self.spec.version})
+        retention = self.spec.retention
+        if since is not None and retention is not None and started - since > retention:
+            log.info("%s: position %s is older than the changelogs keep", self.source, since)
+            since = None
+        self.deleted = {}
+        if since is not None and any(stream.changelog for stream in self.spec.streams):
+            return self._pull_changes(since, started)
+        return self._pull(since, started)
+
+    def _pull(self, since: datetime | None, started: datetime) -> Pull:
+        new_position = self._position(started)
         start = None if since is None else since - self.spec.overlap
-        records = chain.from_iterable(self._read(stream, start) for stream in self.spec.streams)
+        reading = Reading(self.source, self.currency, full=since is None, started=started)
+        reads = (self._read(stream, reading, start=start) for stream in self.spec.streams)
+        records = chain(chain.from_iterable(reads), self._after(reading))
         return Pull(records=records, position=lambda: new_position, replace_all=since is None)
 
-    def _read(self, stream: Stream, start: datetime | None) -> Iterator[SourceRecord | Rejected]:
-        params = dict(stream.params)
-        if start is not None and stream.since_param is not None:
-            params[stream.since_param] = stream.since_format(start)
-        for item in self._http.paginate(
-            stream.path, params=params, paginator=stream.paginator, items=stream.items
-        ):
-            yield from stream.to_records(self.source, item, self.currency)
+    def _pull_changes(self, since: datetime, started: datetime) -> Pull:
+        """What the changelogs name; streams that touch others first, so those are asked once."""
+        start = since - self.spec.overlap
+        latest, changed = self._changes(start, since)
+        if self.deleted:
+            log.info("%s: records deleted at the source (%s): full read", self.source, self.deleted)
+            return self._pull(None, started)
+        new_position = self._position(min(latest, started))
+        streams = self.spec.streams
+        if all(stream.changelog for stream in streams) and not any(changed.values()):
+            return Pull(
+                records=iter(()), position=lambda: new_position, replace_all=False, unchanged=True
+            )
+        reading = Reading(self.source, self.currency, full=False, started=started)
+        ordered = sorted(streams, key=lambda stream: stream.touches is None)
+        reads = (
+            self._read(stream, reading, start=start, ids=changed.get(stream.label))
+            for stream in ordered
+        )
+        records = chain(chain.from_iterable(reads), self._after(reading))
+        return Pull(records=records, position=lambda: new_position, replace_all=False)
+
+    def _changes(self, start: datetime, since: datetime) -> tuple[datetime, dict[str, list[str]]]:
+        """The latest change seen and the ids changed, by stream; deletions to `deleted`."""
+        latest = since
+        changed: dict[str, list[str]] = {}
+        for stream in self.spec.streams:
+            changelog = stream.changelog
+            if changelog is None:
+                continue
+            ids: dict[str, None] = {}  # an ordered set
+            params = {**changelog.params, changelog.since_param: changelog.since_format(start)}
+            for row in self._http.paginate(
+                changelog.path, params=params, paginator=changelog.paginator, items=changelog.items
+            ):
+                change = changelog.to_change(row)
+                latest = max(latest, change.at)
+                if change.deleted:
+                    self.deleted.setdefault(stream.label, []).append(change.id)
+                else:
+                    ids[change.id] = None
+            changed[stream.label] = list(ids)
+        return latest, changed
+
+    def _read(
+        self,
+        stream: Stream,
+        reading: Reading,
+        *,
+        start: datetime | None = None,
+        ids: list[str] | None = None,
+    ) -> Iterator[SourceRecord | Rejected]:
+        """The stream's records (all, changed since `start`, or of `ids`), then its follow-ups.
+
+        An item read only because another stream touches it is noted, not yielded.
+        """
+        wanted = None if ids is None else set(ids)
+        picked: list[list[Any]] = [[] for _ in stream.follow_ups]
+        for item in self._items(stream, reading, start, ids):
+            self._note(stream, item, reading)
+            if wanted is not None and _key(stream, item) not in wanted:
+                continue
+            for name, ident in stream.touches(item) if stream.touches else ():
+                reading.touched.setdefault(name, set()).add(ident)
+            records = list(stream.to_records(self.source, item, self.currency))
+            for follow_up, chosen in zip(stream.follow_ups, picked, strict=True):
+                if follow_up.wants(item, records):
+                    chosen.append(item)
+            yield from records
+        if stream.follow_ups:
+            yield from self._follow(stream, reading, picked)
+
+    def _items(
+        self, stream: Stream, reading: Reading, start: datetime | None, ids: list[str] | None
+    ) -> Iterator[Any]:
+        """Every page of the list: filtered on `start`, or by `ids` and the touched, in batches."""
+        read, items = self._http.paginate, stream.items
+        if ids is None:
+            params = dict(stream.params)
+            if start is not None and stream.since_param is not None:
+                params[stream.since_param] = stream.since_format(start)
+            yield from read(stream.path, params=params, paginator=stream.paginator, items=items)
+            return
+        if stream.by_ids is None:
+            raise ValueError(f"stream {stream.label} has a changelog but no by_ids")
+        every = list(dict.fromkeys([*ids, *sorted(reading.touched.get(stream.label, ()))]))
+        for at in range(0, len(every), stream.id_batch):
+            params = {**stream.params, **stream.by_ids(every[at : at + stream.id_batch])}
+            yield from read(stream.path, params=params, paginator=stream.paginator, items=items)
+
+    def _follow(
+        self, stream: Stream, reading: Reading, picked: list[list[Any]]
+    ) -> Iterator[SourceRecord | Rejected]:
+        """The notes queries (incremental reads), then each follow-up's calls, item by item."""
+        notes = reading.notes.setdefault(stream.label, {})
+        for follow_up, chosen in zip(stream.follow_ups, picked, strict=True):
+            if reading.full or follow_up.notes_query is None or not chosen:
+                continue
+            query = follow_up.notes_query(chosen)
+            if query is not None:
+                params = {**stream.params, **query}
+                for item in self._http.paginate(
+                    stream.path, params=params, paginator=stream.paginator, items=stream.items
+                ):
+                    self._note(stream, item, reading)
+        for follow_up, chosen in zip(stream.follow_ups, picked, strict=True):
+            for item in chosen:
+                found: dict[str, list[Any]] = {}
+                for call in follow_up.calls:
+                    if call.when(item, found, notes):
+                        found[call.name] = list(
+                            self._http.paginate(
+                                call.path(item),
+                                params=call.params,
+                                paginator=call.paginator,
+                                items=call.items,
+                            )
+                        )
+                yield from follow_up.to_records(self.source, item, found, notes, self.currency)
+
+    @staticmethod
+    def _note(stream: Stream, item: Any, reading: Reading) -> None:
+        if stream.note is not None:
+            reading.notes.setdefault(stream.label, {}).update(stream.note(item))
+
+    def _after(self, reading: Reading) -> Iterator[SourceRecord | Rejected]:
+        if self.spec.after is not None:
+            yield from self.spec.after(self._http, reading)
+
+    def _position(self, when: datetime) -> str:
+        return json.dumps({self.spec.position_key: when.isoformat(), "v": self.spec.version})
 
     def _since(self, position: str | None) -> datetime | None:
         if position is None:
             return None
         try:
             value = json.loads(position)
-            since = datetime.fromisoformat(value["since"])
+            since = datetime.fromisoformat(value[self.spec.position_key])
         except (ValueError, KeyError, TypeError):
             log.warning("%s: unreadable position %r: reading everything", self.source, position)
             return None
@@ -180,6 +451,11 @@ class DeclarativeSource:
             log.info("%s: position of another version: reading everything", self.source)
             return None
         return since
+
+
+def _key(stream: Stream, item: Any) -> str:
+    """The item's id, as changelogs name it."""
+    return str(item.get(stream.key)) if isinstance(item, Mapping) else ""
 
 
 class OAuth2RefreshAuth(AuthBase):
