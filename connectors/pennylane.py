@@ -1,8 +1,8 @@
 """Pennylane (public API v2): customers, invoices, credit notes, what is paid of them and when.
 
-What each document becomes is in `connectors/pennylane_records.py` (drafts, credit notes
-counted once, payments dated by the money, transfers paying several invoices); this module
-reads.
+A declaration on the declarative source (`connectors/declarative.py`); what each document
+becomes is in `connectors/pennylane_records.py` (drafts, credit notes counted once, payments
+dated by the money, transfers paying several invoices). This module says what to read.
 
 Incremental sync works from Pennylane's changelogs, because v2 lists have no `updated_at`
 filter (VENDORS.md §2, checked 2026-11). The position is JSON,
@@ -21,9 +21,9 @@ filter (VENDORS.md §2, checked 2026-11). The position is JSON,
   sync remove records (`replace_all`), and deletions are rare (drafts).
 
 What is paid and when is not in the invoice list (it embeds only the URLs of an invoice's
-payments and matched transactions, contract checked 2026-12), so it costs calls, and only for
-invoices with something paid (`remaining_amount_with_tax` below the total, less the linked
-credit notes): one `GET /customer_invoices/{id}/matched_transactions`, and one
+payments and matched transactions, contract checked 2026-12), so it costs calls (follow-ups),
+and only for invoices with something paid (`remaining_amount_with_tax` below the total, less
+the linked credit notes): one `GET /customer_invoices/{id}/matched_transactions`, and one
 `GET /customer_invoices/{id}/payments` when the transactions do not explain all of it. A
 credit note linked to no invoice and used (its remaining below its amount) costs one
 `matched_transactions`, for the outgoing transfer that refunded it. An incremental read
@@ -59,18 +59,26 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from itertools import chain
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from encours.connectors.base import Pull
+from encours.connectors import pennylane_records as pl
 from encours.connectors.declarations.pennylane import BASE_URL  # the setting's default
+from encours.connectors.declarative import (
+    Call,
+    Change,
+    Changelog,
+    DeclarativeSource,
+    FollowUp,
+    HttpSourceSpec,
+    Reading,
+    Stream,
+)
 from encours.connectors.http import (
     BearerAuth,
     CursorPaginator,
@@ -80,24 +88,9 @@ from encours.connectors.http import (
     PageRequest,
     RetryPolicy,
 )
-from encours.connectors.pennylane_records import (
-    PlInvoice,
-    covers,
-    fiscal_period,
-    ledger_account_of,
-    paid_part,
-    parse_invoice,
-    payments,
-    refundable,
-    split,
-    to_balances,
-    to_customer,
-    to_invoice_records,
-    to_payments,
-    transactions,
-)
+from encours.connectors.pennylane_records import to_customer, to_invoice_records
 from encours.errors import AuthError
-from encours.model import Invoice, InvoiceKind, Rejected, SourceRecord
+from encours.model import SourceRecord
 
 __all__ = [
     "BASE_URL",
@@ -137,6 +130,11 @@ class _Change(BaseModel):
     id: int
     operation: str  # insert | update | delete
     processed_at: datetime
+
+
+def _change(row: Any) -> Change:
+    change = _Change.model_validate(row)
+    return Change(str(change.id), change.processed_at, deleted=change.operation == "delete")
 
 
 @dataclass(frozen=True)
@@ -179,61 +177,111 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _position_of(position: str | None) -> datetime | None:
-    if position is None:
-        return None
-    try:
-        value = json.loads(position)
-        when = datetime.fromisoformat(value["processed_at"])
-    except (ValueError, KeyError, TypeError):
-        log.warning("unreadable Pennylane position %r: reading everything again", position)
-        return None
-    if value.get("v") != POSITION_VERSION:
-        log.info("Pennylane position of an earlier version: reading everything again")
-        return None
-    return when if when.tzinfo else None
-
-
-def _position(when: datetime) -> str:
-    return json.dumps({"processed_at": when.isoformat(), "v": POSITION_VERSION})
-
-
 def _filter(*rules: tuple[str, str, Any]) -> str:
     return json.dumps([{"field": f, "operator": o, "value": v} for f, o, v in rules])
 
 
-@dataclass
-class _Reading:
-    """What one read of invoices leaves to do once the list is read.
+def _by_ids(ids: list[str]) -> dict[str, str]:
+    return {"filter": _filter(("id", "in", ids))}
 
-    `credits`: credit note id -> (credited invoice id, currency, amount), for every posted
-    credit note seen that names an invoice. `to_settle`: posted invoices with something
-    settled. `to_refund`: credit notes linked to nothing and used, with their item.
-    `touched`: the customers of the documents read. `full`: a read of every document.
+
+def _credit_notes_since(picked: Sequence[Any]) -> dict[str, str]:
+    """The credit notes dated from the oldest picked invoice on: one may credit it."""
+    oldest = min(pl.PlInvoice.model_validate(item).date or date.max for item in picked)
+    return {"filter": _filter(("credit_note", "eq", "true"), ("date", "gteq", oldest.isoformat()))}
+
+
+def _spec() -> HttpSourceSpec:
+    """Pennylane, declared (module docstring); the sizes are read now: tests make them small."""
+    pages = {"limit": PAGE_SIZE}
+
+    def changelog(stream: str) -> Changelog:
+        return Changelog(f"/changelogs/{stream}", items="items", paginator=_ChangelogPages(),
+                         to_change=_change, params={"limit": CHANGELOG_PAGE_SIZE})  # fmt: skip
+
+    def of_document(name: str, path: str, **when: Callable[..., bool]) -> Call:
+        def url(item: Any) -> str:
+            return f"/customer_invoices/{pl.PlInvoice.model_validate(item).id}/{path}"
+
+        return Call(name, url, items="items", paginator=_PAGES, params=pages, **when)
+
+    refunded_by = of_document("transactions", "matched_transactions")
+    refunds = FollowUp(pl.wants_refund, (refunded_by,), pl.refund_records)
+    paid = FollowUp(
+        pl.wants_payments,
+        (
+            of_document("transactions", "matched_transactions", when=pl.something_paid),
+            of_document("payments", "payments", when=pl.transactions_fall_short),
+        ),
+        pl.payment_records,
+        notes_query=_credit_notes_since,
+    )
+    lists = {"items": "items", "paginator": _PAGES, "params": pages, "by_ids": _by_ids,
+             "id_batch": ID_BATCH}  # fmt: skip
+    customers = Stream("/customers", to_records=pl.customer_records, name="customers",
+                       changelog=changelog("customers"), note=pl.account_note, **lists)  # fmt: skip
+    invoices = Stream("/customer_invoices", to_records=pl.document_records,
+                      name="customer_invoices", changelog=changelog("customer_invoices"),
+                      note=pl.credit_note_link, touches=pl.customer_touched,
+                      follow_ups=(refunds, paid), **lists)  # fmt: skip
+    return HttpSourceSpec(streams=(customers, invoices), check_path="/me", overlap=OVERLAP,
+                          version=POSITION_VERSION, retention=RETENTION - RETENTION_MARGIN,
+                          position_key="processed_at", after=_balances)  # fmt: skip
+
+
+# -- the source's own balance -------------------------------------------------------------------
+
+
+def _pages(http: HttpClient, path: str, **params: Any) -> Iterator[Any]:
+    params = {"limit": PAGE_SIZE} | params
+    return http.paginate(path, params=params, paginator=_PAGES, items="items")
+
+
+def _balances(http: HttpClient, reading: Reading) -> Iterator[SourceRecord]:
+    """The trial balance of the customers read, as of the day of the read (module docstring).
+
+    A full read numbers every customer account (`411...`); an incremental one only those
+    of the customers read, by id, 100 a call.
     """
-
-    full: bool = False
-    credits: dict[str, tuple[str, str, Decimal]] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)
-    to_settle: list[PlInvoice] = field(default_factory=list)
-    to_refund: list[tuple[Any, PlInvoice]] = field(default_factory=list)
-
-    def note(self, raw: PlInvoice) -> None:
-        """Remember a posted credit note linked to an invoice (seen twice, counted once)."""
-        if raw.is_credit_note and not raw.is_draft and raw.credited_invoice is not None:
-            link = (str(raw.credited_invoice.id), raw.currency.upper(), raw.credits)
-            self.credits[str(raw.id)] = link
-
-    def credited(self, raw: PlInvoice) -> Decimal:
-        """The total of the credit notes linked to `raw`, in its currency."""
-        key = (str(raw.id), raw.currency.upper())
-        return sum(
-            (amount for invoice, cur, amount in self.credits.values() if (invoice, cur) == key),
-            Decimal(0),
+    accounts: dict[str, int] = dict(reading.notes.get("customers", {}))
+    if not accounts:
+        return
+    day = reading.started.astimezone(UTC).date()
+    try:
+        period = pl.fiscal_period(_pages(http, "/fiscal_years", limit=FISCAL_YEARS_PAGE_SIZE), day)
+        if period is None:
+            log.warning("%s: no fiscal year holds %s: no balance check", reading.source, day)
+            return
+        if reading.full:
+            rule = _filter(("number", "start_with", CUSTOMER_ACCOUNTS))
+            numbers = list(_pages(http, "/ledger_accounts", limit=LEDGER_PAGE_SIZE, filter=rule))
+        else:
+            ids = sorted({str(account) for account in accounts.values()})
+            numbers = [
+                item
+                for at in range(0, len(ids), ID_BATCH)
+                for item in _pages(http, "/ledger_accounts", **_by_ids(ids[at : at + ID_BATCH]))
+            ]
+        start, end = period[0].isoformat(), period[1].isoformat()
+        rows = list(
+            _pages(http, "/trial_balance", limit=LEDGER_PAGE_SIZE, period_start=start,
+                   period_end=end, is_auxiliary="true")
+        )  # fmt: skip
+    except AuthError as exc:
+        if exc.status != 403:
+            raise
+        log.warning(
+            "%s: the token may not read the trial balance (scopes trial_balance:readonly, "
+            "ledger_accounts:readonly, fiscal_years:readonly): no balance check",
+            reading.source,
         )
+        return
+    yield from pl.to_balances(
+        reading.source, accounts, numbers, rows, period=period, currency=reading.currency
+    )
 
 
-class PennylaneConnector:
+class PennylaneConnector(DeclarativeSource):
     """Read customers and customer invoices from one Pennylane company."""
 
     name = "pennylane"
@@ -262,12 +310,8 @@ class PennylaneConnector:
             limits: the transport's bounds (`[limits]`).
             now: the clock, read once at the start of each pull (default: UTC now).
         """
-        self.source = source
-        self.currency = currency
-        self._http = http or make_client(token, base_url=base_url, limits=limits)
-        self._now = now or (lambda: _utc_now())
-        #: Ids the last incremental pull saw deleted, by stream (they trigger a full read).
-        self.deleted: dict[str, list[str]] = {}
+        http = http or make_client(token, base_url=base_url, limits=limits)
+        super().__init__(source, _spec(), http, currency=currency, now=now or (lambda: _utc_now()))
 
     def check(self) -> None:
         """Ask `/me`, the cheapest authenticated call.
@@ -276,7 +320,7 @@ class PennylaneConnector:
             AuthError: the token was refused (expired or revoked) or lacks a scope.
         """
         try:
-            self._http.get("/me")
+            super().check()
         except AuthError as exc:
             raise AuthError(
                 f"Pennylane refused the token of source {self.source!r}: it has probably "
@@ -285,211 +329,3 @@ class PennylaneConnector:
                 "(Settings -> Connectivity -> Developers), then run "
                 f"`encours secrets set {self.source} token`."
             ) from exc
-
-    def pull(self, position: str | None) -> Pull:
-        """Everything when `position` is None or too old, else what the changelogs name."""
-        started = self._now()
-        since = _position_of(position)
-        if since is not None and started - since > RETENTION - RETENTION_MARGIN:
-            log.info("%s: last position %s is past the changelog retention", self.source, since)
-            since = None
-        if since is None:
-            return self._full(started)
-        latest, changed = self._changes(since)
-        if self.deleted:
-            log.info("%s: records deleted in Pennylane (%s): full read", self.source, self.deleted)
-            return self._full(started)
-        new_position = _position(min(latest, started))
-        if not any(changed.values()):
-            return Pull(
-                records=iter(()),
-                position=lambda: new_position,
-                replace_all=False,
-                unchanged=True,
-            )
-        reading = _Reading()
-        accounts: dict[str, int] = {}
-        records = chain(  # lazily, in order: the invoices say which customers they touch
-            self._invoices(_batches(changed["customer_invoices"]), reading),
-            self._touched_customers(changed["customers"], reading, accounts),
-            self._balances(accounts, started.astimezone(UTC).date(), full=False),
-        )
-        return Pull(records=records, position=lambda: new_position, replace_all=False)
-
-    # -- internals -----------------------------------------------------------------------------
-
-    def _changes(self, since: datetime) -> tuple[datetime, dict[str, list[str]]]:
-        """The latest `processed_at` and the ids changed, by stream; deletions to `deleted`."""
-        latest = since
-        changed: dict[str, list[str]] = {}
-        self.deleted = {}
-        for stream in ("customers", "customer_invoices"):
-            ids: dict[str, None] = {}  # ordered set
-            for row in self._http.paginate(
-                f"/changelogs/{stream}",
-                params={"limit": CHANGELOG_PAGE_SIZE, "start_date": (since - OVERLAP).isoformat()},
-                paginator=_ChangelogPages(),
-                items="items",
-            ):
-                change = _Change.model_validate(row)
-                latest = max(latest, change.processed_at)
-                if change.operation == "delete":
-                    self.deleted.setdefault(stream, []).append(str(change.id))
-                else:
-                    ids[str(change.id)] = None
-            changed[stream] = list(ids)
-        return latest, changed
-
-    def _full(self, started: datetime) -> Pull:
-        new_position = _position(started)
-        accounts: dict[str, int] = {}
-        records = chain(
-            self._customers([None], accounts),
-            self._invoices([None], _Reading(full=True)),
-            self._balances(accounts, started.astimezone(UTC).date(), full=True),
-        )
-        return Pull(records=records, position=lambda: new_position, replace_all=True)
-
-    def _list(
-        self, path: str, batches: Iterable[list[str] | None], *rules: tuple[str, str, Any]
-    ) -> Iterator[Any]:
-        for ids in batches:
-            params: dict[str, Any] = {"limit": PAGE_SIZE}
-            found = rules if ids is None else (("id", "in", ids), *rules)
-            if found:  # the paginator resends the filter on every page
-                params["filter"] = _filter(*found)
-            yield from self._http.paginate(path, params=params, paginator=_PAGES, items="items")
-
-    def _pages(self, path: str, **params: Any) -> Iterator[Any]:
-        yield from self._http.paginate(
-            path, params={"limit": PAGE_SIZE} | params, paginator=_PAGES, items="items"
-        )
-
-    def _customers(
-        self, batches: Iterable[list[str] | None], accounts: dict[str, int]
-    ) -> Iterator[SourceRecord | Rejected]:
-        for item in self._list("/customers", batches):
-            link = ledger_account_of(item)
-            if link is not None:
-                accounts[link[0]] = link[1]
-            yield to_customer(self.source, item)
-
-    def _touched_customers(
-        self, changed: list[str], reading: _Reading, accounts: dict[str, int]
-    ) -> Iterator[SourceRecord | Rejected]:
-        """The changed customers; those of the changed documents are read for their account.
-
-        Both in the same requests (100 ids a call); only the changed ones are yielded.
-        """
-        ids = list(dict.fromkeys([*changed, *sorted(reading.touched)]))
-        wanted = set(changed)
-        for record in self._customers(_batches(ids), accounts):
-            if record.external_id in wanted:
-                yield record
-
-    def _invoices(
-        self, batches: Iterable[list[str] | None], reading: _Reading
-    ) -> Iterator[SourceRecord | Rejected]:
-        """The documents as listed, then the refunds and payments that cost calls of their own."""
-        for item in self._list("/customer_invoices", batches):
-            yield from self._document(item, reading)
-        if not reading.full and reading.to_settle:
-            oldest = min(raw.date or date.max for raw in reading.to_settle)
-            self._credit_notes_since(oldest, reading)
-        yield from self._refunds(reading)
-        yield from self._payments(reading)
-
-    def _document(self, item: Any, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
-        raw = parse_invoice(self.source, item)
-        if isinstance(raw, Rejected):
-            yield raw
-            return
-        reading.note(raw)
-        if raw.customer is not None:
-            reading.touched.add(str(raw.customer.id))
-        if refundable(raw) > 0:
-            reading.to_refund.append((item, raw))
-            return
-        records = to_invoice_records(self.source, item, currency=self.currency)
-        yield from records
-        is_posted = any(isinstance(r, Invoice) and r.kind == InvoiceKind.INVOICE for r in records)
-        if is_posted and paid_part(raw, Decimal(0)) > 0:
-            reading.to_settle.append(raw)
-
-    def _credit_notes_since(self, day: date, reading: _Reading) -> None:
-        """Learn the credit notes dated from `day` on: one may credit a changed invoice."""
-        rules = (("credit_note", "eq", "true"), ("date", "gteq", day.isoformat()))
-        for item in self._list("/customer_invoices", [None], *rules):
-            raw = parse_invoice(self.source, item)
-            if not isinstance(raw, Rejected):
-                reading.note(raw)
-
-    def _refunds(self, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
-        for item, raw in reading.to_refund:
-            found = self._pages(f"/customer_invoices/{raw.id}/matched_transactions")
-            parts, _ = split(refundable(raw), transactions(found, raw.currency, outgoing=True))
-            yield from to_invoice_records(self.source, item, currency=self.currency, refunds=parts)
-
-    def _payments(self, reading: _Reading) -> Iterator[SourceRecord | Rejected]:
-        for raw in reading.to_settle:
-            paid = paid_part(raw, reading.credited(raw))
-            if paid <= 0:
-                continue
-            path = f"/customer_invoices/{raw.id}"
-            found = transactions(self._pages(f"{path}/matched_transactions"), raw.currency)
-            if not covers(paid, found):
-                found += payments(self._pages(f"{path}/payments"), raw.currency)
-            yield from to_payments(
-                self.source, raw, paid=paid, settlements=found, currency=self.currency
-            )
-
-    def _balances(
-        self, accounts: dict[str, int], day: date, *, full: bool
-    ) -> Iterator[SourceRecord]:
-        """The trial balance of the customers in `accounts`, as of `day` (module docstring).
-
-        A full read numbers every customer account (`411...`); an incremental one only those
-        of `accounts`, by id, 100 a call.
-        """
-        if not accounts:
-            return
-        try:
-            years = self._pages("/fiscal_years", limit=FISCAL_YEARS_PAGE_SIZE)
-            period = fiscal_period(years, day)
-            if period is None:
-                log.warning("%s: no fiscal year holds %s: no balance check", self.source, day)
-                return
-            numbers = list(self._account_numbers(accounts, full=full))
-            rows = list(
-                self._pages(
-                    "/trial_balance",
-                    limit=LEDGER_PAGE_SIZE,
-                    period_start=period[0].isoformat(),
-                    period_end=period[1].isoformat(),
-                    is_auxiliary="true",
-                )
-            )
-        except AuthError as exc:
-            if exc.status != 403:
-                raise
-            log.warning(
-                "%s: the token may not read the trial balance (scopes trial_balance:readonly, "
-                "ledger_accounts:readonly, fiscal_years:readonly): no balance check",
-                self.source,
-            )
-            return
-        yield from to_balances(
-            self.source, accounts, numbers, rows, period=period, currency=self.currency
-        )
-
-    def _account_numbers(self, accounts: dict[str, int], *, full: bool) -> Iterator[Any]:
-        if full:
-            rule = ("number", "start_with", CUSTOMER_ACCOUNTS)
-            yield from self._pages("/ledger_accounts", limit=LEDGER_PAGE_SIZE, filter=_filter(rule))
-            return
-        ids = sorted({str(account) for account in accounts.values()})
-        yield from self._list("/ledger_accounts", _batches(ids))
-
-
-def _batches(ids: list[str]) -> list[list[str] | None]:
-    return [ids[i : i + ID_BATCH] for i in range(0, len(ids), ID_BATCH)]

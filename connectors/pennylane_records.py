@@ -60,19 +60,31 @@ __all__ = [
     "RECEIVED",
     "PlInvoice",
     "Settlement",
+    "account_note",
     "covers",
+    "credit_note_link",
+    "customer_records",
+    "customer_touched",
+    "document_records",
     "fiscal_period",
     "ledger_account_of",
+    "paid_noted",
     "paid_part",
     "parse_invoice",
+    "payment_records",
     "payments",
+    "refund_records",
     "refundable",
+    "something_paid",
     "split",
     "to_balances",
     "to_customer",
     "to_invoice_records",
     "to_payments",
     "transactions",
+    "transactions_fall_short",
+    "wants_payments",
+    "wants_refund",
 ]
 
 #: Payment statuses that mean the money was received (GoCardless `confirmed`, `paid_out`; a
@@ -677,3 +689,112 @@ def fiscal_period(items: Iterable[Any], day: date) -> tuple[date, date] | None:
         if year.start <= day <= year.finish:
             return year.start, day
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a read decides, item by item (the hooks of the declarative source)
+#
+# `notes` are what the read kept of the invoice list (`credit_note_link`); `found` what the
+# follow-up calls of one document found: "transactions" (its matched bank transactions) and
+# "payments".
+
+
+def _parsed(item: Any) -> PlInvoice | None:
+    try:
+        return PlInvoice.model_validate(item)
+    except ValidationError:
+        return None
+
+
+def customer_records(source: str, item: Any, currency: str) -> list[Customer | Rejected]:
+    """`to_customer`, as a stream's mapping."""
+    return [to_customer(source, item)]
+
+
+def account_note(item: Any) -> list[tuple[str, int]]:
+    """What to note of a customer: (its id, its ledger account id), to read its balance."""
+    link = ledger_account_of(item)
+    return [] if link is None else [link]
+
+
+def document_records(source: str, item: Any, currency: str) -> list[Document]:
+    """A listed document's records; a credit note refunded by transfer waits for the transfer."""
+    raw = parse_invoice(source, item)
+    if isinstance(raw, Rejected):
+        return [raw]
+    if refundable(raw) > 0:
+        return []
+    return to_invoice_records(source, item, currency=currency)
+
+
+def credit_note_link(item: Any) -> list[tuple[str, tuple[str, str, Decimal]]]:
+    """What to note of a posted credit note linked to an invoice: (id, (invoice, cur, amount)).
+
+    Keyed by the credit note, so one seen twice in a read counts once.
+    """
+    raw = _parsed(item)
+    if raw is None or not raw.is_credit_note or raw.is_draft or raw.credited_invoice is None:
+        return []
+    return [(str(raw.id), (str(raw.credited_invoice.id), raw.currency.upper(), raw.credits))]
+
+
+def customer_touched(item: Any) -> list[tuple[str, str]]:
+    """The customer a document needs read (for its account): ("customers", id)."""
+    raw = _parsed(item)
+    return [] if raw is None or raw.customer is None else [("customers", str(raw.customer.id))]
+
+
+def paid_noted(item: Any, notes: Mapping[str, Any]) -> Decimal:
+    """`paid_part` of a posted invoice, less the credit notes linked to it in `notes`."""
+    raw = PlInvoice.model_validate(item)
+    key = (str(raw.id), raw.currency.upper())
+    credits = (amount for invoice, cur, amount in notes.values() if (invoice, cur) == key)
+    return paid_part(raw, sum(credits, Decimal(0)))
+
+
+def something_paid(item: Any, found: Mapping[str, list[Any]], notes: Mapping[str, Any]) -> bool:
+    """Whether an invoice has something paid once its credit notes are counted: date it."""
+    return paid_noted(item, notes) > 0
+
+
+def transactions_fall_short(
+    item: Any, found: Mapping[str, list[Any]], notes: Mapping[str, Any]
+) -> bool:
+    """Whether the bank transactions leave some of what was paid undated: ask the payments."""
+    paid = paid_noted(item, notes)
+    currency = PlInvoice.model_validate(item).currency
+    return paid > 0 and not covers(paid, transactions(found["transactions"], currency))
+
+
+def wants_refund(item: Any, records: Sequence[Any]) -> bool:
+    """A posted credit note linked to nothing and used: look for the transfer that refunded it."""
+    raw = _parsed(item)
+    return raw is not None and refundable(raw) > 0
+
+
+def refund_records(
+    source: str, item: Any, found: Mapping[str, list[Any]], notes: Any, currency: str
+) -> list[Document]:
+    """The credit note's records, with the parts of it its outgoing transactions refunded."""
+    raw = PlInvoice.model_validate(item)
+    outgoing = transactions(found["transactions"], raw.currency, outgoing=True)
+    parts, _ = split(refundable(raw), outgoing)
+    return to_invoice_records(source, item, currency=currency, refunds=parts)
+
+
+def wants_payments(item: Any, records: Sequence[Any]) -> bool:
+    """A posted invoice (its records hold one) with something paid: date what was paid."""
+    raw = _parsed(item)
+    posted = any(isinstance(r, Invoice) and r.kind == InvoiceKind.INVOICE for r in records)
+    return posted and raw is not None and paid_part(raw, Decimal(0)) > 0
+
+
+def payment_records(
+    source: str, item: Any, found: Mapping[str, list[Any]], notes: Any, currency: str
+) -> list[Payment]:
+    """`to_payments` of what was paid, spread over its transactions, then its payments."""
+    raw = PlInvoice.model_validate(item)
+    settlements = transactions(found.get("transactions", []), raw.currency)
+    settlements += payments(found.get("payments", []), raw.currency)
+    paid = paid_noted(item, notes)
+    return to_payments(source, raw, paid=paid, settlements=settlements, currency=currency)
