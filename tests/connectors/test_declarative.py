@@ -2,12 +2,15 @@
 
 The fake pages customers by offset and invoices by page number, filters invoices on
 `updated_since`, and rotates the refresh token at every exchange (as Xero and Sellsy do):
-a spent refresh token is refused with `invalid_grant`.
+a spent refresh token is refused with `invalid_grant`. A second fake (`ChangesApi`) lists
+what changed in changelogs and answers per-invoice calls: changelog-driven incremental
+reads, follow-up calls, notes, touched records and the last read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,11 +22,16 @@ from requests.auth import HTTPBasicAuth
 from tenacity import wait_none
 
 from encours.connectors.declarative import (
+    Call,
+    Change,
+    Changelog,
     DeclarativeSource,
+    FollowUp,
     HttpSourceSpec,
     OAuth2RefreshAuth,
     OffsetPaginator,
     PagePaginator,
+    Reading,
     Stream,
 )
 from encours.connectors.http import BearerAuth, HttpClient, RetryPolicy
@@ -212,3 +220,278 @@ def test_a_spent_refresh_token_is_an_auth_error_that_says_what_to_do(api: FakeAp
     assert "encours init" in str(error.value)
     assert "spent" not in str(error.value)
     assert "spent" not in repr(auth) and "client-secret" not in repr(auth)
+
+
+# -- changelogs, follow-ups, notes, touched records, the last read -------------------------------
+#
+# A second small API: lists filtered by `ids`, changelogs of what changed since `since`, and
+# per invoice its `payments` and `receipts`. An invoice's `paid` includes the credit notes
+# that credit it (`credits`), as Pennylane's remaining amount does: what was paid in money is
+# `paid` less those, so the credit notes must be known before the payments are read.
+
+
+def change_of(row: Any) -> Change:
+    return Change(str(row["id"]), datetime.fromisoformat(row["at"]), row["op"] == "delete")
+
+
+def credit_link(item: Any) -> list[tuple[str, tuple[str, Decimal]]]:
+    return (
+        [(str(item["id"]), (str(item["credits"]), -Decimal(item["total"])))]
+        if "credits" in item
+        else []
+    )
+
+
+def money(item: Any, notes: Any) -> Decimal:
+    credited = sum((a for i, a in notes.values() if i == str(item["id"])), Decimal(0))
+    return Decimal(item["paid"]) - credited
+
+
+def found_total(found: Any, name: str) -> Decimal:
+    return sum((Decimal(row["amount"]) for row in found.get(name, [])), Decimal(0))
+
+
+def paid_record(source: str, item: Any, found: Any, notes: Any, currency: str) -> list[Customer]:
+    paid = found_total(found, "payments") + found_total(found, "receipts")
+    return [
+        Customer(
+            source=source, external_id=f"paid{item['id']}", name=f"{paid}/{money(item, notes)}"
+        )
+    ]
+
+
+def accounts(http: HttpClient, reading: Reading) -> list[Customer]:
+    noted = reading.notes.get("customers", {})
+    return [
+        Customer(source=reading.source, external_id=f"acct{c}", name=a)
+        for c, a in sorted(noted.items())
+    ]
+
+
+def details(name: str, **when: Any) -> Call:
+    return Call(
+        name,
+        lambda item: f"/invoices/{item['id']}/{name}",
+        items="data",
+        paginator=PagePaginator(size=10),
+        **when,
+    )
+
+
+PAID = FollowUp(
+    wants=lambda item, records: Decimal(item["paid"]) > 0,
+    calls=(
+        details("payments", when=lambda item, found, notes: money(item, notes) > 0),
+        details(
+            "receipts",
+            when=lambda item, found, notes: found_total(found, "payments") < money(item, notes),
+        ),
+    ),
+    to_records=paid_record,
+    notes_query=lambda picked: {"kind": "credit"},
+)
+CHANGES_SPEC = HttpSourceSpec(
+    streams=(
+        Stream("/customers", items="data", paginator=PagePaginator(size=10), name="customers",
+               to_records=to_customer, by_ids=lambda ids: {"ids": ",".join(ids)},
+               note=lambda item: [(str(item["id"]), item["account"])],
+               changelog=Changelog("/changelogs/customers", items="data",
+                                   paginator=PagePaginator(size=2), to_change=change_of,
+                                   since_param="since")),
+        Stream("/invoices", items="data", paginator=PagePaginator(size=10), name="invoices",
+               to_records=to_invoice, by_ids=lambda ids: {"ids": ",".join(ids)}, id_batch=2,
+               note=credit_link, touches=lambda item: [("customers", str(item["customer"]))],
+               follow_ups=(PAID,),
+               changelog=Changelog("/changelogs/invoices", items="data",
+                                   paginator=PagePaginator(size=2), to_change=change_of,
+                                   since_param="since")),
+    ),
+    check_path="/me",
+    retention=timedelta(days=7),
+    position_key="processed_at",
+    after=accounts,
+)  # fmt: skip
+
+
+class ChangesApi:
+    """Three customers, five invoices (14 credits 13), changelogs, payments and receipts."""
+
+    def __init__(self) -> None:
+        self.customers = [{"id": i, "name": f"Client {i}", "account": f"411{i}"} for i in (1, 2, 3)]
+        self.invoices = [
+            {"id": 10, "customer": 1, "total": "100.00", "paid": "100.00"},
+            {"id": 11, "customer": 2, "total": "50.00", "paid": "0.00"},
+            {"id": 12, "customer": 1, "total": "20.00", "paid": "0.00"},
+            {"id": 13, "customer": 3, "total": "80.00", "paid": "80.00"},  # 30.00 by credit
+            {"id": 14, "customer": 3, "total": "-30.00", "paid": "0.00", "credits": 13},
+        ]
+        self.settled = {"payments": {10: ["60.00"], 13: ["50.00"]}, "receipts": {10: ["40.00"]}}
+        self.changes: dict[str, list[dict[str, Any]]] = {"customers": [], "invoices": []}
+        self.calls: list[str] = []
+
+    def change(self, stream: str, ident: int, at: datetime, op: str = "update") -> None:
+        self.changes[stream].append({"id": ident, "at": at.isoformat(), "op": op})
+
+    def install(self, rsps: responses.RequestsMock) -> None:
+        for name in ("customers", "invoices"):
+            rsps.add_callback(responses.GET, f"{API}/{name}", self._list(name))
+            rsps.add_callback(responses.GET, f"{API}/changelogs/{name}", self._changelog(name))
+        rsps.add_callback(responses.GET, re.compile(rf"{API}/invoices/\d+/\w+"), self._settled)
+
+    def _answer(self, request: Any, rows: list[Any]) -> tuple[int, dict[str, str], str]:
+        url = urlsplit(request.url)
+        self.calls.append(f"{url.path.removeprefix('/v1')}?{url.query}")
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        page, size = int(query.get("page", 1)), int(query.get("per_page", 10))
+        return 200, {}, json.dumps({"data": rows[(page - 1) * size : page * size]})
+
+    def _list(self, name: str) -> Any:
+        def answer(request: Any) -> tuple[int, dict[str, str], str]:
+            query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+            rows = getattr(self, name)
+            if "ids" in query:
+                rows = [r for r in rows if str(r["id"]) in query["ids"].split(",")]
+            if query.get("kind") == "credit":
+                rows = [r for r in rows if "credits" in r]
+            return self._answer(request, rows)
+
+        return answer
+
+    def _changelog(self, name: str) -> Any:
+        def answer(request: Any) -> tuple[int, dict[str, str], str]:
+            query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+            since = datetime.fromisoformat(query["since"])
+            rows = [r for r in self.changes[name] if datetime.fromisoformat(r["at"]) >= since]
+            return self._answer(request, rows)
+
+        return answer
+
+    def _settled(self, request: Any) -> tuple[int, dict[str, str], str]:
+        _, ident, kind = urlsplit(request.url).path.rsplit("/", 2)
+        rows = [{"amount": a} for a in self.settled[kind].get(int(ident), [])]
+        return self._answer(request, rows)
+
+
+@pytest.fixture
+def changes_api() -> Any:
+    fake = ChangesApi()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        yield fake
+
+
+def changes_source() -> DeclarativeSource:
+    retry = RetryPolicy(wait=wait_none(), sleep=lambda _: None)
+    http = HttpClient(API, auth=None, retry=retry)
+    return DeclarativeSource("books", CHANGES_SPEC, http, currency="EUR", now=lambda: NOW)
+
+
+def at(when: datetime) -> str:
+    return json.dumps({"processed_at": when.isoformat(), "v": 1})
+
+
+def names(records: list[Any]) -> dict[str, str]:
+    return {r.external_id: r.name for r in records}
+
+
+def test_a_full_read_makes_the_follow_up_calls_once_the_list_is_read(changes_api) -> None:
+    pull = changes_source().pull(None)
+    records = list(pull.records)
+
+    assert pull.replace_all is True
+    assert json.loads(pull.position()) == {"processed_at": NOW.isoformat(), "v": 1}
+    # paid in money: 10 all of it (100 = 60 + 40), 13 its 80 less the 30 of credit note 14,
+    # listed after it: the follow-ups wait for the end of the list
+    assert names(records)["paid10"] == "100.00/100.00"
+    assert names(records)["paid13"] == "50.00/50.00"
+    assert [c.split("?")[0] for c in changes_api.calls] == [
+        "/customers", "/invoices",
+        "/invoices/10/payments", "/invoices/10/receipts",  # 60 of 100: receipts asked too
+        "/invoices/13/payments",  # 50 of 50: `when` spares the receipts
+    ]  # fmt: skip
+    assert [r.external_id for r in records][-3:] == ["acct1", "acct2", "acct3"]  # `after`
+
+
+def test_an_incremental_read_asks_only_the_changed_ids_in_batches(changes_api) -> None:
+    last = NOW - timedelta(days=1)
+    changes_api.change("invoices", 10, last - timedelta(minutes=30))  # in the overlap
+    changes_api.change("invoices", 11, last + timedelta(hours=2))
+    changes_api.change("invoices", 12, last + timedelta(hours=3))
+    changes_api.change("invoices", 10, last + timedelta(hours=4))  # twice: asked once
+    changes_api.change("invoices", 11, last - timedelta(hours=2))  # before the overlap
+
+    pull = changes_source().pull(at(last))
+    records = list(pull.records)
+
+    assert pull.replace_all is False and pull.unchanged is False
+    assert json.loads(pull.position()) == json.loads(at(last + timedelta(hours=4)))
+    queries = [parse_qs(c.split("?")[1]) for c in changes_api.calls if c.startswith("/invoices?")]
+    assert [q.get("ids") for q in queries] == [["10,11"], ["12"], None]  # id_batch 2
+    assert queries[-1]["kind"] == ["credit"]  # the notes query: 10 was picked
+    logs = [parse_qs(c.split("?")[1]) for c in changes_api.calls if c.startswith("/changelogs/")]
+    assert {q["since"][0] for q in logs} == {(last - timedelta(hours=1)).isoformat()}
+    assert sorted(r.external_id for r in records if r.external_id.startswith("i")) == [
+        "i10", "i11", "i12"
+    ]  # fmt: skip
+
+
+def test_the_notes_query_finds_a_credit_note_that_did_not_change(changes_api) -> None:
+    last = NOW - timedelta(days=1)
+    changes_api.change("invoices", 13, last + timedelta(hours=1))
+    changes_api.change("customers", 2, last + timedelta(hours=1))
+
+    records = list(changes_source().pull(at(last)).records)
+
+    # 14 did not change: without the notes query 13 would count 80.00 paid in money
+    assert names(records)["paid13"] == "50.00/50.00"
+    assert "i14" not in names(records)  # read for its note only
+    assert "/invoices?kind=credit&page=1&per_page=10" in changes_api.calls
+    # customer 2 changed; customer 3 is touched by invoice 13: one request for both, only 2
+    # yielded, and both noted for the last read
+    customer_lists = [c for c in changes_api.calls if c.startswith("/customers?")]
+    assert [parse_qs(c.split("?")[1])["ids"] for c in customer_lists] == [["2,3"]]
+    assert [
+        r.external_id for r in records if isinstance(r, Customer) and r.external_id.isdigit()
+    ] == ["2"]
+    assert [r.external_id for r in records][-2:] == ["acct2", "acct3"]
+    assert changes_api.calls.index(customer_lists[0]) > changes_api.calls.index(
+        "/invoices/13/payments?page=1&per_page=10"
+    )  # the stream that touches is read first
+
+
+def test_a_deletion_in_a_changelog_makes_the_run_a_full_read(changes_api) -> None:
+    last = NOW - timedelta(days=1)
+    changes_api.change("invoices", 99, last + timedelta(hours=1), op="delete")
+    source = changes_source()
+
+    pull = source.pull(at(last))
+
+    assert pull.replace_all is True
+    assert source.deleted == {"invoices": ["99"]}
+    assert len([r for r in pull.records if r.external_id.startswith("i")]) == 5
+    assert json.loads(pull.position()) == json.loads(at(NOW))
+
+
+def test_nothing_changed_is_an_unchanged_pull_that_keeps_the_position(changes_api) -> None:
+    last = NOW - timedelta(days=1)
+    pull = changes_source().pull(at(last))
+    assert pull.unchanged is True
+    assert list(pull.records) == []
+    assert json.loads(pull.position()) == json.loads(at(last))
+    assert [c.split("?")[0] for c in changes_api.calls] == [
+        "/changelogs/customers", "/changelogs/invoices"
+    ]  # fmt: skip
+
+
+def test_a_change_recorded_after_the_start_keeps_the_position_at_the_start(changes_api) -> None:
+    changes_api.change("invoices", 11, NOW + timedelta(minutes=5))
+    pull = changes_source().pull(at(NOW - timedelta(days=1)))
+    list(pull.records)
+    assert json.loads(pull.position()) == json.loads(at(NOW))
+
+
+def test_a_position_older_than_the_changelogs_keep_reads_everything(changes_api) -> None:
+    pull = changes_source().pull(at(NOW - timedelta(days=8)))
+    assert pull.replace_all is True
+    assert len(list(pull.records)) > 5
+    assert not any(c.startswith("/changelogs/") for c in changes_api.calls)
