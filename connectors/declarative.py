@@ -131,9 +131,9 @@ class Changelog:
 
     `to_change` reads one row (pure); `since_param` takes the start of the changes.
 
-    >>> log = Changelog("/changelogs/invoices", items="items", paginator=PagePaginator(),
-    ...                 to_change=lambda row: Change(str(row["id"]), row["at"]))
-    >>> log.to_change({"id": 7, "at": datetime(2026, 3, 1, tzinfo=UTC)}).id
+    >>> changes = Changelog("/changelogs/invoices", items="items", paginator=PagePaginator(),
+    ...                     to_change=lambda row: Change(str(row["id"]), row["at"]))
+    >>> changes.to_change({"id": 7, "at": datetime(2026, 3, 1, tzinfo=UTC)}).id
     '7'
     """
 
