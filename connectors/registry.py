@@ -58,6 +58,7 @@ REGISTERED: tuple[Entry, ...] = (
     Entry("pennylane", "encours.connectors.declarations.pennylane", source=True),
     Entry("stripe", "encours.connectors.stripe", source=True),
     Entry("tryton", "encours.connectors.declarations.tryton", source=True, target=True),
+    Entry("xero", "encours.connectors.xero", source=True),
 )
 
 

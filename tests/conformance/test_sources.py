@@ -17,10 +17,12 @@ from typing import Any, Protocol
 import pytest
 import responses
 from fakes import stripe as stripe_fake
+from fakes import xero as xero_fake
 from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
 from tenacity import wait_exponential, wait_none
 
-from encours.connectors import pennylane, registry, stripe
+from encours.connectors import pennylane, registry, stripe, xero
+from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.base import Pull, Source
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.errors import ApiError, AuthError
@@ -183,6 +185,77 @@ class StripeAdapter:
         return fake.clock.sleeps
 
 
+class XeroAdapter:
+    """Xero against `fakes.xero` (every request checked on Xero's own contract).
+
+    The token is the refresh token the run starts with (Xero rotates it); the 429 carries
+    `Retry-After`, waited out on the fake's clock.
+    """
+
+    name = "xero"
+    token = xero_fake.FakeXero.refresh_token
+    page_size = xero.PAGE_SIZE
+
+    @contextmanager
+    def serve(self) -> Iterator[xero_fake.FakeXero]:
+        fake = xero_fake.FakeXero()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            fake.register(rsps)
+            yield fake
+        assert fake.violations == []
+
+    def make(self, fake: xero_fake.FakeXero) -> Source:
+        clock = fake.clock
+        auth = OAuth2RefreshAuth(xero_fake.TOKEN_URL, fake.client_id, fake.client_secret,
+                                 fake.refresh_token, save=lambda _token: None,
+                                 clock=clock.monotonic)  # fmt: skip
+        retry = RetryPolicy(wait=wait_exponential(min=1, max=8), sleep=clock.sleep)
+        pacer = Pacer(*xero.RATE_LIMIT, clock=clock.monotonic, sleep=clock.sleep)
+        http = xero.make_client(fake.tenant, auth, retry=retry, pacer=pacer)
+        return xero.XeroSource("xe", http, currency="EUR", now=clock.now)
+
+    def seed(
+        self, fake: xero_fake.FakeXero, customers: Iterable[int], invoices: Mapping[int, int]
+    ) -> None:
+        long_ago = fake.clock.now() - timedelta(days=60)
+        fake.add("Contacts", *(xero_fake.contact(str(c), f"Client {c}", updated=long_ago)
+                               for c in customers))  # fmt: skip
+        fake.add("Invoices", *(xero_fake.invoice(str(i), str(c), "100.00", on=long_ago)
+                               for i, c in invoices.items()))  # fmt: skip
+
+    def change(self, fake: xero_fake.FakeXero, ids: Iterable[int]) -> None:
+        for ident in ids:
+            fake.pay(str(ident), "100.00", fake.clock.now())
+
+    def delete(self, fake: xero_fake.FakeXero, ident: int) -> None:
+        fake.void("Invoices", str(ident), fake.clock.now())
+
+    def inject(self, fake: xero_fake.FakeXero, what: int | str) -> float:
+        if what == "expired":
+            fake.expire_after = len(fake.calls)
+        elif what == 429:  # fill the fake's minute: it answers 429 with Retry-After
+            fake._sent.extend([fake.clock.monotonic()] * xero_fake.LIMIT)
+            return xero_fake.WINDOW
+        else:
+            fake.fail_next.append(int(what))
+        return 0.0
+
+    def malformed(self, fake: xero_fake.FakeXero) -> str:
+        first = next(iter(fake.lists["Contacts"]))
+        bad = xero_fake.invoice("9999", first, "1.00", on=fake.clock.now())
+        fake.add("Invoices", bad | {"Total": "not a number"})
+        return "9999"
+
+    def calls(self, fake: xero_fake.FakeXero) -> int:
+        return len(fake.calls)
+
+    def advance(self, fake: xero_fake.FakeXero, seconds: float) -> None:
+        fake.clock.elapsed += seconds
+
+    def sleeps(self, fake: xero_fake.FakeXero) -> list[float]:
+        return fake.clock.sleeps
+
+
 #: The adapter of every registered HTTP source: the suite runs for each registered source type.
 BY_TYPE = {
     "pennylane": pytest.param(
@@ -192,6 +265,7 @@ BY_TYPE = {
         marks=pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI is absent"),
     ),
     "stripe": pytest.param(StripeAdapter(), id="stripe"),  # its contract is copied (MIT)
+    "xero": pytest.param(XeroAdapter(), id="xero"),  # its contract is copied (MIT)
 }
 #: Registered sources that serve no HTTP pages (no 429, no token): where their promises
 #: (every record once, changes, deletions, a bad record quarantined) are tested instead.
