@@ -60,11 +60,15 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a 
 from fake_hubspot import FakeHubSpot  # noqa: E402
 from fakes import pennylane as pl_fake  # noqa: E402
 from fakes import stripe as stripe_fake  # noqa: E402
+from fakes import xero as xero_fake  # noqa: E402
 
+from encours.connectors.declarative import OAuth2RefreshAuth  # noqa: E402
 from encours.connectors.hubspot import HubSpotTarget  # noqa: E402
 from encours.connectors.pennylane import PennylaneConnector  # noqa: E402
 from encours.connectors.stripe import StripeSource  # noqa: E402
 from encours.connectors.stripe import make_client as stripe_client  # noqa: E402
+from encours.connectors.xero import XeroSource  # noqa: E402
+from encours.connectors.xero import make_client as xero_client  # noqa: E402
 from encours.model import Invoice, Payment  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -356,6 +360,50 @@ def run_stripe(invoices: int, customers: int, changed_share: float) -> dict[str,
     return {"rows": rows, "problems": fake.violations[:20] + problems}
 
 
+# ---------------------------------------------------------------------------------------------
+# Xero: a section of its own
+
+
+def run_xero(invoices: int, customers: int, changed_share: float) -> dict[str, Any]:
+    """Xero's source against its fake at Xero's limit (60 calls a minute), on the real clock.
+
+    Full read: minimum = ceil(C / 1000) contacts + ceil(N / 1000) invoices + 1 page each of
+    credit notes, prepayments and overpayments (none here); predicted = calls / 60 x 60 s.
+    Nightly read: a share of the invoices is paid, then `pull(position)` with If-Modified-Since:
+    minimum = ceil(paid / 1000) invoices + 1 page each of the four other lists + 1 call for
+    the payments deleted since. The token exchange (one a run) is not an API call.
+    """
+    fake = xero_fake.FakeXero(clock=RealClock())  # type: ignore[arg-type]
+    made = datetime.now(UTC) - timedelta(days=40)
+    ids = [f"c{c:06}" for c in range(customers)]
+    fake.add("Contacts", *(xero_fake.contact(ident, ident, updated=made) for ident in ids))
+    fake.add("Invoices", *(xero_fake.invoice(f"i{n:07}", ids[n % customers], "100.00", on=made)
+                           for n in range(invoices)))  # fmt: skip
+    limit = (xero_fake.LIMIT, xero_fake.WINDOW)
+    rows, problems = [], []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        auth = OAuth2RefreshAuth(xero_fake.TOKEN_URL, fake.client_id, fake.client_secret,
+                                 fake.refresh_token, save=lambda _token: None)  # fmt: skip
+        source = XeroSource("xe", xero_client(fake.tenant, auth), currency="EUR")
+        pull = source.pull(None)
+        read, wall = timed(lambda: sum(1 for _ in pull.records))
+        minimum = math.ceil(customers / 1000) + math.ceil(invoices / 1000) + 3
+        rows.append(row("xero full pull", len(fake.calls), minimum, wall, limit, fake.throttled))
+        position, before, throttled = pull.position(), len(fake.calls), fake.throttled
+        paid = random.Random(7).sample(range(invoices), max(1, int(invoices * changed_share)))
+        time.sleep(1)  # If-Modified-Since is to the second
+        for n in paid:
+            fake.pay(f"i{n:07}", "100.00", datetime.now(UTC))
+        _, wall = timed(lambda: sum(1 for _ in source.pull(position).records))
+        calls, minimum = len(fake.calls) - before, math.ceil(len(paid) / 1000) + 5
+        step = f"xero incremental ({len(paid)} paid)"
+        rows.append(row(step, calls, minimum, wall, limit, fake.throttled - throttled))
+    if read < customers + invoices:
+        problems.append(f"Xero: {read} records read, fewer than the documents")
+    return {"rows": rows, "problems": fake.violations[:20] + problems}
+
+
 def print_table(result: dict[str, Any]) -> None:
     head = f"{'step':<44}{'calls':>7}{'min':>6}{'wall s':>9}{'pred. s':>9}{'429s':>6}"
     print(head)
@@ -366,7 +414,7 @@ def print_table(result: dict[str, Any]) -> None:
             f"{r['predicted_s']:>9.2f}{r['http_429']:>6}"
         )
     print("predicted = calls / 25 x 5 s (Pennylane), calls / 100 x 10 s (HubSpot), "
-          "calls / 25 x 1 s (Stripe)")  # fmt: skip
+          "calls / 25 x 1 s (Stripe), calls / 60 x 60 s (Xero)")  # fmt: skip
     if result["problems"]:
         print("PROBLEMS:", *result["problems"], sep="\n  ")
 
@@ -384,6 +432,9 @@ def main() -> int:
     stripe = run_stripe(args.invoices, args.companies, args.changed)
     result["rows"] += stripe["rows"]
     result["problems"] += stripe["problems"]
+    xero = run_xero(args.invoices, args.companies, args.changed)
+    result["rows"] += xero["rows"]
+    result["problems"] += xero["problems"]
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "api_results.json"
