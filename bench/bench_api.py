@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a 
 
 from fake_hubspot import FakeHubSpot  # noqa: E402
 from fakes import pennylane as pl_fake  # noqa: E402
+from fakes import sellsy as sy_fake  # noqa: E402
 from fakes import stripe as stripe_fake  # noqa: E402
 from fakes import xero as xero_fake  # noqa: E402
 
@@ -402,6 +403,54 @@ def run_xero(invoices: int, customers: int, changed_share: float) -> dict[str, A
     if read < customers + invoices:
         problems.append(f"Xero: {read} records read, fewer than the documents")
     return {"rows": rows, "problems": fake.violations[:20] + problems}
+# -- Sellsy: a whole read (nothing can be asked "since"), then one PUT per changed company ------
+
+
+def run_sellsy(invoices: int, customers: int, changed_share: float) -> list[dict[str, Any]]:
+    """Sellsy's rows: calls of a full pull and of a push, against its minimum.
+
+    Minimum calls of the pull: n // 100 + 1 per list (100 a page; a short page ends a seek
+    list, which has no "has more" flag), for companies, individuals (none), invoices, credit
+    notes (none) and payments (one per invoice paid, `changed_share` of them). The push
+    writes `changed_share` of the companies, one PUT each (Sellsy has no batch write for
+    custom fields). Real clock, the connector's own pacer (4 a second under Sellsy's 5).
+    """
+    from encours.connectors import sellsy
+
+    fake = sy_fake.FakeSellsy(clock=sy_fake.WallClock())
+    fake.companies = {c: sy_fake.company(c, f"Client {c}") for c in range(1, customers + 1)}
+    fake.invoices = {
+        i: sy_fake.invoice(i, 1 + (i - 1) % customers, f"{100 + i % 5000}.00")
+        for i in range(1, invoices + 1)
+    }
+    paid = max(1, int(invoices * changed_share))
+    fake.payments = {
+        i: sy_fake.payment(i, fake.invoices[i]["related"][0]["id"], "100.00", on="2026-02-01",
+                           links=((i, "100.00", "2026-02-01"),))
+        for i in range(1, paid + 1)
+    }  # fmt: skip
+    for code in ("encours_outstanding",):
+        fake.add_field(code, "Encours")
+    sy_fake._openapi()  # build the request validator before any clock starts
+    rows = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        http = sellsy.make_client(fake.client_id, fake.client_secret)
+        source = sellsy.SellsySource("sy", http, currency="EUR")
+        _, wall = timed(lambda: sum(1 for _ in source.pull(None).records))
+        minimum = sum(n // sellsy.PAGE_SIZE + 1 for n in (customers, 0, invoices, 0, paid))
+        limit = (sellsy.MAX_CALLS, sellsy.PER_SECONDS)
+        rows.append(row("sellsy: full pull", len(fake.calls), minimum, wall, limit, fake.throttled))
+        before = len(fake.calls)
+        changed = max(1, int(customers * changed_share))
+        target = sellsy.SellsyTarget(http, fields={"encours_outstanding": "Encours"})
+        values = {str(c): {"encours_outstanding": "1.00"} for c in range(1, changed + 1)}
+        _, wall = timed(lambda: target.push(values))
+        calls = len(fake.calls) - before
+        rows.append(row("sellsy: push (1 custom-fields list + 1 PUT each)", calls, 1 + changed,
+                        wall, limit, fake.throttled))  # fmt: skip
+    assert fake.violations == [], fake.violations[:3]
+    return rows
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -435,6 +484,8 @@ def main() -> int:
     xero = run_xero(args.invoices, args.companies, args.changed)
     result["rows"] += xero["rows"]
     result["problems"] += xero["problems"]
+    if sy_fake.SPEC_PATH.exists():
+        result["rows"] += run_sellsy(args.invoices, args.companies, args.changed)
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "api_results.json"

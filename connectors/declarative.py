@@ -31,8 +31,9 @@ an item needs (its customer, for the customer's account): an incremental read as
 the same batches as that stream's changed ids, for their notes only. `after` reads last,
 from every stream's notes (a trial balance, per noted account).
 
-Auth: `BearerAuth` (connectors/http.py), requests' `HTTPBasicAuth`, or `OAuth2RefreshAuth`
-below for the vendors whose refresh tokens rotate.
+Auth: `BearerAuth` (connectors/http.py), requests' `HTTPBasicAuth`, `OAuth2RefreshAuth`
+below for the vendors whose refresh tokens rotate, or `OAuth2ClientCredentialsAuth` for an
+API client that asks for its access tokens with its own id and secret.
 """
 
 from __future__ import annotations
@@ -532,5 +533,73 @@ class OAuth2RefreshAuth(AuthBase):
             self._refresh_token = rotated
         self._access = str(body["access_token"])
         self._on_secret(self._access)
+        expires_in = float(body.get("expires_in", 3600))
+        self._expires = self._clock() + max(0.0, expires_in - 60)  # a minute early
+
+
+class OAuth2ClientCredentialsAuth(AuthBase):
+    """OAuth 2 access tokens for an API client's own id and secret (RFC 6749 §4.4).
+
+    Before the first request, and when the access token is about to expire, a new one is
+    asked at `token_url` (`grant_type=client_credentials`, the id and secret in the form, as
+    Sellsy wants them). Nothing rotates, so nothing is saved. `on_secret` learns every access
+    token, for redaction (`HttpClient.add_secret`).
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float = 30.0,
+    ) -> None:
+        if not client_secret.strip():
+            raise AuthError("the API client's secret is empty: set it with `encours secrets set`")
+        self._token_url, self._secret = token_url, client_secret
+        self._form = {"grant_type": "client_credentials", "client_id": client_id}
+        self._session, self._clock, self._timeout = session or requests.Session(), clock, timeout
+        self._access: str | None = None
+        self._expires = 0.0
+        self.on_secret: Callable[[str], None] = lambda _secret: None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What `redact` must hide for this auth (the access token is told to `on_secret`)."""
+        return (self._secret,)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set `Authorization: Bearer`, asking for a new token first when needed."""
+        if self._access is None or self._clock() >= self._expires:
+            self._ask()
+        request.headers["Authorization"] = f"Bearer {self._access}"
+        return request
+
+    def __repr__(self) -> str:
+        return "OAuth2ClientCredentialsAuth(secret='***')"
+
+    def _ask(self) -> None:
+        data = {**self._form, "client_secret": self._secret}
+        try:
+            response = self._session.post(self._token_url, data=data, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"the token endpoint did not answer ({type(exc).__name__}); run again later"
+            ) from None
+        if response.status_code in (400, 401):  # invalid_client
+            raise AuthError(
+                f"the token endpoint refused the API client ({response.status_code}): check "
+                "its client id, and its secret with `encours secrets set`"
+            )
+        try:
+            body = response.json() if response.status_code < 300 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise TransientError(f"the token endpoint answered {response.status_code}")
+        self._access = str(body["access_token"])
+        self.on_secret(self._access)
         expires_in = float(body.get("expires_in", 3600))
         self._expires = self._clock() + max(0.0, expires_in - 60)  # a minute early

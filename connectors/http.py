@@ -675,6 +675,17 @@ class HttpClient:
         """POST and return the JSON; retried only with `idempotent=True` or an Idempotency-Key."""
         return self._call("POST", path, params, json, headers, idempotent)
 
+    def put(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """PUT and return the JSON (None for an empty body); retried, as PUT is idempotent."""
+        return self._call("PUT", path, params, json, headers, None)
+
     def paginate(
         self,
         path: str,

@@ -18,7 +18,7 @@ The module named declares `SOURCE = SourceSpec(...)` and/or `TARGET = TargetSpec
 Adding a connector: write its module, add its line here (README, "Adding a connector").
 
     >>> [entry.type for entry in REGISTERED if entry.target]
-    ['file', 'hubspot', 'tryton']
+    ['file', 'hubspot', 'sellsy', 'tryton']
     >>> source_spec("fec").default_name
     'books'
 """
@@ -56,6 +56,7 @@ REGISTERED: tuple[Entry, ...] = (
     Entry("file", "encours.connectors.declarations.file", target=True),
     Entry("hubspot", "encours.connectors.declarations.hubspot", target=True),
     Entry("pennylane", "encours.connectors.declarations.pennylane", source=True),
+    Entry("sellsy", "encours.connectors.declarations.sellsy", source=True, target=True),
     Entry("stripe", "encours.connectors.stripe", source=True),
     Entry("tryton", "encours.connectors.declarations.tryton", source=True, target=True),
     Entry("xero", "encours.connectors.xero", source=True),

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 
 import pytest
 import responses
+from fakes import sellsy as fake_sellsy
 from fakes import stripe as stripe_fake
 from fakes import xero as xero_fake
 from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
 from tenacity import wait_exponential, wait_none
 
-from encours.connectors import pennylane, registry, stripe, xero
+from encours.connectors import pennylane, registry, sellsy, stripe, xero
 from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.base import Pull, Source
 from encours.connectors.http import Pacer, RetryPolicy
@@ -37,6 +38,7 @@ class SourceAdapter(Protocol):
     name: str
     token: str
     page_size: int
+    incremental: bool  # False: the API cannot say what changed, every run reads it all
 
     def serve(self) -> AbstractContextManager[Any]: ...
     def make(self, fake: Any) -> Source: ...
@@ -56,6 +58,7 @@ class PennylaneAdapter:
     name = "pennylane"
     token = FakePennylane.token
     page_size = pennylane.PAGE_SIZE
+    incremental = True
 
     @contextmanager
     def serve(self) -> Iterator[FakePennylane]:
@@ -124,6 +127,7 @@ class StripeAdapter:
     name = "stripe"
     token = stripe_fake.FakeStripe.token
     page_size = stripe.PAGE_SIZE
+    incremental = True
 
     @contextmanager
     def serve(self) -> Iterator[stripe_fake.FakeStripe]:
@@ -195,6 +199,7 @@ class XeroAdapter:
     name = "xero"
     token = xero_fake.FakeXero.refresh_token
     page_size = xero.PAGE_SIZE
+    incremental = True
 
     @contextmanager
     def serve(self) -> Iterator[xero_fake.FakeXero]:
@@ -256,6 +261,68 @@ class XeroAdapter:
         return fake.clock.sleeps
 
 
+class SellsyAdapter:
+    """Sellsy v2 against `fakes.sellsy` (every request checked on Sellsy's OpenAPI file).
+
+    Sellsy's documents have no "changed since": every run reads them all (`incremental`).
+    """
+
+    name = "sellsy"
+    token = fake_sellsy.FakeSellsy.client_secret
+    page_size = sellsy.PAGE_SIZE
+    incremental = False
+
+    @contextmanager
+    def serve(self) -> Iterator[fake_sellsy.FakeSellsy]:
+        fake = fake_sellsy.FakeSellsy()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            fake.register(rsps)
+            yield fake
+        assert fake.violations == []
+
+    def make(self, fake: fake_sellsy.FakeSellsy) -> Source:
+        clock = fake.clock
+        retry = RetryPolicy(wait=wait_none(), sleep=clock.sleep)
+        pacer = Pacer(sellsy.MAX_CALLS, sellsy.PER_SECONDS, clock=clock.monotonic,
+                      sleep=clock.sleep, wall_clock=clock.time)  # fmt: skip
+        http = sellsy.make_client(fake.client_id, self.token, retry=retry, pacer=pacer)
+        return sellsy.SellsySource("sy", http, currency="EUR", now=clock.now)
+
+    def seed(self, fake, customers: Iterable[int], invoices: Mapping[int, int]) -> None:
+        fake.companies.update({c: fake_sellsy.company(c, f"Client {c}") for c in customers})
+        fake.invoices.update({i: fake_sellsy.invoice(i, c, "100.00") for i, c in invoices.items()})
+
+    def change(self, fake: fake_sellsy.FakeSellsy, ids: Iterable[int]) -> None:
+        for ident in ids:
+            fake.invoices[ident] |= {"number": f"F-{ident}-bis"}
+
+    def delete(self, fake: fake_sellsy.FakeSellsy, ident: int) -> None:
+        del fake.invoices[ident]
+
+    def inject(self, fake: fake_sellsy.FakeSellsy, what: int | str) -> float:
+        if what == "expired":
+            fake.revoke()
+        elif what == 429:
+            fake.fill_window()
+            return fake_sellsy.WINDOW
+        else:
+            fake.fail_next.append(int(what))
+        return 0.0
+
+    def malformed(self, fake: fake_sellsy.FakeSellsy) -> str:
+        fake.invoices[9999] = fake_sellsy.invoice(9999, next(iter(fake.companies)), "not a number")
+        return "9999"
+
+    def calls(self, fake: fake_sellsy.FakeSellsy) -> int:
+        return len(fake.calls)
+
+    def advance(self, fake: fake_sellsy.FakeSellsy, seconds: float) -> None:
+        fake.clock.elapsed += seconds
+
+    def sleeps(self, fake: fake_sellsy.FakeSellsy) -> list[float]:
+        return fake.clock.sleeps
+
+
 #: The adapter of every registered HTTP source: the suite runs for each registered source type.
 BY_TYPE = {
     "pennylane": pytest.param(
@@ -263,6 +330,14 @@ BY_TYPE = {
         id="pennylane",
         # Pennylane's spec may not be redistributed (SOURCES.md): read from shared/ only.
         marks=pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI is absent"),
+    ),
+    "sellsy": pytest.param(
+        SellsyAdapter(),
+        id="sellsy",
+        # Sellsy's spec carries no licence (SOURCES.md): read from shared/ only.
+        marks=pytest.mark.skipif(
+            not fake_sellsy.SPEC_PATH.exists(), reason="Sellsy's OpenAPI is absent"
+        ),
     ),
     "stripe": pytest.param(StripeAdapter(), id="stripe"),  # its contract is copied (MIT)
     "xero": pytest.param(XeroAdapter(), id="xero"),  # its contract is copied (MIT)
@@ -334,6 +409,12 @@ def test_incremental_returns_only_changes_with_the_overlap(adapter: SourceAdapte
         second = source.pull(position)
         records = read(second)
 
+        if not adapter.incremental:  # read whole again, the changes with it
+            assert second.replace_all is True
+            assert set(keys(records)) == expected(CUSTOMERS, SMALL)
+            changed = next(r for r in records if r.external_id == "12")
+            assert changed != before[("Invoice", "12")]
+            return
         assert second.replace_all is False
         assert sorted(keys(records)) == [("Invoice", "10"), ("Invoice", "12")]
         again = next(r for r in records if r.external_id == "10")

@@ -21,13 +21,14 @@ from typing import Any, Protocol
 import pytest
 import responses
 from fake_hubspot import FakeClock, FakeHubSpot
+from fakes import sellsy as fake_sellsy
 from fakes.pennylane import SPEC_PATH, FakePennylane, customer, invoice
 from tenacity import wait_none
 
-from encours.connectors import hubspot, registry
+from encours.connectors import hubspot, registry, sellsy
 from encours.connectors.base import RecordTarget
 from encours.connectors.http import BearerAuth, HttpClient, Pacer, RetryPolicy
-from encours.errors import AuthError
+from encours.errors import AuthError, ConfigError
 from encours.sync.config import load_settings
 from encours.sync.run import EXIT_OK, run_sync
 from encours.sync.sources import make_target
@@ -40,6 +41,7 @@ class TargetAdapter(Protocol):
 
     name: str
     token: str
+    secret: str  # the key of `token` among the target's secrets
     batch_size: int
     config: str  # the `[targets.crm]` section for the end-to-end run
 
@@ -65,6 +67,7 @@ class HubSpotAdapter:
 
     name = "hubspot"
     token = "pat-eu1-conformance-0000-secret"  # noqa: S105 - a fake token, must stay hidden
+    secret = "token"  # noqa: S105 - its name
     batch_size = hubspot.BATCH_SIZE
     config = '[targets.crm]\ntype = "hubspot"\n'
 
@@ -142,8 +145,121 @@ class HubSpotAdapter:
         ]
 
 
+class SellsyAdapter:
+    """Sellsy company custom fields against `fakes.sellsy` (requests checked on its OpenAPI).
+
+    Sellsy's API cannot create custom fields: `ensure` plays the person who creates, in
+    Sellsy's settings, the fields `ensure_fields` reports missing, then checks again. One PUT
+    writes one company: a "batch" is one record, and a push's batches are its run of PUTs.
+    """
+
+    name = "sellsy"
+    token = fake_sellsy.FakeSellsy.client_secret
+    secret = "client_secret"  # noqa: S105 - its name
+    batch_size = sellsy.SellsyTarget.batch_size
+    config = '[targets.crm]\ntype = "sellsy"\nclient_id = "sellsy-client-0001"\n'
+    fake: fake_sellsy.FakeSellsy
+
+    @contextmanager
+    def serve(self) -> Iterator[fake_sellsy.FakeSellsy]:
+        self.fake = fake_sellsy.FakeSellsy()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            self.fake.register(rsps)
+            yield self.fake
+        assert self.fake.violations == []
+
+    def make(self, fake: fake_sellsy.FakeSellsy) -> RecordTarget:
+        clock = fake.clock
+        retry = RetryPolicy(attempts=5, wait=wait_none(), sleep=clock.sleep)
+        pacer = Pacer(sellsy.MAX_CALLS, sellsy.PER_SECONDS, clock=clock.monotonic,
+                      sleep=clock.sleep, wall_clock=clock.time)  # fmt: skip
+        http = sellsy.make_client(fake.client_id, self.token, retry=retry, pacer=pacer)
+        return sellsy.SellsyTarget(http, fields=FIELDS)
+
+    def ensure(self, target: RecordTarget) -> None:
+        assert isinstance(target, sellsy.SellsyTarget)
+        try:
+            target.ensure_fields()
+        except ConfigError as error:
+            missing = [code for code in target.fields if code in str(error)]
+            assert missing, error
+            for code in missing:
+                self.fake.add_field(code, target.fields[code])
+            assert target.ensure_fields() == list(target.fields)
+
+    def fields(self, fake: fake_sellsy.FakeSellsy) -> set[str]:
+        return {f["code"] for f in fake.custom_fields.values()}
+
+    def creates(self, fake: fake_sellsy.FakeSellsy) -> int:
+        return len(fake.custom_fields)
+
+    def add_records(self, fake: fake_sellsy.FakeSellsy, count: int) -> list[str]:
+        for code, label in FIELDS.items():
+            if code not in self.fields(fake):
+                fake.add_field(code, label)
+        keys = [str(1000 + i) for i in range(count)]
+        for key in keys:
+            fake.companies[int(key)] = fake_sellsy.company(
+                int(key), f"Client {key}", email=f"contact@client{key}.fr"
+            )
+        return keys
+
+    def value(self, fake: fake_sellsy.FakeSellsy, key: str, field: str) -> str | None:
+        return fake.value(key, field)
+
+    def batch_calls(self, fake: fake_sellsy.FakeSellsy) -> int:
+        return sum(call.method == "PUT" for call in fake.calls)
+
+    def calls(self, fake: fake_sellsy.FakeSellsy) -> int:
+        return len(fake.calls)
+
+    def inject(self, fake: fake_sellsy.FakeSellsy, what: int | str) -> float:
+        if what == "expired":
+            fake.revoke()
+            return 0.0
+        assert what == 429
+        fake.fill_window()
+        return fake_sellsy.WINDOW
+
+    def sleeps(self, fake: fake_sellsy.FakeSellsy) -> list[float]:
+        return fake.clock.sleeps
+
+    def e2e_fake(self, records: dict[str, dict[str, str]]) -> fake_sellsy.FakeSellsy:
+        self.fake = fake_sellsy.FakeSellsy(clock=fake_sellsy.WallClock())  # sync paces for real
+        for key, props in records.items():
+            legal = {"siren": props.get("siren"), "siret": None, "vat": None}
+            self.fake.companies[int(key)] = fake_sellsy.company(
+                int(key), props["name"], legal_france=legal
+            )
+        return self.fake
+
+    def install(self, fake: fake_sellsy.FakeSellsy, rsps: responses.RequestsMock) -> None:
+        fake.register(rsps)
+
+    def batch_sizes(self, rsps: responses.RequestsMock) -> list[int]:
+        """The PUTs of each push: consecutive PUTs are one push (any other call parts them)."""
+        sizes: list[int] = []
+        previous_put = False
+        for call in rsps.calls:
+            is_put = call.request.method == "PUT"
+            if is_put:
+                sizes[-1:] = [sizes[-1] + 1] if previous_put else [*sizes[-1:], 1]
+            previous_put = is_put
+        return sizes
+
+
 #: The adapter of every registered CRM target: the suite runs for each registered target type.
-BY_TYPE = {"hubspot": pytest.param(HubSpotAdapter(), id="hubspot")}
+BY_TYPE = {
+    "hubspot": pytest.param(HubSpotAdapter(), id="hubspot"),
+    "sellsy": pytest.param(
+        SellsyAdapter(),
+        id="sellsy",
+        # Sellsy's spec carries no licence (SOURCES.md): read from shared/ only.
+        marks=pytest.mark.skipif(
+            not fake_sellsy.SPEC_PATH.exists(), reason="Sellsy's OpenAPI is absent"
+        ),
+    ),
+}
 #: Registered targets without records of their own to match or custom fields to create, or
 #: tested against a real server: where their promises are tested instead.
 ELSEWHERE = {
@@ -261,7 +377,7 @@ def test_only_what_changed_is_pushed(
         }
     )
     monkeypatch.setenv("ENCOURS_PL_TOKEN", pennylane.token)
-    monkeypatch.setenv("ENCOURS_CRM_TOKEN", adapter.token)
+    monkeypatch.setenv(f"ENCOURS_CRM_{adapter.secret.upper()}", adapter.token)
     config = tmp_path / "config.toml"
     config.write_text(
         '[store]\npath = "s.sqlite"\n[sources.pl]\ntype = "pennylane"\n'
