@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a package)
 
 from fake_hubspot import FakeHubSpot  # noqa: E402
+from fakes import dolibarr as doli_fake  # noqa: E402
 from fakes import pennylane as pl_fake  # noqa: E402
 from fakes import sellsy as sy_fake  # noqa: E402
 from fakes import stripe as stripe_fake  # noqa: E402
@@ -453,6 +454,50 @@ def run_sellsy(invoices: int, customers: int, changed_share: float) -> list[dict
     return rows
 
 
+# -- Dolibarr: pages of 100, the payments of each paid invoice, one PUT per changed third party --
+
+
+def run_dolibarr(invoices: int, customers: int, changed_share: float) -> list[dict[str, Any]]:
+    """Dolibarr's rows: calls of a full pull and of a push, against its minimum.
+
+    Minimum calls of the pull: n // 100 + 1 per list (pages of 100 from 0; a short page is
+    the last), for third parties and invoices, + 1 `GET /invoices/{id}/payments` per invoice
+    with something paid (`changed_share` of them: the day of the money is in no list). The
+    push writes `changed_share` of the third parties, one PUT each (no batch write). Real
+    clock, the connector's own pacer (10 a second: Dolibarr publishes no limit).
+    """
+    from encours.connectors import dolibarr
+
+    fake = doli_fake.FakeDolibarr()
+    fake.thirdparties = {c: doli_fake.thirdparty(c, f"Client {c}") for c in range(1, customers + 1)}
+    paid = max(1, int(invoices * changed_share))
+    fake.invoices = {
+        i: doli_fake.invoice(i, 1 + (i - 1) % customers, "100.00", paid="100" if i <= paid else "0")
+        for i in range(1, invoices + 1)
+    }
+    fake.payments = {
+        i: [doli_fake.paid("100", "2026-02-01", f"PAY-{i}")] for i in range(1, paid + 1)
+    }
+    fake.extrafields = {"encours_outstanding": {"type": "varchar", "label": "Encours"}}
+    doli_fake._openapi()  # build the request validator before any clock starts
+    limit = (dolibarr.MAX_CALLS, dolibarr.PER_SECONDS)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.register(rsps)
+        http = dolibarr.make_client(doli_fake.URL, fake.api_key)
+        source = dolibarr.DolibarrSource("doli", http, currency="EUR")
+        _, wall = timed(lambda: sum(1 for _ in source.pull(None).records))
+        minimum = customers // dolibarr.PAGE_SIZE + 1 + invoices // dolibarr.PAGE_SIZE + 1 + paid
+        rows = [row("dolibarr: full pull", len(fake.calls), minimum, wall, limit, 0)]
+        before, changed = len(fake.calls), max(1, int(customers * changed_share))
+        target = dolibarr.DolibarrTarget(http, fields={"encours_outstanding": "Encours"})
+        values = {str(c): {"encours_outstanding": "1.00"} for c in range(1, changed + 1)}
+        _, wall = timed(lambda: target.push(values))
+        calls = len(fake.calls) - before
+        rows.append(row("dolibarr: push (1 PUT each)", calls, changed, wall, limit, 0))
+    assert fake.violations == [], fake.violations[:3]
+    return rows
+
+
 def print_table(result: dict[str, Any]) -> None:
     head = f"{'step':<44}{'calls':>7}{'min':>6}{'wall s':>9}{'pred. s':>9}{'429s':>6}"
     print(head)
@@ -486,6 +531,8 @@ def main() -> int:
     result["problems"] += xero["problems"]
     if sy_fake.SPEC_PATH.exists():
         result["rows"] += run_sellsy(args.invoices, args.companies, args.changed)
+    if doli_fake.SPEC_PATH.exists():
+        result["rows"] += run_dolibarr(args.invoices, args.companies, args.changed)
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "api_results.json"

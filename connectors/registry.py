@@ -18,7 +18,7 @@ The module named declares `SOURCE = SourceSpec(...)` and/or `TARGET = TargetSpec
 Adding a connector: write its module, add its line here (README, "Adding a connector").
 
     >>> [entry.type for entry in REGISTERED if entry.target]
-    ['file', 'hubspot', 'sellsy', 'tryton']
+    ['dolibarr', 'file', 'hubspot', 'sellsy', 'tryton']
     >>> source_spec("fec").default_name
     'books'
 """
@@ -52,6 +52,7 @@ DEFAULT_TARGET = "file"
 
 #: In alphabetical order: `init` offers them in this order.
 REGISTERED: tuple[Entry, ...] = (
+    Entry("dolibarr", "encours.connectors.declarations.dolibarr", source=True, target=True),
     Entry("fec", "encours.connectors.declarations.fec", source=True),
     Entry("file", "encours.connectors.declarations.file", target=True),
     Entry("hubspot", "encours.connectors.declarations.hubspot", target=True),

@@ -16,13 +16,14 @@ from typing import Any, Protocol
 
 import pytest
 import responses
+from fakes import dolibarr as fake_dolibarr
 from fakes import sellsy as fake_sellsy
 from fakes import stripe as stripe_fake
 from fakes import xero as xero_fake
 from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, invoice
 from tenacity import wait_exponential, wait_none
 
-from encours.connectors import pennylane, registry, sellsy, stripe, xero
+from encours.connectors import dolibarr, pennylane, registry, sellsy, stripe, xero
 from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.base import Pull, Source
 from encours.connectors.http import Pacer, RetryPolicy
@@ -261,6 +262,65 @@ class XeroAdapter:
         return fake.clock.sleeps
 
 
+class DolibarrAdapter:
+    """Dolibarr's REST API against `fakes.dolibarr` (paths and queries checked on its export)."""
+
+    name = "dolibarr"
+    token = fake_dolibarr.FakeDolibarr.api_key
+    page_size = dolibarr.PAGE_SIZE
+    incremental = True
+
+    @contextmanager
+    def serve(self) -> Iterator[fake_dolibarr.FakeDolibarr]:
+        fake = fake_dolibarr.FakeDolibarr()
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            fake.register(rsps)
+            yield fake
+        assert fake.violations == []
+
+    def make(self, fake: fake_dolibarr.FakeDolibarr) -> Source:
+        clock = fake.clock
+        retry = RetryPolicy(wait=wait_none(), sleep=clock.sleep)
+        pacer = Pacer(dolibarr.MAX_CALLS, dolibarr.PER_SECONDS, clock=clock.monotonic,
+                      sleep=clock.sleep, wall_clock=clock.time)  # fmt: skip
+        http = dolibarr.make_client(fake_dolibarr.URL, self.token, retry=retry, pacer=pacer)
+        return dolibarr.DolibarrSource("doli", http, currency="EUR", now=clock.now)
+
+    def seed(self, fake, customers: Iterable[int], invoices: Mapping[int, int]) -> None:
+        fake.thirdparties.update({c: fake_dolibarr.thirdparty(c, f"Client {c}") for c in customers})
+        fake.invoices.update(
+            {i: fake_dolibarr.invoice(i, c, "100.00000000") for i, c in invoices.items()}
+        )
+
+    def change(self, fake: fake_dolibarr.FakeDolibarr, ids: Iterable[int]) -> None:
+        for ident in ids:
+            fake.touch(ident, ref=f"FA-{ident}-bis")
+
+    def delete(self, fake: fake_dolibarr.FakeDolibarr, ident: int) -> None:
+        del fake.invoices[ident]
+
+    def inject(self, fake: fake_dolibarr.FakeDolibarr, what: int | str) -> float:
+        if what == "expired":
+            fake.api_key = "dolibarr-api-key-renewed"
+            return 0.0
+        fake.fail_next.append(int(what))
+        return 2.0 if what == 429 else 0.0  # a proxy's Retry-After
+
+    def malformed(self, fake: fake_dolibarr.FakeDolibarr) -> str:
+        customer_id = next(iter(fake.thirdparties))
+        fake.invoices[9999] = fake_dolibarr.invoice(9999, customer_id, "1.00", total_ttc="n/a")
+        return "9999"
+
+    def calls(self, fake: fake_dolibarr.FakeDolibarr) -> int:
+        return len(fake.calls)
+
+    def advance(self, fake: fake_dolibarr.FakeDolibarr, seconds: float) -> None:
+        fake.clock.elapsed += seconds
+
+    def sleeps(self, fake: fake_dolibarr.FakeDolibarr) -> list[float]:
+        return fake.clock.sleeps
+
+
 class SellsyAdapter:
     """Sellsy v2 against `fakes.sellsy` (every request checked on Sellsy's OpenAPI file).
 
@@ -325,6 +385,14 @@ class SellsyAdapter:
 
 #: The adapter of every registered HTTP source: the suite runs for each registered source type.
 BY_TYPE = {
+    "dolibarr": pytest.param(
+        DolibarrAdapter(),
+        id="dolibarr",
+        # Dolibarr's export carries no licence of its own (SOURCES.md): read from shared/ only.
+        marks=pytest.mark.skipif(
+            not fake_dolibarr.SPEC_PATH.exists(), reason="Dolibarr's OpenAPI is absent"
+        ),
+    ),
     "pennylane": pytest.param(
         PennylaneAdapter(),
         id="pennylane",
