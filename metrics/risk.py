@@ -77,11 +77,36 @@ class RiskMeasures:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskFinding:
+    """One measure past a threshold: its value, the threshold it reached and that grade.
+
+    `text` words it in English (the `--json` reasons); a view in another language words it
+    from these fields (`sync/risk_text.py`).
+    """
+
+    measure: str  # one of MEASURES
+    value: Decimal
+    threshold: Decimal
+    grade: str
+    late_after_days: int = 60
+
+    @property
+    def text(self) -> str:
+        """The finding in words: "pays 32 days late on average (C from 30)"."""
+        return _wording(self.measure, self.value, self.threshold, self.grade, self.late_after_days)
+
+
+@dataclass(frozen=True, slots=True)
 class RiskGrade:
-    """A grade and its reasons in words, the main one first (none for grade A)."""
+    """A grade and the findings that gave it, the main one first (none for grade A)."""
 
     grade: str
-    reasons: tuple[str, ...] = field(default=())
+    findings: tuple[RiskFinding, ...] = field(default=())
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The findings in words, the main one first."""
+        return tuple(finding.text for finding in self.findings)
 
     @property
     def main_reason(self) -> str:
@@ -122,15 +147,16 @@ def _grade_of(value: Decimal, thresholds: Sequence[Decimal]) -> int:
 def risk_grade(measures: RiskMeasures, thresholds: RiskThresholds | None = None) -> RiskGrade:
     """The customer's grade: the worst of its measures' grades, with the reasons for it.
 
-    >>> risk_grade(RiskMeasures(
+    >>> grade = risk_grade(RiskMeasures(
     ...     payment_delay_days=Decimal(32), late_beyond_60_share=Decimal("0.2"),
     ...     dso_rise_days=Decimal(5), limit_usage=Decimal("0.9")))
-    RiskGrade(grade='C', reasons=('pays 32 days late on average (C from 30)',))
+    >>> grade.grade, grade.reasons
+    ('C', ('pays 32 days late on average (C from 30)',))
     >>> risk_grade(RiskMeasures()).grade
     'A'
     """
     thresholds = thresholds or RiskThresholds()
-    graded: list[tuple[int, Decimal, str]] = []
+    graded: list[tuple[int, Decimal, RiskFinding]] = []
     for name in MEASURES:
         value = getattr(measures, name)
         if value is None:
@@ -140,12 +166,12 @@ def risk_grade(measures: RiskMeasures, thresholds: RiskThresholds | None = None)
         if level:
             threshold = steps[level - 1]
             excess = value / threshold if threshold > 0 else Decimal(0)
-            wording = _wording(name, value, threshold, GRADES[level], measures.late_after_days)
-            graded.append((level, excess, wording))
+            finding = RiskFinding(name, value, threshold, GRADES[level], measures.late_after_days)
+            graded.append((level, excess, finding))
     worst = max((level for level, _, _ in graded), default=0)
-    reasons = sorted(
-        ((excess, text) for level, excess, text in graded if level == worst),
+    findings = sorted(
+        ((excess, finding) for level, excess, finding in graded if level == worst),
         key=lambda item: item[0],
         reverse=True,
     )
-    return RiskGrade(GRADES[worst], tuple(text for _, text in reasons))
+    return RiskGrade(GRADES[worst], tuple(finding for _, finding in findings))

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from encours.sync.display import MISSING, Display
 from encours.sync.explain import Explanation
 from encours.sync.figures import CustomerFigures
+from encours.sync.risk_text import credit_lines
 from encours.sync.status_text import BUCKET_LABELS, table
 from encours.sync.store.review import UnmatchedItem
 
@@ -128,6 +129,7 @@ def customer_lines(explanation: Explanation, display: Display) -> Iterator[str]:
         yield _("{missing} DSO: no sales in the DSO period, so no DSO to compute").format(
             missing=MISSING
         )
+    yield from credit_lines(customer, display)
     if customer.due_dates_assumed:
         yield _(
             "Some due dates come from the default payment terms: set this customer's under "

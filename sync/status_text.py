@@ -6,8 +6,8 @@ unit (in the header), and a figure that cannot be computed is « — » with a n
 under the table. Example (English):
 
     Receivables of Démo SARL as of 31 Oct 2026, worst first
-    customer                        outstanding      overdue  ...  late (days)  DSO (days)
-    Bernard Frères SASU (C0026)      €61,588.69   €42,695.98  ...          196      164.62
+    customer                        outstanding      overdue  ...  late (days)  DSO (days)  risk
+    Bernard Frères SASU (C0026)      €61,588.69   €42,695.98  ...          196      164.62     D
     TOTAL                           €413,602.88  €209,599.15  ...          269       77.62
 """
 
@@ -40,9 +40,10 @@ def status_lines(figures: Figures, display: Display, company: str | None) -> Ite
     _ = display._
     yield title(display, company, display.date(figures.as_of))
     rows = [
-        (_name_cell(c), _cells(c.figures, display) + [_flags(c)]) for c in figures.worst_first()
+        (_name_cell(c), _cells(c.figures, display) + [c.risk.grade, _flags(c)])
+        for c in figures.worst_first()
     ]
-    rows.append((_("TOTAL"), _cells(figures.total, display) + [""]))
+    rows.append((_("TOTAL"), _cells(figures.total, display) + ["", ""]))
     yield from table(
         [
             _("customer"),
@@ -53,6 +54,7 @@ def status_lines(figures: Figures, display: Display, company: str | None) -> Ite
             _("unapplied"),
             _("late (days)"),
             _("DSO (days)"),
+            _("risk"),
             "",
         ],
         rows,
@@ -106,6 +108,7 @@ def notes(figures: Figures, display: Display) -> Iterator[str]:
         yield _("Draft invoices, in no figure above: {amount} ({count} customer(s))").format(
             amount=display.money(figures.drafts, currency), count=len(drafts)
         )
+    yield _("risk: grade A (nothing stands out) to D; `status --customer ID` says why")
     yield from balance_check_lines(figures, display)
     if figures.quarantined:
         yield _("{count} record(s) wait in quarantine: run `encours quarantine`").format(

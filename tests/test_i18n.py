@@ -14,10 +14,16 @@ from encours import demo as demo_setup
 from encours.sync import i18n
 from encours.sync.display import Display, language_from
 from encours.sync.review_text import KIND_NAMES, RULE_NAMES
+from encours.sync.risk_text import NOTHING_STANDS_OUT, WORDINGS
 
 HERE = Path(__file__).resolve().parent.parent
 #: Where the labels a person reads are written.
-LABELLED = ("sync/status_text.py", "sync/review_text.py", "sync/export.py")
+LABELLED = (
+    "sync/status_text.py",
+    "sync/review_text.py",
+    "sync/export.py",
+    "sync/risk_text.py",
+)
 
 
 def plain(text: str) -> str:
@@ -40,9 +46,11 @@ def test_every_label_of_the_code_has_its_french() -> None:
         for _, message, _, _ in extract_from_file("python", HERE / path, keywords={"_": None})
     }
     used |= set(KIND_NAMES.values()) | set(RULE_NAMES.values()) | {"count-back", "accounting"}
+    used |= set(WORDINGS.values()) | {NOTHING_STANDS_OUT}
     assert len(used) > 50
     french = i18n.translations("fr")
-    missing = sorted(m for m in used if french.gettext(m) == m and m not in ("TOTAL", "date", "lettrage"))
+    alike = ("TOTAL", "date", "lettrage")
+    missing = sorted(m for m in used if french.gettext(m) == m and m not in alike)
     assert missing == []
 
 

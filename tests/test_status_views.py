@@ -95,7 +95,7 @@ def test_a_figure_that_cannot_be_computed_shows_a_dash_and_why(tmp_path: Path) -
     text = run("--config", config, "status").stdout
     assert "None" not in text
     (row,) = [line for line in text.splitlines() if "(C1)" in line]
-    assert row.split()[-2:] == ["—", "*"]  # no DSO; due dates from the default terms
+    assert row.split()[-3:] == ["—", "D", "*"]  # no DSO; risk grade; due dates assumed
     assert "— DSO: no sales in the DSO period" in text
     customer = run("--config", config, "status", "--customer", "C1").stdout
     assert "None" not in customer and "DSO (count-back): — days" in customer

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from encours.metrics import credit, risk
 from encours.metrics.credit import credit_position
-from encours.metrics.risk import RiskGrade, RiskMeasures, RiskThresholds, risk_grade
+from encours.metrics.risk import RiskFinding, RiskMeasures, RiskThresholds, risk_grade
 
 
 @pytest.mark.parametrize("module", [credit, risk])
@@ -54,7 +54,10 @@ def test_the_worked_example_is_graded_c_for_its_payment_delay() -> None:
         )
     )
 
-    assert grade == RiskGrade("C", ("pays 32 days late on average (C from 30)",))
+    assert (grade.grade, grade.reasons) == ("C", ("pays 32 days late on average (C from 30)",))
+    assert grade.findings == (
+        RiskFinding("payment_delay_days", Decimal(32), Decimal(30), "C", late_after_days=60),
+    )
 
 
 def test_reasons_at_the_worst_grade_come_furthest_past_their_threshold_first() -> None:
