@@ -243,8 +243,10 @@ def demo(folder: Path, as_json: bool) -> None:
     """Run the whole job on a generated FEC of a small French company, offline.
 
     Writes a realistic FEC (a few dozen customers, partial payments, advances, credit notes,
-    overdue items) and a config into FOLDER, runs `sync` into a DuckDB store there, and
-    prints the status. Explore further with `encours --config FOLDER/config.toml status`.
+    overdue items) and a config into FOLDER, syncs it into a DuckDB store there as of each of
+    the last months' ends (the history nightly runs would have left, for the DSO trend) and
+    of its last day, prints the status in French and writes the HTML report
+    FOLDER/rapport.html. Explore further with `encours --config FOLDER/config.toml status`.
 
     \b
     Example:
@@ -252,15 +254,36 @@ def demo(folder: Path, as_json: bool) -> None:
     """
     from encours import demo as demo_setup
     from encours.sync.config import load_settings
+    from encours.sync.display import Display
+    from encours.sync.report import figures_json
+    from encours.sync.status_text import status_lines
 
+    french = Display.of("fr")
+    _ = french._
     config_path, as_of = demo_setup.prepare(folder)
     settings = load_settings(config_path)
-    echo(f"Demo company written to {folder}/ (FEC, config.toml); as of {as_of}.", err=True)
+    written = _("Demo company written to {folder} (FEC, config.toml); as of {date}.")
+    echo(written.format(folder=folder, date=french.date(as_of)), err=True)
+    months = demo_setup.history(as_of)
+    for month_end in months:
+        _run_with_progress(settings, quiet=True, as_of=month_end, push=False)
+    history = _("History for the DSO trend: synced as of {dates}, then:")
+    echo(history.format(dates=", ".join(french.date(day) for day in months)), err=True)
     summary = _run_with_progress(settings, as_of=as_of)
     _print_summary(summary)
-    assert summary.figures is not None  # noqa: S101 - a finished run always computed them
-    _print_status(summary.figures, App(config_path), as_json=as_json)
-    echo(f"\nNext: encours --config {config_path} status --customer C0001", err=True)
+    figures = summary.figures
+    assert figures is not None  # noqa: S101 - a finished run always computed them
+    if as_json:
+        echo(json.dumps(figures_json(figures), indent=1, ensure_ascii=False))
+    else:
+        for line in status_lines(figures, french, settings.company.name):
+            echo(line)
+    report_path = (folder / "rapport.html").resolve()
+    _write_report(figures, settings, french, report_path)
+    echo(_("\nReport: {path}").format(path=report_path), err=True)
+    echo(_("Next: {command}").format(
+        command=f"encours --config {config_path} status --customer C0001"
+    ), err=True)
 
 
 @cli.command()
@@ -329,6 +352,48 @@ def sync(
     if dry_run:
         echo(json.dumps(summary.planned, indent=1, sort_keys=True, ensure_ascii=False))
     sys.exit(summary.exit_code)
+
+
+@cli.command()
+@click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="DATE",
+    help="As of this date (default: the [company] as_of rule, today unless set).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    required=True,
+    help="Write the report to FILE: one HTML page, charts included, nothing fetched.",
+)
+@pass_app
+@_handled
+def report(app: App, as_of_text: str | None, html_path: Path) -> None:
+    """The figures as one self-contained HTML page, to open, print or send.
+
+    The total and its parts, the aged balance as bars, the DSO trend of the kept snapshots
+    (one per sync), the top debtors with their credit use and risk grade, the money to
+    review, the quarantine and balance-check counts; in the language `status` speaks. The
+    page fetches nothing and runs no script: it opens offline and prints as shown.
+
+    \b
+    Exit codes: as `status` (66: no sync has finished on this store yet).
+
+    \b
+    Example:
+        encours report --html encours.html
+    """
+    from encours.sync.status import current_figures
+
+    settings = app.settings
+    figures, note = current_figures(settings, _as_of(as_of_text, settings))
+    if note:
+        echo(f"encours: {note}", err=True)
+    _write_report(figures, settings, app.display, html_path)
+    echo(f"Wrote {html_path}", err=True)
 
 
 @cli.command()
@@ -1021,6 +1086,16 @@ def _print_status(figures: Figures, app: App, *, as_json: bool) -> None:
         return
     for line in status_lines(figures, app.display, app.settings.company.name):
         echo(line)
+
+
+def _write_report(figures: Figures, settings: Settings, display: Display, path: Path) -> None:
+    """The HTML report of these figures (`sync/html_report.py`), written to `path`."""
+    from encours.sync import html_report
+    from encours.sync.store import Store
+
+    with Store.reading(settings.store.path) as store:
+        data = html_report.read_report(store, figures, settings.company.name)
+    path.write_text(html_report.render(data, display), encoding="utf-8")
 
 
 def _export(

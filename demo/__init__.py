@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,3 +55,17 @@ path = "indicators.json"
 """
         )
     return config, spec.end
+
+
+def history(as_of: date, months: int = 5) -> list[date]:
+    """The last days of the `months` months before `as_of`'s, oldest first.
+
+    The demo syncs as of each of them before `as_of`, as nightly runs would have, so its
+    report has a DSO trend: `history(date(2026, 10, 31), 3)` is 31 Jul, 31 Aug, 30 Sep 2026.
+    """
+    ends: list[date] = []
+    day = as_of.replace(day=1) - timedelta(days=1)
+    for _ in range(months):
+        ends.append(day)
+        day = day.replace(day=1) - timedelta(days=1)
+    return ends[::-1]

@@ -128,11 +128,15 @@ def demo_copy(synced_demo: Path, tmp_path: Path) -> Path:
 # --- demo ------------------------------------------------------------------------------------
 
 
-def test_demo_prints_a_table_with_a_total(tmp_path: Path) -> None:
+def test_demo_prints_a_french_table_with_a_total_and_its_reports_path(tmp_path: Path) -> None:
     result = run("demo", "--dir", tmp_path / "d")
     assert "TOTAL" in result.stdout
-    assert "Company DSO (count-back)" in result.stdout
+    assert "DSO de l'entreprise (épuisement du CA)" in result.stdout
+    assert "Company DSO" not in result.stdout
     assert (tmp_path / "d" / "indicators.json").exists()
+    report = (tmp_path / "d" / "rapport.html").resolve()
+    assert f"Rapport : {report}" in result.stderr
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     again = run("demo", "--dir", tmp_path / "d")  # the same FEC again: nothing new to sync
     assert "unchanged" in again.stderr
     assert again.stdout == result.stdout

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -132,6 +132,19 @@ class ReviewQueries:
     def runs(self) -> list[RunRecord]:
         """Every run, latest first."""
         return _runs(self.db)
+
+    def snapshot_series(self, customer_key: str, until: date) -> list[tuple[date, dict[str, Any]]]:
+        """A customer's stored figures at each snapshot up to `until`, oldest first.
+
+        `customer_key` is `source:id`, or "" for the company's total; each snapshot is the
+        `--json` figures a run computed for its as-of date.
+        """
+        rows = self.db.execute(
+            "SELECT as_of, indicators FROM snapshots WHERE customer_key = ? AND as_of <= ? "
+            "ORDER BY as_of",
+            (customer_key, until),
+        ).fetchall()
+        return [(as_of, json.loads(indicators)) for as_of, indicators in rows]
 
     def unmatched_items(self, as_of: date) -> list[UnmatchedItem]:
         """Credits still unallocated as of a date, by source, customer name and date."""
