@@ -11,7 +11,8 @@ The measures, as of a date D:
   paid by D, in days (`metrics.dso.average_payment_delay`);
 - late beyond 60 days: the residuals overdue by more than 60 days (the aged balance's
   ranges past its 60-day edge) as a share of not due + overdue;
-- DSO trend: DSO at D − DSO at the last stored snapshot at least 90 days before D, in days;
+- DSO trend: DSO at D − DSO at the last stored snapshot at least 90 days before D, in days
+  (the caller leaves it out where it says nothing: see `sync.figures.risk_measures`);
 - limit usage: exposure (outstanding + drafts) / credit limit (`metrics.credit`).
 
 A measure reaches grade B, C or D when it is at or above that grade's threshold

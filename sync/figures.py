@@ -197,7 +197,9 @@ def risk_measures(
     """The four measures of the risk grade for one customer (see `metrics/risk.py`).
 
     Late beyond 60 days sums the overdue ranges past the aged balance's first edge of 60
-    days or more (with edges 30/60/90: 61-90 and 90+), over not due + overdue.
+    days or more (with edges 30/60/90: 61-90 and 90+), over not due + overdue. The DSO rise
+    counts only for a customer with something overdue now whose DSO then was above 0: a DSO
+    that grows on invoices not yet due, or from nothing owed, is new business, not a trend.
     """
     figures = customer.figures
     aged = figures.aged
@@ -212,10 +214,13 @@ def risk_measures(
         )
         share = Decimal(beyond) / Decimal(aged.not_due + aged.overdue)
     before = dso_before.get(customer.key)
+    rise = None
+    if figures.dso is not None and before is not None and before > 0 and aged.overdue > 0:
+        rise = figures.dso - before
     return RiskMeasures(
         payment_delay_days=figures.average_payment_delay,
         late_beyond_60_share=share,
-        dso_rise_days=None if figures.dso is None or before is None else figures.dso - before,
+        dso_rise_days=rise,
         limit_usage=customer.credit.usage,
         late_after_days=after or 60,
     )

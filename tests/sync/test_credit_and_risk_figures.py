@@ -130,5 +130,8 @@ def test_the_dso_trend_compares_with_the_snapshot_three_months_back(tmp_path: Pa
         "100 % of its open items are over 60 days late (D from 50 %)",
         "uses 120 % of its credit limit (D from 120 %)",
     ]
+    # C2 owed nothing on 31 March (DSO 0): its DSO of 61 days now is new business, no trend.
+    assert Decimal(before["C2"]["dso"]) == 0
+    assert not [r for r in after["C2"]["risk_reasons"] if r.startswith("DSO")]
     # A month on, the last snapshot three months back is still the one of 31 March.
     assert _customers(config, "2026-07-31")["C1"]["risk_reasons"][0].startswith("DSO up 122 ")
