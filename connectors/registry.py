@@ -58,9 +58,9 @@ REGISTERED: tuple[Entry, ...] = (
     Entry("hubspot", "encours.connectors.declarations.hubspot", target=True),
     Entry("pennylane", "encours.connectors.declarations.pennylane", source=True),
     Entry("sellsy", "encours.connectors.declarations.sellsy", source=True, target=True),
-    Entry("stripe", "encours.connectors.stripe", source=True),
+    Entry("stripe", "encours.connectors.declarations.stripe", source=True),
     Entry("tryton", "encours.connectors.declarations.tryton", source=True, target=True),
-    Entry("xero", "encours.connectors.xero", source=True),
+    Entry("xero", "encours.connectors.declarations.xero", source=True),
 )
 
 

@@ -40,16 +40,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import chain
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from pydantic import ValidationError
 
 from encours.connectors.base import Pull, validation_reasons
+from encours.connectors.declarations.stripe import BASE_URL
 from encours.connectors.declarative import DeclarativeSource, HttpSourceSpec, Stream, ToRecords
 from encours.connectors.http import BearerAuth, HttpClient, HttpLimits, Pacer, PageRequest
-from encours.connectors.registry import Context, Question, SourceSpec
-from encours.connectors.settings import HttpSection, base_url_field
 from encours.model import (
     CURRENCY_EXPONENTS, Advance, CreditNote, Customer, DueLine, Invoice, InvoiceKind, Money,
     Payment, Rejected, Sale, SourceAllocation,
@@ -57,7 +56,6 @@ from encours.model import (
 
 log = logging.getLogger("encours.stripe")
 
-BASE_URL = "https://api.stripe.com"
 API_VERSION = "2023-08-16"  # the saved contract's; Basil (2025-03-31) removed invoice fields
 PAGE_SIZE = 100  # `limit` ranges from 1 to 100
 # 25 requests/s: each endpoint's default, and the sandbox's limit. Paced at 24: a window
@@ -72,17 +70,6 @@ EVENT_TYPES = [f"customer.{e}" for e in ("created", "updated", "deleted")] + [
                              "marked_uncollectible")] + [  # fmt: skip
     f"credit_note.{e}" for e in ("created", "updated", "voided")]  # fmt: skip
 GONE = {"customer.deleted", "invoice.deleted", "invoice.voided", "credit_note.voided"}
-
-
-class StripeSourceSettings(HttpSection):
-    """`[sources.NAME]` with `type = "stripe"`: one Stripe account.
-
-    The secret key (or a restricted key reading customers, invoices, credit notes and
-    events) is a secret: `encours secrets set NAME api_key`, or ENCOURS_<NAME>_API_KEY.
-    """
-
-    type: Literal["stripe"]
-    base_url: str = base_url_field(BASE_URL)
 
 
 class StartingAfter:
@@ -292,20 +279,3 @@ class StripeSource:
             log.info("%s: position past the events' retention: full read", self.source)
             return None
         return since
-
-
-def make_source(context: Context) -> StripeSource:
-    """The Stripe reader, with the source's key."""
-    client = make_client(context.secret("api_key"), base_url=context.settings.base_url,
-                         limits=context.http_limits())  # fmt: skip
-    return StripeSource(context.name, client, currency=context.currency)
-
-
-SOURCE = SourceSpec(
-    settings=StripeSourceSettings,
-    make=make_source,
-    label="Stripe",
-    questions=(Question("api_key", "Stripe secret key, or a restricted key reading customers, "
-                        "invoices, credit notes and events (sk_... or rk_...)", secret=True),),
-    default_name="stripe",
-)  # fmt: skip

@@ -72,6 +72,26 @@ def test_the_registry_imports_no_connector() -> None:
     assert result.stdout.strip() == "['encours.connectors.registry']", result.stderr
 
 
+def test_reading_a_config_imports_no_connector_nor_http() -> None:
+    """Every declaration is read to know the config's types: none may pull in its connector
+    (nor requests), or `status` would pay for every vendor's code on each call."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from encours.sync.config import Settings; "
+        "from encours.connectors import registry; "
+        "[registry.source_spec(e.type) for e in registry.REGISTERED if e.source]; "
+        "[registry.target_spec(e.type) for e in registry.REGISTERED if e.target]; "
+        "print(sorted(m for m in sys.modules if m == 'requests' or (m.startswith("
+        "'encours.connectors.') and not m.startswith(('encours.connectors.declarations', "
+        "'encours.connectors.registry', 'encours.connectors.settings', "
+        "'encours.connectors.base')))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr or result.stdout
+
+
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_an_http_connector_takes_its_address_from_the_settings(entry: registry.Entry) -> None:
     for spec in specs(entry):

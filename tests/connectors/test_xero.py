@@ -17,6 +17,7 @@ from fakes.xero import invoice as xero_invoice
 from tenacity import wait_exponential
 
 from encours.connectors import xero
+from encours.connectors.declarations import xero as xero_declaration
 from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.connectors.registry import Context
@@ -125,7 +126,7 @@ def test_credits_count_once_with_their_allocations_and_refunds(fake: FakeXero) -
 
 def made(fake: FakeXero, refresh_token: str, saved: list[tuple[str, str, int]]) -> Any:
     """`make_source` as sync calls it; what it saves, with the API calls made before."""
-    settings = xero.XeroSourceSettings(type="xero", tenant_id=fake.tenant,
+    settings = xero_declaration.XeroSourceSettings(type="xero", tenant_id=fake.tenant,
                                        client_id=fake.client_id)  # fmt: skip
     limits = SimpleNamespace(http_request_seconds=30, http_total_seconds=60,
                              http_max_response_bytes=2**24, http_max_pages=100)  # fmt: skip
@@ -133,7 +134,7 @@ def made(fake: FakeXero, refresh_token: str, saved: list[tuple[str, str, int]]) 
     secrets = {"client_secret": fake.client_secret, "refresh_token": refresh_token}
     context = Context("xe", settings, everything, secret=secrets.__getitem__,
                       save_secret=lambda k, v: saved.append((k, v, len(fake.calls))))  # fmt: skip
-    return xero.make_source(context)
+    return xero_declaration.make_source(context)
 
 
 def test_the_rotated_refresh_token_is_saved_before_the_first_call(fake: FakeXero) -> None:
