@@ -255,7 +255,7 @@ def demo(folder: Path, as_json: bool) -> None:
     from encours import demo as demo_setup
     from encours.sync.config import load_settings
     from encours.sync.display import Display
-    from encours.sync.report import figures_json
+    from encours.sync.report import figures_json, json_text
     from encours.sync.status_text import status_lines
 
     french = Display.of("fr")
@@ -274,7 +274,7 @@ def demo(folder: Path, as_json: bool) -> None:
     figures = summary.figures
     assert figures is not None  # noqa: S101 - a finished run always computed them
     if as_json:
-        echo(json.dumps(figures_json(figures), indent=1, ensure_ascii=False))
+        echo(json_text(figures_json(figures)))
     else:
         for line in status_lines(figures, french, settings.company.name):
             echo(line)
@@ -1078,11 +1078,11 @@ def _print_summary(summary: RunSummary) -> None:
 
 def _print_status(figures: Figures, app: App, *, as_json: bool) -> None:
     """The figures as JSON (locale-free), or as the table of `sync/status_text.py`."""
-    from encours.sync.report import figures_json
+    from encours.sync.report import figures_json, json_text
     from encours.sync.status_text import status_lines
 
     if as_json:
-        echo(json.dumps(figures_json(figures), indent=1, ensure_ascii=False))
+        echo(json_text(figures_json(figures)))
         return
     for line in status_lines(figures, app.display, app.settings.company.name):
         echo(line)
@@ -1119,7 +1119,7 @@ def _print_customer(
     so), each customer with its `open_items`, `unapplied_items` and `draft_items`.
     """
     from encours.sync.explain import explain
-    from encours.sync.report import explanation_json, figures_json
+    from encours.sync.report import explanation_json, figures_json, json_text
     from encours.sync.review_text import customer_lines
     from encours.sync.store import Store
 
@@ -1132,7 +1132,7 @@ def _print_customer(
     if as_json:
         document = figures_json(figures)
         document["customers"] = [explanation_json(e) for e in explained]
-        echo(json.dumps(document, indent=1, ensure_ascii=False))
+        echo(json_text(document))
         return explained
     for number, explanation in enumerate(explained):
         if number:

@@ -6,6 +6,7 @@ decimals ("53.50") or null, dates are ISO 8601. The JSON schema is documented in
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -149,6 +150,32 @@ def figures_json(figures: Figures) -> dict[str, Any]:
         "customers": [customer_json(c) for c in figures.worst_first()],
         "quarantined": figures.quarantined,
     }
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """The `--json` document as text: a key per line, a customer per line.
+
+    Written by the json module's C encoder a value at a time, which `indent` would turn off:
+    at a million invoices (5 000 customers) the indented dump took 0.7 s of `status`.
+
+    >>> print(json_text({"as_of": "2026-10-31", "customers": [{"id": "C1"}, {"id": "C2"}]}))
+    {
+     "as_of": "2026-10-31",
+     "customers": [
+      {"id": "C1"},
+      {"id": "C2"}
+     ]
+    }
+    """
+
+    def value(item: Any) -> str:
+        if isinstance(item, list) and item:
+            rows = ",\n".join("  " + json.dumps(row, ensure_ascii=False) for row in item)
+            return "[\n" + rows + "\n ]"
+        return json.dumps(item, ensure_ascii=False)
+
+    fields = ",\n".join(f" {json.dumps(key)}: {value(item)}" for key, item in document.items())
+    return "{\n" + fields + "\n}"
 
 
 def aging_key(label: str) -> str:
