@@ -209,6 +209,18 @@ class FecConnector:
         return self.encoding if self.encoding != "auto" else _sniff_encoding(self.path)
 
 
+def check_header(path: Path, encoding: str = "auto") -> None:
+    """Check that `path` can be opened and starts with a FEC's header, reading only that line.
+
+    What `encours init` asks before it writes a path: ConfigError when the file is missing or
+    unreadable, DataError when its first line is no FEC header (the message names the file and
+    the columns missing). The rest of the file is `check`'s and `sync`'s to read.
+    """
+    with _open(path) as handle:
+        first = next(_split_lines(handle, path, FecBounds().line_bytes), b"")
+    _Header.read(first, path, encoding if encoding != "auto" else _sniff_encoding(path))
+
+
 class _EntryReader:
     """Reads lines, gathers them into entries, and turns each entry into records.
 
