@@ -654,6 +654,13 @@ class _InitCommand(click.Command):
     "--target-type", default=DEFAULT_TARGET, show_default=True, help="Where the indicators go."
 )
 @click.option("--target-name", help="Name of the target (default: its type).")
+@click.option(
+    "--edit",
+    "section",
+    metavar="SECTION",
+    help="Ask again only the questions of one section (company, store, sources.NAME, "
+    "targets.NAME), its settings as defaults, and rewrite only it.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 @_handled
@@ -666,6 +673,7 @@ def init(
     source_name: str | None,
     target_type: str,
     target_name: str | None,
+    section: str | None,
     force: bool,
     **given: Any,
 ) -> None:
@@ -676,29 +684,39 @@ def init(
     keyring, never in the file; on a server without a keyring, set ENCOURS_<NAME>_TOKEN (or
     _PASSWORD) instead. A CRM target gets its custom fields created. A Tryton target needs
     the module party_encours on the server: the test says how to install it when it is missing.
+    Each answer is checked as it is given (a FEC file that is there and is a FEC, an address
+    with https://, terms encours can read) and asked again, saying why; with
+    --non-interactive a wrong one exits 78. --edit asks one section's questions again, its
+    settings as defaults, and leaves the rest of the file as it is, comments too.
 
     \b
     Examples:
     Interactive:      encours --config /etc/encours/config.toml init
-    For scripts:      encours init --non-interactive --fec books.fec --target-file out.csv
+    One section:      encours init --edit sources.books
+    For scripts:      encours init --non-interactive --fec books.fec --target-file out.csv \\
+                        --payment-terms "45 fin de mois" --customer-terms "C0001=60"
     Tryton to Tryton: encours secrets set tryton password   (or ENCOURS_TRYTON_PASSWORD)
                       encours init --non-interactive --source-type tryton \\
                         --target-type tryton --tryton-url https://erp.example.fr \\
                         --tryton-database prod
     """
     from encours.connectors.registry import source_spec, source_types, target_spec, target_types
-    from encours.sync.config import load_settings
-    from encours.sync.init import InitAnswers, check_everything, create_target_fields, write_config
-    from encours.sync.secrets import redact
+    from encours.sync.init import InitAnswers, write_config
 
+    asked = not non_interactive
+    folder = app.config_path.resolve().parent
+    if section is not None:
+        _edit(app, section, asked, given, company_currency, store_path)
+        return
     if app.config_path.exists() and not force:
         if non_interactive or not click.confirm(f"{app.config_path} exists. Overwrite it?"):
             raise ConfigError(f"{app.config_path} exists; pass --force to overwrite it")
-    asked = not non_interactive
     _known_type(source_type, source_types(), "--source-type")
     _known_type(target_type, target_types(), "--target-type")
     if asked:
-        company_currency = click.prompt("Company currency (ISO 4217)", default=company_currency)
+        company_currency = click.prompt(
+            "Company currency (ISO 4217)", default=company_currency, value_proc=_currency
+        )
         store_path = click.prompt("Store (DuckDB file)", default=store_path)
         source_type = click.prompt(
             "Where are the invoices", type=click.Choice(source_types()), default=source_type
@@ -707,7 +725,7 @@ def init(
     source_name = source_name or source.default_name
     if asked:
         source_name = click.prompt("Name of the source", default=source_name)
-    source_answers = _Section(source_type, source_name, source.questions, given, asked)
+    source_answers = _Section(source_type, source_name, source.questions, given, asked, folder)
     if asked:
         target_type = click.prompt(
             "Where do the indicators go", type=click.Choice(target_types()), default=target_type
@@ -719,15 +737,71 @@ def init(
         if target.note:
             echo(target.note)
     like = source_answers if source_type == target_type else None
-    target_answers = _Section(target_type, target_name, target.questions, given, asked, like)
+    target_answers = _Section(
+        target_type, target_name, target.questions, given, asked, folder, like=like
+    )
     answers = InitAnswers(
-        currency=company_currency.upper(),
+        currency=_answer("--company-currency", company_currency, _currency),
         store=store_path,
         source=source_answers.written("source"),
         target=target_answers.written("target"),
     )
     write_config(app.config_path, answers)
     echo(f"Wrote {app.config_path} (no secret in it).")
+    _check_written(app)
+
+
+def _edit(
+    app: App, section: str, asked: bool, given: dict[str, Any], currency: str, store: str
+) -> None:
+    """`init --edit SECTION`: that section's questions again, its settings as the defaults.
+
+    An option given on the command line wins over the setting (so `--non-interactive` with
+    options edits from a script); a secret left empty stays as it is in the keyring.
+    """
+    from click.core import ParameterSource
+
+    from encours.connectors.registry import source_spec, target_spec
+    from encours.sync.init import current_section, edit_section
+
+    current = current_section(app.config_path, section)
+    ctx = click.get_current_context()
+
+    def default(parameter: str, value: str, key: str, fallback: str) -> str:
+        if ctx.get_parameter_source(parameter) == ParameterSource.COMMANDLINE:
+            return value
+        return str(current.get(key, fallback))
+
+    values: dict[str, Any]
+    if section == "company":
+        proposed = default("company_currency", currency, "currency", "EUR")
+        if asked:
+            proposed = click.prompt(
+                "Company currency (ISO 4217)", default=proposed, value_proc=_currency
+            )
+        values = {"currency": _answer("--company-currency", proposed, _currency)}
+    elif section == "store":
+        proposed = default("store_path", store, "path", "encours.duckdb")
+        if asked:
+            proposed = click.prompt("Store (DuckDB file)", default=proposed)
+        values = {"path": proposed}
+    else:
+        table, _, name = section.partition(".")
+        spec = source_spec(current["type"]) if table == "sources" else target_spec(current["type"])
+        folder = app.config_path.resolve().parent
+        answers = _Section(current["type"], name, spec.questions, given, asked, folder, current)
+        values = answers.written(table[:-1]).values
+    edit_section(app.config_path, section, values)
+    echo(f"Rewrote [{section}] of {app.config_path}; the rest of it is as it was.")
+    _check_written(app)
+
+
+def _check_written(app: App) -> None:
+    """Test what the file written names, then create what the targets need."""
+    from encours.sync.config import load_settings
+    from encours.sync.init import check_everything, create_target_fields
+    from encours.sync.secrets import redact
+
     settings = load_settings(app.config_path)
     results = check_everything(settings)
     for name, error, _ in results:
@@ -758,24 +832,27 @@ def _question_options() -> list[click.Option]:
                 continue
             shown = "" if question.default is None else f" [default: {question.default}]"
             options[question.option] = click.Option(
-                [question.option],
-                metavar=question.metavar,
-                help=question.help + shown,
-                callback=lambda _ctx, _param, value, q=question: (
-                    None if value is None else _converted(q, value)
-                ),
+                [question.option], metavar=question.metavar, help=question.help + shown
             )
     return list(options.values())
 
 
-def _converted(question: Any, value: Any) -> Any:
-    """The answer as the question's `convert` checks it; click asks again or exits 2."""
-    if question.convert is None:
-        return value
+def _currency(answer: str) -> str:
+    """An ISO 4217 code encours knows, in capitals: `eur` -> `EUR`."""
+    from encours.model import CURRENCY_EXPONENTS
+
+    code = answer.strip().upper()
+    if code not in CURRENCY_EXPONENTS:
+        raise click.BadParameter(f"{answer!r} is not an ISO 4217 currency code (e.g. EUR)")
+    return code
+
+
+def _answer(option: str, value: str, check: Callable[[str], Any]) -> Any:
+    """An answer given as an option, checked: ConfigError (exit 78) saying why, if wrong."""
     try:
-        return question.convert(str(value))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc) or f"{value!r} will not do") from None
+        return check(value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{option} {value}: {exc.message}") from None
 
 
 def _option_key(option: str) -> str:
@@ -787,9 +864,12 @@ class _Section:
     """The answers of one section: asked in turn, or taken from the options.
 
     A value comes from its option, else (a target of the source's type) from the source's
-    answers, else from the question's default. A secret is asked hidden and kept in the
-    keyring; a target of the source's type with the same answers is the same login: its
-    secret is copied, not asked again.
+    answers, else (`init --edit`) from the section's `current` settings, else from the
+    question's default. Each answer is checked as it is given (`Question.convert`, and
+    `check_file` against `folder`, the config file's): a wrong one is asked again saying why,
+    or, not asked, is a ConfigError. A secret is asked hidden and kept in the keyring; a
+    target of the source's type with the same answers is the same login: its secret is
+    copied, not asked again. Editing, a secret left empty keeps the one stored.
     """
 
     def __init__(
@@ -799,45 +879,86 @@ class _Section:
         questions: Iterable[Any],
         given: dict[str, Any],
         asked: bool,
+        folder: Path,
+        current: dict[str, Any] | None = None,
         like: _Section | None = None,
     ) -> None:
-        self.type, self.name, self.like = type_, name, like
+        self.type, self.name, self.like, self.folder = type_, name, like, folder
         self.questions = tuple(questions)
         self.values: dict[str, Any] = {}
         self.secrets: dict[str, str] = {}
         for question in self.questions:
-            default = self._default(question, given)
+            default = self._default(question, given, current)
             if question.secret:
                 if asked:
-                    self._ask_secret(question)
+                    self._ask_secret(question, keep=current is not None)
             elif asked:
-                self.values[question.key] = click.prompt(
+                answer = click.prompt(
                     question.prompt.format_map(self.values),
                     default=default,
-                    value_proc=lambda value, q=question: _converted(q, value),
+                    show_default=default != "",
+                    value_proc=lambda value, q=question: self._checked(q, value),
                 )
+                self._keep(question, answer)
             elif default is not None:
-                self.values[question.key] = default
+                try:
+                    answer = self._checked(question, default)
+                except click.BadParameter as exc:
+                    given_as = question.option or f"{question.key} of [{self.name}]"
+                    raise ConfigError(f"{given_as} {default}: {exc.message}") from None
+                self._keep(question, answer)
 
-    def _default(self, question: Any, given: dict[str, Any]) -> Any:
+    def _default(
+        self, question: Any, given: dict[str, Any], current: dict[str, Any] | None
+    ) -> Any:
         if question.option and given.get(_option_key(question.option)) is not None:
             return given[_option_key(question.option)]
         if self.like is not None and question.key in self.like.values:
             return self.like.values[question.key]
+        if current is not None and question.current is not None:
+            return question.current(current)
+        if current is not None and question.key in current:
+            return current[question.key]
         return question.default
 
-    def _ask_secret(self, question: Any) -> None:
+    def _checked(self, question: Any, value: Any) -> Any:
+        """The answer as the question converts it; click.BadParameter saying what is wrong."""
+        text = str(value)
+        try:
+            answer = question.convert(text) if question.convert else value
+            if question.check_file is not None:
+                question.check_file(self.folder / Path(text).expanduser())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc) or f"{text!r} will not do") from None
+        return answer
+
+    def _keep(self, question: Any, answer: Any) -> None:
+        if isinstance(answer, dict):
+            self.values.update(answer)  # one answer, written as several settings
+        else:
+            self.values[question.key] = answer
+
+    def _ask_secret(self, question: Any, keep: bool) -> None:
         from encours.sync.secrets import set_secret
 
         like = self.like
+        prompt = question.prompt.format_map(self.values)
         if like is not None and question.key in like.secrets and like.values == self.values:
             echo(f"Same login as the source: its {question.key} is not asked again.")
             value = like.secrets[question.key]
             if self.name != like.name:
                 set_secret(self.name, question.key, value)
                 echo(f"Stored in the keyring as {self.name}.{question.key} too.")
+        elif keep:
+            value = click.prompt(
+                f"{prompt} (empty: keep the one stored)", hide_input=True, default="",
+                show_default=False,
+            )
+            if not value:
+                return
+            set_secret(self.name, question.key, value)
+            echo(f"Stored in the keyring as {self.name}.{question.key}.")
         else:
-            prompt = question.prompt.format_map(self.values)
             value = _ask_secret(self.name, prompt, key=question.key)
         self.secrets[question.key] = value
 

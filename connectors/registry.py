@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,7 +74,13 @@ class Question:
     same section: "Password of Tryton user {user}". A question without a default must be
     answered; `--non-interactive` then needs its `option`; `example` is an answer that fits
     (the tests drive `init` with it for every connector). `convert` checks and tidies an
-    answer, raising ValueError with what to write instead (the question is asked again).
+    answer, raising ValueError with what to write instead (the question is asked again; with
+    `--non-interactive`, `init` exits 78 saying why); when it returns a dict, the answer is
+    written as those settings (`"45 fin de mois"` -> `default_payment_terms_days = 45`,
+    `default_end_of_month = true`). `check_file` is for an answer naming a file: it gets the
+    path as encours will read it (relative to the config file's folder) and raises ValueError
+    when that file will not do. `current` turns the section's settings back into the answer
+    they amount to, the default `init --edit` proposes (without it: the setting `key`).
     Sections of the same type share their options: one `--tryton-url` serves both roles.
     """
 
@@ -86,6 +93,8 @@ class Question:
     secret: bool = False
     convert: Callable[[str], Any] | None = None
     example: str | None = None
+    check_file: Callable[[Path], None] | None = None
+    current: Callable[[Mapping[str, Any]], Any] | None = None
 
 
 @dataclass(frozen=True)

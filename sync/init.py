@@ -32,7 +32,7 @@ class SectionAnswers:
 
     type: str
     name: str
-    values: dict[str, str | int] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
 
 
@@ -59,16 +59,77 @@ path = {_toml_string(answers.store)}
 
 {_section("sources", answers.source, source.lines)}
 {_section("targets", answers.target, target.lines)}"""
-    try:  # nothing is written that encours would refuse to read
+    _validate(text)  # nothing is written that encours would refuse to read
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode of os.open applies only when the file is created
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def current_section(path: Path, section: str) -> dict[str, Any]:
+    """The settings of `company`, `store`, `sources.NAME` or `targets.NAME`, as written.
+
+    Paths stay as written (relative to the file's folder), as `init --edit` proposes them.
+    """
+    table, _, name = section.partition(".")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no configuration file at {path} to edit: run `encours init`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    found = data.get(table, {})
+    if name:
+        found = found.get(name) if isinstance(found, dict) else None
+    if not isinstance(found, dict) or (table in ("sources", "targets")) != bool(name):
+        names = [f"{t}.{n}" for t in ("sources", "targets") for n in data.get(t, {})]
+        raise ConfigError(
+            f"{path} has no section {section!r}; the ones `init --edit` takes: "
+            + ", ".join(["company", "store", *names])
+        )
+    return found
+
+
+def edit_section(path: Path, section: str, values: dict[str, Any]) -> None:
+    """Set `values` in one section of the file and leave every other byte of it as it was.
+
+    A setting already there keeps its place and its end-of-line comment; a new one goes after
+    the section's last setting. The file is parsed and written back by tomlkit, which keeps
+    comments, order and spacing; nothing is written that encours would refuse to read.
+
+    `edit_section(path, "sources.books", {"default_payment_terms_days": 45})` turns the
+    line `default_payment_terms_days = 30  # ours` into `default_payment_terms_days = 45  # ours`
+    and changes nothing else.
+    """
+    import tomlkit
+
+    table, _, name = section.partition(".")
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    if table not in document:
+        document[table] = tomlkit.table()
+    edited = document[table][name] if name else document[table]
+    for key, value in values.items():
+        edited[key] = tomlkit.inline_table() if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            edited[key].update(value)
+    text = tomlkit.dumps(document)
+    _validate(text)
+    mode = path.stat().st_mode & 0o777
+    replacement = path.with_name(f".{path.name}.edit")
+    fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(replacement, path)
+
+
+def _validate(text: str) -> None:
+    """ConfigError unless encours can read `text` as its configuration."""
+    try:
         Settings.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"an answer cannot be written in TOML ({exc})") from None
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the mode of os.open applies only when the file is created
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
 
 
 def _section(table: str, answers: SectionAnswers, lines: tuple[str, ...]) -> str:
@@ -92,8 +153,20 @@ def _section(table: str, answers: SectionAnswers, lines: tuple[str, ...]) -> str
     return "\n".join(written) + "\n"
 
 
-def _toml_value(value: str | int) -> str:
-    return str(value) if isinstance(value, int) else _toml_string(value)
+def _toml_value(value: str | int | bool | dict[str, str]) -> str:
+    """An answer in TOML: a string, a number, a boolean, or a table of strings written inline.
+
+    >>> _toml_value({"C0001": "45 fin de mois", "a.b": "60"}), _toml_value(True)
+    ('{C0001 = "45 fin de mois", "a.b" = "60"}', 'true')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in value.items())
+        return "{" + pairs + "}"
+    return _toml_string(value)
 
 
 def _toml_string(value: str) -> str:

@@ -451,15 +451,17 @@ def test_check_with_a_missing_fec_exits_78_naming_it(tmp_path: Path, books: Path
     result = run("--config", config, "check", expect=78)
     assert "FAILED  source books" in result.stdout
     assert str(books) in result.stdout
+    written = config.read_text(encoding="utf-8")
     again = run(
         "--config", config, "init", "--non-interactive", "--fec", "other.fec", "--force", expect=78
     )
-    assert "other.fec" in again.stdout
+    assert "--fec other.fec: FEC file" in again.stderr and "does not exist" in again.stderr
+    assert config.read_text(encoding="utf-8") == written, "nothing written with a wrong answer"
 
 
 def test_init_interactive(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
-    answers = "eur\nstore.sqlite\nfec\nledger\nbooks.fec\n45\nfile\nfile\nout.csv\n"
+    answers = "eur\nstore.sqlite\nfec\nledger\nbooks.fec\n45\n\nfile\nfile\nout.csv\n"
     result = run("--config", config, "init", input=answers)
     for prompt in (
         "Company currency",
@@ -482,7 +484,7 @@ def test_init_interactive(tmp_path: Path, books: Path) -> None:
     # an existing file: the first question is whether to overwrite it
     refused = run("--config", config, "init", input="n\n", expect=78)
     assert "Overwrite" in refused.stdout
-    run("--config", config, "init", input="y\n\n\n\n\nbooks.fec\n\n\n\n\n")
+    run("--config", config, "init", input="y\n\n\n\n\nbooks.fec\n\n\n\n\n\n")
     assert list(load_settings(config).sources) == ["books"]
 
 

@@ -19,6 +19,11 @@ from encours.connectors import registry
 from encours.sync.config import load_settings
 from encours.sync.sources import make_source, make_target
 
+FEC_HEADER = (
+    "JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\t"
+    "CompAuxLib\tPieceRef\tPieceDate\tEcritureLib\tDebit\tCredit\tEcritureLet\tDateLet\t"
+    "ValidDate\tMontantdevise\tIdevise\n"
+)
 SECRET = "s3cr3t-conformance-value"  # noqa: S105 - a test value that must stay hidden
 SOURCES = [pytest.param(t, id=t) for t in registry.source_types()]
 TARGETS = [pytest.param(t, id=t) for t in registry.target_types()]
@@ -34,11 +39,22 @@ def answers(questions: tuple[registry.Question, ...]) -> tuple[list[str], dict[s
         elif question.example is not None:
             typed.append(question.example)
             converted = question.convert(question.example) if question.convert else None
-            written[question.key] = converted or question.example
+            if isinstance(converted, dict):  # one answer, several settings
+                written.update(converted)
+            else:
+                written[question.key] = converted or question.example
         else:
             typed.append("")  # the default
             written[question.key] = question.default
     return typed, written
+
+
+@pytest.fixture(autouse=True)
+def books(tmp_path: Path) -> Path:
+    """The FEC the examples name: `init` reads its header before it takes the path."""
+    path = tmp_path / "books.fec"
+    path.write_text(FEC_HEADER, encoding="utf-8")
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +80,7 @@ def test_init_offers_and_asks_every_source(type_: str, tmp_path: Path, memory_ke
     assert f"Where are the invoices ({', '.join(registry.source_types())})" in result.output
     for question in spec.questions:
         assert question.prompt.format_map(written) in result.output
+    assert "Error" not in result.output  # every example is taken at once
     text = (tmp_path / "config.toml").read_text(encoding="utf-8")
     assert SECRET not in text and SECRET not in result.output
     assert tomllib.loads(text)["sources"]["src"] == {"type": type_, **written}
@@ -78,7 +95,6 @@ def test_init_offers_and_asks_every_source(type_: str, tmp_path: Path, memory_ke
 @pytest.mark.parametrize("type_", TARGETS)
 def test_init_offers_and_asks_every_target(type_: str, tmp_path: Path, memory_keyring) -> None:
     spec = registry.target_spec(type_)
-    (tmp_path / "books.fec").write_text("", encoding="utf-8")
     fec, _ = answers(registry.source_spec("fec").questions)
     own, written = answers(spec.questions)
     result = drive(

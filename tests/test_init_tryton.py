@@ -182,7 +182,8 @@ def test_a_target_without_the_module_prints_how_to_install_it(
     result = init(
         config,
         input=answers(
-            "", "", "fec", "books", "books.fec", "30", "tryton", "crm", URL, DATABASE, "", PASSWORD
+            "", "", "fec", "books", "books.fec", "30", "", "tryton", "crm", URL, DATABASE, "",
+            PASSWORD,
         ),
     )
     assert result.exit_code == 78, result.output
@@ -329,5 +330,6 @@ def test_non_interactive_refuses_an_address_without_scheme(tmp_path: Path) -> No
         "--tryton-database",
         DATABASE,
     )
-    assert result.exit_code == 2, result.output
-    assert "https://" in result.output
+    assert result.exit_code == 78, result.output  # a configuration error, said before writing
+    assert "--tryton-url erp.example.fr:" in result.output and "https://" in result.output
+    assert not (tmp_path / "config.toml").exists()

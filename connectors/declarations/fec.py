@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -64,11 +66,69 @@ def make_source(context: Context) -> Source:
     )
 
 
-def _days(answer: str) -> int:
-    days = int(answer)
-    if not 0 <= days <= 365:
+def _readable_fec(path: Path) -> None:
+    """ValueError unless `path` is a file that starts with a FEC's header."""
+    from encours.connectors.fec import check_header
+    from encours.errors import EncoursError
+
+    try:
+        check_header(path)
+    except EncoursError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def default_terms(answer: str) -> dict[str, int | bool]:
+    """The default terms as the settings hold them: days, and whether at the end of month.
+
+    >>> default_terms("45 fin de mois")
+    {'default_payment_terms_days': 45, 'default_end_of_month': True}
+    """
+    lines = parse_terms(answer.strip()).lines
+    if len(lines) > 1:
+        raise ValueError(
+            "the default terms are one due date (e.g. 30 or 45 fin de mois); "
+            "split terms go to the customers that have them"
+        )
+    if not 0 <= lines[0].days <= 365:
         raise ValueError("payment terms are 0 to 365 days")
-    return days
+    days, end_of_month = lines[0].days, lines[0].end_of_month
+    return {"default_payment_terms_days": days, "default_end_of_month": end_of_month}
+
+
+def _default_terms_text(settings: Mapping[str, Any]) -> str:
+    days = settings.get("default_payment_terms_days", 30)
+    return f"{days} fin de mois" if settings.get("default_end_of_month") else str(days)
+
+
+def customer_terms(answer: str) -> dict[str, dict[str, str]]:
+    """Per-customer terms, `id=terms` separated by commas, as the `payment_terms` table.
+
+    A comma followed by no `id=` belongs to split terms, so these read as two customers:
+
+    >>> customer_terms("C0001=45 fin de mois, C0002=30% 0, 70% 60")
+    {'payment_terms': {'C0001': '45 fin de mois', 'C0002': '30% 0, 70% 60'}}
+    >>> customer_terms("")
+    {'payment_terms': {}}
+    """
+    terms: dict[str, str] = {}
+    for part in re.split(r",(?=[^,=]+=)", answer):
+        if not part.strip():
+            continue
+        customer, equals, value = (text.strip() for text in part.partition("="))
+        if not (customer and equals):
+            raise ValueError(
+                f"{part.strip()!r}: write the customer's id, = and its terms, e.g. C0001=60"
+            )
+        try:
+            parse_terms(value)
+        except ValueError as exc:
+            raise ValueError(f"terms of customer {customer}: {exc}") from None
+        terms[customer] = value
+    return {"payment_terms": terms}
+
+
+def _customer_terms_text(settings: Mapping[str, Any]) -> str:
+    return ", ".join(f"{code}={terms}" for code, terms in settings.get("payment_terms", {}).items())
 
 
 SOURCE = SourceSpec(
@@ -77,9 +137,18 @@ SOURCE = SourceSpec(
     label="a FEC export file",
     questions=(
         Question("path", "Path of the FEC file", option="--fec", metavar="PATH",
-                 help="Path of the FEC export to read.", example="books.fec"),
-        Question("default_payment_terms_days", "Default payment terms (days)", default=30,
-                 option="--payment-terms-days", metavar="DAYS", convert=_days,
-                 help="Terms used when a customer has none in the config."),
+                 help="Path of the FEC export to read.", example="books.fec",
+                 check_file=_readable_fec),
+        Question("default_payment_terms_days",
+                 'Default payment terms (days, e.g. 30 or "45 fin de mois")', default=30,
+                 option="--payment-terms", metavar="TERMS", convert=default_terms,
+                 current=_default_terms_text, example="45 fin de mois",
+                 help='Terms of a customer with none of its own: 30, "45 fin de mois".'),
+        Question("payment_terms",
+                 "Customer-specific terms? (id=terms, comma separated; empty for none)",
+                 default="", option="--customer-terms", metavar="ID=TERMS,...",
+                 convert=customer_terms, current=_customer_terms_text,
+                 example="C0001=60, C0002=30% 0, 70% 60",
+                 help='Customers with their own terms: "C0001=60, C0002=45 fin de mois".'),
     ),
 )  # fmt: skip
