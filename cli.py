@@ -787,13 +787,32 @@ def _edit(
         values = {"path": proposed}
     else:
         table, _, name = section.partition(".")
-        spec = source_spec(current["type"]) if table == "sources" else target_spec(current["type"])
+        try:
+            type_ = current["type"]
+            spec = source_spec(type_) if table == "sources" else target_spec(type_)
+        except KeyError as exc:
+            raise ConfigError(f"[{section}] has no known type ({exc}): fix it by hand") from None
         folder = app.config_path.resolve().parent
-        answers = _Section(current["type"], name, spec.questions, given, asked, folder, current)
-        values = answers.written(table[:-1]).values
+        answers = _Section(type_, name, spec.questions, given, asked, folder, current)
+        values = _changed(answers.written(table[:-1]).values, current, spec.settings)
     edit_section(app.config_path, section, values)
     echo(f"Rewrote [{section}] of {app.config_path}; the rest of it is as it was.")
     _check_written(app)
+
+
+def _changed(values: dict[str, Any], current: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The answers that change what the section says (a missing setting says its default).
+
+    So a section whose every answer is accepted as proposed is left as it was, byte for byte.
+    """
+    fields = model.model_fields
+
+    def now(key: str) -> Any:
+        if key in current or key not in fields:
+            return current.get(key)
+        return fields[key].get_default(call_default_factory=True)
+
+    return {key: value for key, value in values.items() if now(key) != value}
 
 
 def _check_written(app: App) -> None:

@@ -66,6 +66,10 @@ path = {_toml_string(answers.store)}
         out.write(text)
 
 
+#: The sections `init --edit` takes besides `sources.NAME` and `targets.NAME`.
+EDITABLE = ("company", "store")
+
+
 def current_section(path: Path, section: str) -> dict[str, Any]:
     """The settings of `company`, `store`, `sources.NAME` or `targets.NAME`, as written.
 
@@ -81,11 +85,13 @@ def current_section(path: Path, section: str) -> dict[str, Any]:
     found = data.get(table, {})
     if name:
         found = found.get(name) if isinstance(found, dict) else None
-    if not isinstance(found, dict) or (table in ("sources", "targets")) != bool(name):
+    named = table in ("sources", "targets")
+    known = named or table in EDITABLE
+    if not (known and isinstance(found, dict)) or named != bool(name):
         names = [f"{t}.{n}" for t in ("sources", "targets") for n in data.get(t, {})]
         raise ConfigError(
             f"{path} has no section {section!r}; the ones `init --edit` takes: "
-            + ", ".join(["company", "store", *names])
+            + ", ".join([*EDITABLE, *names])
         )
     return found
 
@@ -109,9 +115,15 @@ def edit_section(path: Path, section: str, values: dict[str, Any]) -> None:
         document[table] = tomlkit.table()
     edited = document[table][name] if name else document[table]
     for key, value in values.items():
-        edited[key] = tomlkit.inline_table() if isinstance(value, dict) else value
         if isinstance(value, dict):
-            edited[key].update(value)
+            if not isinstance(edited.get(key), dict):  # new: written inline
+                edited[key] = tomlkit.inline_table()
+            table = edited[key]  # inline or a [sub-table], it keeps its form
+            for gone in [entry for entry in table if entry not in value]:
+                del table[gone]
+            table.update(value)
+        else:
+            edited[key] = value
     text = tomlkit.dumps(document)
     _validate(text)
     mode = path.stat().st_mode & 0o777
@@ -153,18 +165,18 @@ def _section(table: str, answers: SectionAnswers, lines: tuple[str, ...]) -> str
     return "\n".join(written) + "\n"
 
 
-def _toml_value(value: str | int | bool | dict[str, str]) -> str:
-    """An answer in TOML: a string, a number, a boolean, or a table of strings written inline.
+def _toml_value(value: str | int | bool | dict[str, Any]) -> str:
+    """An answer in TOML: a string, a number, a boolean, or a table written inline.
 
-    >>> _toml_value({"C0001": "45 fin de mois", "a.b": "60"}), _toml_value(True)
-    ('{C0001 = "45 fin de mois", "a.b" = "60"}', 'true')
+    >>> _toml_value({"C0001": "45 fin de mois", "a.b": 60}), _toml_value(True)
+    ('{C0001 = "45 fin de mois", "a.b" = 60}', 'true')
     """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, dict):
-        pairs = ", ".join(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in value.items())
+        pairs = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
         return "{" + pairs + "}"
     return _toml_string(value)
 

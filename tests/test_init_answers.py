@@ -84,7 +84,7 @@ def test_bad_terms_are_asked_again(tmp_path: Path, books: Path) -> None:
     source = tomllib.loads(config.read_text(encoding="utf-8"))["sources"]["books"]
     assert source["default_payment_terms_days"] == 45
     assert source["default_end_of_month"] is True
-    assert source["payment_terms"] == {"C1": "60"}
+    assert source["payment_terms"] == {"C1": 60}
 
 
 def test_a_wrong_currency_is_asked_again(tmp_path: Path, books: Path) -> None:
@@ -194,11 +194,11 @@ def test_edit_rewrites_one_section_and_keeps_every_other_byte(
     expected = HAND_EDITED.replace(
         "default_payment_terms_days = 30\nencoding = \"auto\"\n",
         'default_payment_terms_days = 45\nencoding = "auto"\n'
-        'default_end_of_month = true\npayment_terms = {C1 = "60"}\n',
+        "default_end_of_month = true\npayment_terms = {C1 = 60}\n",
     )
     assert config.read_text(encoding="utf-8") == expected
     assert config.stat().st_mode & 0o777 == 0o600
-    assert load_settings(config).sources["books"].payment_terms == {"C1": "60"}
+    assert load_settings(config).sources["books"].payment_terms == {"C1": 60}
 
 
 def test_edit_proposes_the_current_terms_and_keeps_them_when_accepted(
@@ -216,6 +216,24 @@ def test_edit_proposes_the_current_terms_and_keeps_them_when_accepted(
     assert config.read_text(encoding="utf-8") == written
 
 
+def test_edit_keeps_per_customer_terms_written_as_a_sub_table_in_that_form(
+    tmp_path: Path, books: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    table = "[sources.books.payment_terms]  # as config.example.toml writes them\n"
+    table += "C1 = 60\nC2 = 30\n"
+    text = HAND_EDITED.replace('encoding = "auto"\n', f'encoding = "auto"\n{table}')
+    config.write_text(text, encoding="utf-8")
+
+    result = init(config, "--edit", "sources.books", typed=["", "", "C1=45 fin de mois"])
+
+    assert result.exit_code == 0, result.output
+    assert "[C1=60, C2=30]" in result.output
+    assert config.read_text(encoding="utf-8") == text.replace(
+        "C1 = 60\nC2 = 30\n", 'C1 = "45 fin de mois"\n'
+    )
+
+
 def test_edit_company_non_interactive_from_an_option(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(HAND_EDITED, encoding="utf-8")
@@ -226,10 +244,13 @@ def test_edit_company_non_interactive_from_an_option(tmp_path: Path, books: Path
     )
 
 
-def test_edit_an_unknown_section_names_the_ones_there(tmp_path: Path, books: Path) -> None:
+@pytest.mark.parametrize("section", ["sources.ledger", "sources", "limits", "company.name"])
+def test_edit_an_unknown_section_names_the_ones_there(
+    tmp_path: Path, books: Path, section: str
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(HAND_EDITED, encoding="utf-8")
-    result = init(config, "--edit", "sources.ledger")
+    result = init(config, "--edit", section)
     assert result.exit_code == 78, result.output
     assert "company, store, sources.books, targets.file" in result.stderr
     assert config.read_text(encoding="utf-8") == HAND_EDITED

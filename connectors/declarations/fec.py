@@ -100,17 +100,18 @@ def _default_terms_text(settings: Mapping[str, Any]) -> str:
     return f"{days} fin de mois" if settings.get("default_end_of_month") else str(days)
 
 
-def customer_terms(answer: str) -> dict[str, dict[str, str]]:
+def customer_terms(answer: str) -> dict[str, dict[str, int | str]]:
     """Per-customer terms, `id=terms` separated by commas, as the `payment_terms` table.
 
-    A comma followed by no `id=` belongs to split terms, so these read as two customers:
+    A comma followed by no `id=` belongs to split terms, so these read as two customers; a
+    number of days is kept a number, as one writes it in the file:
 
-    >>> customer_terms("C0001=45 fin de mois, C0002=30% 0, 70% 60")
-    {'payment_terms': {'C0001': '45 fin de mois', 'C0002': '30% 0, 70% 60'}}
+    >>> customer_terms("C0001=45 fin de mois, C0002=30% 0, 70% 60, C0003=60")
+    {'payment_terms': {'C0001': '45 fin de mois', 'C0002': '30% 0, 70% 60', 'C0003': 60}}
     >>> customer_terms("")
     {'payment_terms': {}}
     """
-    terms: dict[str, str] = {}
+    terms: dict[str, int | str] = {}
     for part in re.split(r",(?=[^,=]+=)", answer):
         if not part.strip():
             continue
@@ -123,7 +124,7 @@ def customer_terms(answer: str) -> dict[str, dict[str, str]]:
             parse_terms(value)
         except ValueError as exc:
             raise ValueError(f"terms of customer {customer}: {exc}") from None
-        terms[customer] = value
+        terms[customer] = int(value) if value.isdigit() else value
     return {"payment_terms": terms}
 
 
