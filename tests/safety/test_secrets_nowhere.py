@@ -154,9 +154,11 @@ def test_every_command_keeps_the_tokens_to_itself(world: World) -> None:
     assert _mode(fresh) == 0o600
     again = world.run("init", "--non-interactive", "--fec", "books.fec", config=fresh)
     assert again.exit_code == 78 and "--force" in again.stderr  # it exists: not overwritten
+    written = fresh.read_text(encoding="utf-8")
     forced = world.run("init", "--non-interactive", "--fec", "books.fec", "--force", config=fresh)
-    assert forced.exit_code == 78  # written, but books.fec does not exist: check says so
-    assert "FAILED  source books" in forced.stdout and _mode(fresh) == 0o600
+    assert forced.exit_code == 78  # books.fec does not exist: said before anything is written
+    assert "--fec books.fec: FEC file" in forced.stderr and "does not exist" in forced.stderr
+    assert fresh.read_text(encoding="utf-8") == written and _mode(fresh) == 0o600
 
     first = world.run("sync", "--as-of", AS_OF)
     assert first.exit_code == 0, first.stderr
