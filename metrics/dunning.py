@@ -25,6 +25,10 @@ one customer: F1 due 10 March, F2 due 15 March, F1 paid on 1 April.
 · 18 Mar friendly (F2) · 25 Mar firm (F1) · 30 Mar firm (F2) · 9 Apr nothing (F1's J+30,
 but F1 is paid) · 14 Apr pre_formal (F2) · 24 Apr nothing · 29 Apr formal_notice (F2, a
 letter). Eight reminders, each step once per line.
+
+The customer's record shows what comes next (`next_steps`): the step its earliest-due open
+line gets next, with its day. In the example, as of 13 March after the friendly reminder:
+"firm 2026-03-25" (F1's J+15).
 """
 
 from __future__ import annotations
@@ -187,3 +191,66 @@ def plan_reminders(
             top = max(new, key=lambda step: step.days)
             reminders.append(Reminder(customer_key, top, tuple(lines)))
     return tuple(reminders)
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """The step a due line gets next and the day it falls due (`due_on + step.days`)."""
+
+    item: OpenItem
+    step: DunningStep
+    on: date
+
+    def __str__(self) -> str:
+        """The step and its day, as the customer's record shows it: "firm 2026-03-25"."""
+        return f"{self.step.name} {self.on.isoformat()}"
+
+
+def next_step(
+    item: OpenItem, *, as_of: date, steps: Sequence[DunningStep], sent_days: int | None
+) -> NextStep | None:
+    """The step `item` gets next, or None when the plan has nothing more for it.
+
+    The step reached on `as_of` when it was not sent yet (the plan sends it today, or it is
+    late); else the first step whose day is after `as_of` and past the one sent.
+    `sent_days`: the days of the highest step sent for the line (None: none sent).
+
+    Example, the default plan, F1 due 10 March: as of 13 March with nothing sent, friendly
+    on 13 March (J+3); with friendly sent, firm on 25 March (J+15); with formal notice
+    sent, None.
+    """
+    reached = step_reached(item.due_on, as_of, steps)
+    if reached is not None and (sent_days is None or reached.days > sent_days):
+        return NextStep(item, reached, item.due_on + timedelta(days=reached.days))
+    for step in steps:
+        on = item.due_on + timedelta(days=step.days)
+        if on > as_of and (sent_days is None or step.days > sent_days):
+            return NextStep(item, step, on)
+    return None
+
+
+def next_steps(
+    items: Iterable[OpenItem],
+    *,
+    as_of: date,
+    steps: Sequence[DunningStep],
+    sent: Mapping[LineKey, int],
+    holds: Sequence[Hold] = (),
+) -> dict[str, NextStep]:
+    """Per customer key, the next step of its earliest-due open line that has one coming.
+
+    Lines are taken by due date, invoice and line number; a paid line, or one on hold on
+    `as_of` (a pause, a promise, a dispute), has none. A customer with no step coming is
+    not in the result.
+
+    Example: F1 due 10 March (formal notice already sent), F2 due 15 March, nothing sent
+    for it; as of 20 April: F1 has nothing more, so F2's "pre_formal 2026-04-14".
+    """
+    found: dict[str, NextStep] = {}
+    for item in sorted(items, key=lambda i: (i.due_on, i.invoice_id, i.seq)):
+        if item.customer_key in found or item.residual <= 0 or held(item, holds, as_of):
+            continue
+        coming = next_step(item, as_of=as_of, steps=steps, sent_days=sent.get(item.key))
+        if coming is not None:
+            found[item.customer_key] = coming
+    return found

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from encours.metrics import dunning as dunning_module
 from encours.metrics import terms as terms_module
-from encours.metrics.dunning import DEFAULT_STEPS, Hold, OpenItem, plan_reminders
+from encours.metrics.dunning import (
+    DEFAULT_STEPS,
+    Hold,
+    OpenItem,
+    next_step,
+    next_steps,
+    plan_reminders,
+)
 from encours.metrics.terms import breaks_terms_cap, latest_lawful_due_date
 
 START = date(2026, 3, 1)
@@ -123,3 +130,37 @@ def test_the_l441_10_cap():
     for issued in (date(2026, 1, 1) + timedelta(days=n) for n in range(366)):
         assert not breaks_terms_cap(issued, issued + timedelta(days=60))
         assert breaks_terms_cap(issued, issued + timedelta(days=90))
+
+
+F1_DUE = date(2026, 3, 10)
+
+
+def _next(as_of: date, sent_days: int | None) -> str | None:
+    coming = next_step(item("F1", F1_DUE), as_of=as_of, steps=DEFAULT_STEPS, sent_days=sent_days)
+    return None if coming is None else str(coming)
+
+
+def test_the_next_step_of_a_line_over_its_calendar():
+    assert _next(date(2026, 3, 1), None) == "courtesy 2026-03-03"  # J-7 still to come
+    assert _next(date(2026, 3, 13), None) == "friendly 2026-03-13"  # reached today, not sent
+    assert _next(date(2026, 3, 13), 3) == "firm 2026-03-25"  # friendly sent: J+15 next
+    assert _next(date(2026, 3, 27), -7) == "firm 2026-03-25"  # reached, late to be sent
+    assert _next(date(2026, 4, 30), 45) is None  # formal notice sent: the plan is over
+
+
+def test_next_steps_take_the_earliest_due_line_with_a_step_coming():
+    items = [item("F2", date(2026, 3, 15)), item("F1", F1_DUE), item("F9", F1_DUE, customer="C9")]
+    sent = {("books", "F1", 0): 45}
+    holds = [Hold("books:C9", "dispute", START)]
+    found = next_steps(items, as_of=date(2026, 4, 20), steps=DEFAULT_STEPS, sent=sent,
+                       holds=holds)  # fmt: skip
+    # F1 has had everything; F2's pre-formal step (J+30) is due; C9 is held: nothing.
+    assert {key: str(step) for key, step in found.items()} == {
+        "books:C1": "pre_formal 2026-04-14"
+    }
+    assert found["books:C1"].item.invoice_id == "F2"
+
+
+def test_a_paid_line_has_no_next_step():
+    items = [item("F1", F1_DUE, residual=0)]
+    assert next_steps(items, as_of=date(2026, 3, 13), steps=DEFAULT_STEPS, sent={}) == {}
