@@ -15,18 +15,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 from encours.errors import ConfigError
-from encours.metrics.dunning import Hold, PlannedLine, Reminder, plan_reminders
+from encours.metrics.dunning import (
+    Hold,
+    NextStep,
+    PlannedLine,
+    Reminder,
+    next_steps,
+    plan_reminders,
+)
 from encours.metrics.penalties import DueLineHistory, UnknownRateError, invoice_penalties
 from encours.metrics.terms import TermsBreach
 from encours.model import CURRENCY_EXPONENTS
 from encours.sync.config import Settings
 from encours.sync.dunning_letters import LetterWriter, Message
+from encours.sync.figures import Figures
 from encours.sync.store import Store
 from encours.sync.store.dunning import DunningLog
 
@@ -201,6 +209,33 @@ def _priced(
         indemnity=indemnity,
         late_invoices=late_invoices,
         message=writer.render(reminder.step.template, context),
+    )
+
+
+def next_dunning_steps(store: Store, settings: Settings, as_of: date) -> dict[str, NextStep]:
+    """Per customer key, the plan's next step as of `as_of` (`metrics/dunning.py`).
+
+    Counts what was already sent and the holds recorded, as `dunning_day` does.
+    """
+    log = DunningLog(store.db)
+    return next_steps(
+        log.open_items(as_of),
+        as_of=as_of,
+        steps=settings.dunning.plan(),
+        sent=log.sent_steps(),
+        holds=log.holds(),
+    )
+
+
+def with_next_dunning_steps(store: Store, settings: Settings, figures: Figures) -> Figures:
+    """The figures with each customer's next dunning step, for the push."""
+    coming = next_dunning_steps(store, settings, figures.as_of)
+    return replace(
+        figures,
+        customers=tuple(
+            replace(customer, next_dunning_step=coming.get(customer.key))
+            for customer in figures.customers
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from encours.metrics.credit import CreditPosition, credit_position
+from encours.metrics.dunning import NextStep
 from encours.metrics.dso import DayCount, DsoMethod, EmptyMonth, PeriodLength, WalkOrder
 from encours.metrics.indicators import DsoSettings, Indicators
 from encours.metrics.risk import RiskGrade, RiskMeasures, RiskThresholds, risk_grade
@@ -48,7 +49,9 @@ class CustomerFigures:
 
     `drafts` is the total of its draft invoices (in no ledger, so in no other figure);
     `balance_check` is None when its source states no balance for it; `credit_limit` is the
-    source's, else the configuration's (`[credit]`); `risk` its grade (`metrics/risk.py`).
+    source's, else the configuration's (`[credit]`); `risk` its grade (`metrics/risk.py`);
+    `next_dunning_step` the dunning plan's next step for it, when a sync pushes it
+    (`sync/dunning.py`), else None.
     """
 
     source: str
@@ -60,6 +63,7 @@ class CustomerFigures:
     balance_check: BalanceCheck | None = None
     credit_limit: int | None = None
     risk: RiskGrade = RiskGrade("A")
+    next_dunning_step: NextStep | None = None
 
     @property
     def credit(self) -> CreditPosition:

@@ -38,6 +38,7 @@ INDICATOR_LABELS: dict[str, str] = {
     "on_hold": "Blocage (plafond dépassé)",
     "risk_grade": "Note de risque",
     "risk_reason": "Motif de la note",
+    "next_dunning_step": "Prochaine relance",
     "aging": "Balance âgée",
     "as_of": "Calculé au",
 }
@@ -202,6 +203,8 @@ def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[
 
     `aging` expands to one value per column (`aging_1_30`, ...); a figure that cannot be
     computed is an empty string, so the target's field is cleared rather than left stale.
+    `next_dunning_step` is the step and its day ("firm 2026-03-25"), empty when the plan
+    has no step coming for the customer.
     """
     document = customer_json(customer)
     figures = customer.figures
@@ -215,6 +218,9 @@ def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[
             values[name] = "true" if customer.credit.on_hold else "false"
         elif name == "risk_reason":
             values[name] = customer.risk.main_reason
+        elif name == "next_dunning_step":
+            coming = customer.next_dunning_step
+            values[name] = "" if coming is None else str(coming)
         else:
             value = document[name]
             values[name] = "" if value is None else str(value)

@@ -135,3 +135,31 @@ def test_the_dso_trend_compares_with_the_snapshot_three_months_back(tmp_path: Pa
     assert not [r for r in after["C2"]["risk_reasons"] if r.startswith("DSO")]
     # A month on, the last snapshot three months back is still the one of 31 March.
     assert _customers(config, "2026-07-31")["C1"]["risk_reasons"][0].startswith("DSO up 122 ")
+
+
+def test_the_target_receives_the_next_dunning_step_until_sent_or_held(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    text = CONFIG.replace('"risk_reason"]', '"risk_reason", "next_dunning_step"]')
+    config.write_text(text + "[penalties]\nbusiness = false\n", encoding="utf-8")
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    def pushed() -> dict[str, str]:
+        document = json.loads((tmp_path / "indicators.json").read_text(encoding="utf-8"))
+        return {key: values["next_dunning_step"] for key, values in document.items()}
+
+    # C1's F1, due 14 February, reached the formal notice (J+45) on 31 March, not sent yet;
+    # C2's F3, due 31 May, reaches the pre-formal reminder (J+30) that very day.
+    assert pushed() == {
+        "books:C1": "formal_notice 2026-03-31",
+        "books:C2": "pre_formal 2026-06-30",
+    }
+
+    # The formal notice is a letter: written and recorded. C2 (no address) gets nothing, and
+    # then disputes its invoice.
+    _run("--config", str(config), "dunning", "--date", "2026-06-30", "--send")
+    _run("--config", str(config), "dunning", "--date", "2026-06-30", "dispute", "books:C2",
+         "--reason", "livraison contestée")  # fmt: skip
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    # C1 has had the last step of the plan; C2 is held: the fields are cleared.
+    assert pushed() == {"books:C1": "", "books:C2": ""}
