@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -242,3 +242,80 @@ def test_credit_limits_come_from_tryton(
     assert parties["3"]["encours_credit_used"] == Decimal("0.4020")  # 3 180 + 840 of 10 000
     assert parties["4"]["encours_credit_used"] is None  # Gamma has no limit
     assert not any(party["encours_on_hold"] for party in parties.values())
+
+
+RISK_FIELDS = ["encours_credit_limit", "encours_exposure", "encours_credit_used",
+               "encours_on_hold", "encours_risk_grade", "encours_risk_reason",
+               "encours_next_dunning_step"]  # fmt: skip
+
+
+def _risk(parties: dict[str, dict]) -> dict[str, tuple]:
+    return {
+        party: (
+            row["encours_credit_limit"],
+            row["encours_exposure"],
+            row["encours_credit_used"],
+            bool(row["encours_on_hold"]),  # SQLite gives booleans back as 0 and 1
+            row["encours_risk_grade"],
+            row["encours_risk_reason"],
+            row["encours_next_dunning_step"],
+        )
+        for party, row in parties.items()
+    }
+
+
+def test_risk_credit_and_next_dunning_step_on_the_parties(
+    tryton: TrytonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grade and its main reason, the limit's use, the hold and the dunning plan's next
+    step, read back from the parties; then a reminder sent, a dispute and a lower limit.
+
+    Default thresholds and plan (courtesy J−7, friendly J+3, firm J+15, pre_formal J+30,
+    formal_notice J+45); T is today, the scenario's dates count from it.
+    """
+    config = write_config(tmp_path, tryton, monkeypatch)
+    with config.open("a", encoding="utf-8") as more:
+        more.write(
+            '[push]\nindicators = ["credit_limit", "exposure", "credit_used", "on_hold", '
+            '"risk_grade", "risk_reason", "next_dunning_step"]\n'
+            "[penalties]\nbusiness = false\n"  # no penalty rates needed to send
+        )
+    assert encours(config, "sync").exit_code == 0
+    day = today()
+
+    def on(offset: int) -> str:
+        return (day + timedelta(days=offset)).isoformat()
+
+    no_reason = "no measure past its thresholds"
+    assert _risk(_parties(tryton, RISK_FIELDS)) == {
+        # Alpha: FA-1's 1 200 is 70 days late, 1 200 / (600 + 2 600) = 37.5 % > 25 %: C.
+        # FA-1 (due T−70) reached its formal notice at T−25, never sent.
+        "2": (Decimal("5000.00"), Decimal("3560.00"), Decimal("0.7120"), False, "C",
+              "38 % of its open items are over 60 days late (C from 25 %)",
+              f"formal_notice {on(-25)}"),
+        # Beta: FA-5 paid 5 days late, nothing 60 days late. FA-4's first instalment (due
+        # T−15) reaches its firm reminder today.
+        "3": (Decimal("10000.00"), Decimal("4020.00"), Decimal("0.4020"), False, "A",
+              no_reason, f"firm {on(0)}"),
+        # Gamma: no limit; its deposits paid a day or two late. FA-6, due T+10: courtesy T+3.
+        "4": (None, Decimal("4200.00"), None, False, "A", no_reason, f"courtesy {on(3)}"),
+    }  # fmt: skip
+
+    # Alpha's letter goes out, listing FA-1 (formal notice) and FA-3 (due T−20: firm); Beta
+    # (no address) gets nothing, then disputes; Alpha's limit drops to 3 000.
+    sent = encours(config, "dunning", "--send")
+    assert sent.exit_code == 0, sent.output
+    disputed = encours(config, "dunning", "dispute", "3", "--reason", "remise contestée")
+    assert disputed.exit_code == 0, disputed.output
+    admin(tryton).model("party.party", "write", [2], {"credit_limit_amount": Decimal(3000)})
+    assert encours(config, "sync").exit_code == 0
+
+    after = _risk(_parties(tryton, RISK_FIELDS))
+    # Alpha: 3 560 / 3 000 = 118.67 %: on hold, C for the limit too (the lateness stays the
+    # main reason, further past its threshold); FA-1 has had every step, FA-3's next is its
+    # pre-formal reminder at T+10.
+    assert after["2"] == (Decimal("3000.00"), Decimal("3560.00"), Decimal("1.1867"), True, "C",
+                          "38 % of its open items are over 60 days late (C from 25 %)",
+                          f"pre_formal {on(10)}")  # fmt: skip
+    assert after["3"][-1] is None  # disputed: no step coming, the field cleared
+    assert after["4"][-1] == f"courtesy {on(3)}"

@@ -20,6 +20,11 @@ FIELDS = {
     "encours_unapplied": ("Règlements non imputés", "Unapplied Receipts"),
     "encours_dso": ("DSO (jours)", "DSO (Days)"),
     "encours_on_hold": ("Blocage (plafond dépassé)", "On Hold (Credit Limit Exceeded)"),
+    "encours_credit_limit": ("Plafond d'encours", "Credit Limit"),
+    "encours_exposure": ("Engagement (encours + brouillons)", "Exposure (Outstanding + Drafts)"),
+    "encours_risk_grade": ("Note de risque", "Risk Grade"),
+    "encours_risk_reason": ("Motif de la note", "Main Risk Reason"),
+    "encours_next_dunning_step": ("Prochaine relance", "Next Dunning Step"),
 }
 
 

@@ -1,8 +1,9 @@
 """The receivable indicators encours computes, stored on the party.
 
 encours (https://pypi.org/project/encours/) reads the ledger, computes per customer the
-outstanding (encours client), what is overdue, the aged balance and the DSO, and writes them
-here each night with one call:
+outstanding (encours client), what is overdue, the aged balance, the DSO, the credit limit's
+use, a risk grade with its main reason and the next step of the dunning plan, and writes
+them here each night with one call:
 
     model.party.party.set_encours_indicators([[party_id, {field: value, ...}], ...])
 
@@ -67,6 +68,24 @@ class Party(metaclass=PoolMeta):
         help="Encours divisé par le plafond de crédit (1 = plafond atteint).",
     )
     encours_on_hold = fields.Boolean("Blocage (plafond dépassé)", readonly=True)
+    encours_credit_limit = _amount("Plafond d'encours")
+    encours_exposure = _amount(
+        "Engagement (encours + brouillons)",
+        help="Encours client + factures en brouillon : ce que le plafond couvre.",
+    )
+    encours_risk_grade = fields.Char(
+        "Note de risque",
+        readonly=True,
+        help="La pire des notes (A à D) du délai de paiement, du retard > 60 j, de la hausse "
+        "du DSO et de l'utilisation du plafond.",
+    )
+    encours_risk_reason = fields.Char("Motif de la note", readonly=True)
+    encours_next_dunning_step = fields.Char(
+        "Prochaine relance",
+        readonly=True,
+        help="L'étape du plan de relance qui vient pour l'échéance ouverte la plus ancienne, "
+        "et sa date.",
+    )
     encours_as_of = fields.Date("Calculé au", readonly=True)
     encours_updated_at = fields.Timestamp("Mis à jour le", readonly=True)
 
