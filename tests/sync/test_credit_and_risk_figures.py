@@ -1,5 +1,6 @@
 """Credit limits and the risk grade in the figures: from the config, with drafts, on every
-customer of `status --json` and in the values pushed to a target."""
+customer of `status --json` and in the values pushed to a target (a file, HubSpot's fake),
+with the dunning plan's next step."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+import responses
 from click.testing import CliRunner
+from fake_hubspot import FakeHubSpot
 from fec_files import Line, write_fec
 
 from encours.cli import cli
+from encours.sync.config import load_settings
+from encours.sync.init import create_target_fields
 
 #: C1: an invoice of 1 200.00 on 15 January, due 14 February (30 days), never paid.
 #: C2: 600.00 on 15 January paid on 16 March, 30 days late; 3 000.00 on 1 May, due 31 May.
@@ -163,3 +169,75 @@ def test_the_target_receives_the_next_dunning_step_until_sent_or_held(tmp_path: 
 
     # C1 has had the last step of the plan; C2 is held: the fields are cleared.
     assert pushed() == {"books:C1": "", "books:C2": ""}
+
+
+HUBSPOT_TOKEN = "hs-private-app-token-risk"  # noqa: S105 - a fake token
+
+
+def test_hubspot_gets_the_properties_then_the_grade_usage_hold_and_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`init`'s field creation, then two syncs into the HubSpot fake, read back per company."""
+    config = _setup(tmp_path)
+    text = CONFIG.replace('"risk_reason"]', '"risk_reason", "next_dunning_step"]').replace(
+        '[targets.file]\ntype = "file"\npath = "indicators.json"\n',
+        '[targets.crm]\ntype = "hubspot"\nmapping = "mapping.csv"\n',
+    )
+    config.write_text(text + "[penalties]\nbusiness = false\n", encoding="utf-8")
+    (tmp_path / "mapping.csv").write_text("books:C1,701\nbooks:C2,702\n", encoding="utf-8")
+    monkeypatch.setenv("ENCOURS_CRM_TOKEN", HUBSPOT_TOKEN)
+    hubspot = FakeHubSpot(HUBSPOT_TOKEN)
+    hubspot.add_company("701", name="Un SARL")
+    hubspot.add_company("702", name="Deux SA")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        hubspot.install(rsps)
+        assert create_target_fields(load_settings(config)) == [
+            ("crm", "8 propert(ies) created, 0 reused, group created")
+        ]
+        _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+        first = {key: dict(hubspot.companies[key]) for key in ("701", "702")}
+        _run("--config", str(config), "dunning", "--date", "2026-06-30", "--send")
+        _run("--config", str(config), "dunning", "--date", "2026-06-30", "dispute", "C2",
+             "--reason", "livraison contestée")  # fmt: skip
+        _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+    assert hubspot.violations == []
+
+    created = {name: (p["label"], p["type"], p["groupName"])
+               for name, p in hubspot.properties.items() if name.startswith("encours_")}  # fmt: skip
+    assert created == {
+        "encours_outstanding": ("Encours client", "string", "encours"),
+        "encours_credit_limit": ("Plafond d'encours", "string", "encours"),
+        "encours_exposure": ("Engagement (encours + brouillons)", "string", "encours"),
+        "encours_credit_used": ("Utilisation du plafond", "string", "encours"),
+        "encours_on_hold": ("Blocage (plafond dépassé)", "string", "encours"),
+        "encours_risk_grade": ("Note de risque", "string", "encours"),
+        "encours_risk_reason": ("Motif de la note", "string", "encours"),
+        "encours_next_dunning_step": ("Prochaine relance", "string", "encours"),
+    }
+    # C1: 1 200.00 on a 1 000.00 limit, 136 days late, its formal notice due since 31 March.
+    assert first["701"] == {
+        "name": "Un SARL",
+        "encours_outstanding": "1200.00",
+        "encours_credit_limit": "1000.00",
+        "encours_exposure": "1200.00",
+        "encours_credit_used": "1.2000",
+        "encours_on_hold": "true",
+        "encours_risk_grade": "D",
+        "encours_risk_reason": "100 % of its open items are over 60 days late (D from 50 %)",
+        "encours_next_dunning_step": "formal_notice 2026-03-31",
+    }
+    # C2: 3 000.00 of 10 000.00; paid 30 days late; F3, due 31 May, at its J+30 today.
+    assert first["702"] == {
+        "name": "Deux SA",
+        "encours_outstanding": "3000.00",
+        "encours_credit_limit": "10000.00",
+        "encours_exposure": "3000.00",
+        "encours_credit_used": "0.3000",
+        "encours_on_hold": "false",
+        "encours_risk_grade": "C",
+        "encours_risk_reason": "pays 30 days late on average (C from 30)",
+        "encours_next_dunning_step": "pre_formal 2026-06-30",
+    }
+    # The formal notice was written and recorded, C2 disputes: only that field changes.
+    assert hubspot.companies["701"] == first["701"] | {"encours_next_dunning_step": ""}
+    assert hubspot.companies["702"] == first["702"] | {"encours_next_dunning_step": ""}
