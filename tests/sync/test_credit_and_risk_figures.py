@@ -202,8 +202,11 @@ def test_hubspot_gets_the_properties_then_the_grade_usage_hold_and_next_step(
         _run("--config", str(config), "sync", "--as-of", "2026-06-30")
     assert hubspot.violations == []
 
-    created = {name: (p["label"], p["type"], p["groupName"])
-               for name, p in hubspot.properties.items() if name.startswith("encours_")}  # fmt: skip
+    created = {
+        name: (prop["label"], prop["type"], prop["groupName"])
+        for name, prop in hubspot.properties.items()
+        if name.startswith("encours_")
+    }
     assert created == {
         "encours_outstanding": ("Encours client", "string", "encours"),
         "encours_credit_limit": ("Plafond d'encours", "string", "encours"),
