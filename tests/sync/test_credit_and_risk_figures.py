@@ -5,6 +5,7 @@ with the dunning plan's next step."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fec_files import Line, write_fec
 from encours.cli import cli
 from encours.sync.config import load_settings
 from encours.sync.init import create_target_fields
+from encours.sync.report import INDICATOR_LABELS, push_keys
 
 #: C1: an invoice of 1 200.00 on 15 January, due 14 February (30 days), never paid.
 #: C2: 600.00 on 15 January paid on 16 March, 30 days late; 3 000.00 on 1 May, due 31 May.
@@ -244,3 +246,21 @@ def test_hubspot_gets_the_properties_then_the_grade_usage_hold_and_next_step(
     # The formal notice was written and recorded, C2 disputes: only that field changes.
     assert hubspot.companies["701"] == first["701"] | {"encours_next_dunning_step": ""}
     assert hubspot.companies["702"] == first["702"] | {"encours_next_dunning_step": ""}
+
+
+def test_every_indicator_with_a_label_can_be_pushed(tmp_path: Path) -> None:
+    """Each name of INDICATOR_LABELS is a push indicator that gives a value for a customer."""
+    config = _setup(tmp_path)
+    everything = ", ".join(f'"{name}"' for name in INDICATOR_LABELS)
+    text = re.sub(r"indicators = \[[^]]*\]", f"indicators = [{everything}]", CONFIG)
+    config.write_text(text, encoding="utf-8")
+    _run("--config", str(config), "sync", "--as-of", "2026-06-30")
+
+    pushed = json.loads((tmp_path / "indicators.json").read_text(encoding="utf-8"))
+
+    expected = set(push_keys(tuple(INDICATOR_LABELS), (30, 60, 90)))
+    assert "next_dunning_step" in expected and "aging_90_plus" in expected
+    assert {key: set(values) for key, values in pushed.items()} == {
+        "books:C1": expected,
+        "books:C2": expected,
+    }
