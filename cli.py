@@ -77,6 +77,15 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+#: `--as-of DATE` of the commands that show figures (`as_of_text`, parsed by the command).
+as_of_option = click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="DATE",
+    help="As of this date (default: the [company] as_of rule, today unless set).",
+)
+
+
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     """`click.echo`, with every control character but newline and tab shown escaped.
 
@@ -355,12 +364,7 @@ def sync(
 
 
 @cli.command()
-@click.option(
-    "--as-of",
-    "as_of_text",
-    metavar="DATE",
-    help="As of this date (default: the [company] as_of rule, today unless set).",
-)
+@as_of_option
 @click.option(
     "--html",
     "html_path",
@@ -397,12 +401,7 @@ def report(app: App, as_of_text: str | None, html_path: Path) -> None:
 
 
 @cli.command()
-@click.option(
-    "--as-of",
-    "as_of_text",
-    metavar="DATE",
-    help="As of this date (default: the [company] as_of rule, today unless set).",
-)
+@as_of_option
 @click.option(
     "--customer",
     "only",
@@ -473,12 +472,7 @@ def status(
 
 
 @cli.command()
-@click.option(
-    "--as-of",
-    "as_of_text",
-    metavar="DATE",
-    help="As of this date (default: the [company] as_of rule, today unless set).",
-)
+@as_of_option
 @pass_app
 @_handled
 def unmatched(app: App, as_of_text: str | None) -> None:
