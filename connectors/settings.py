@@ -8,6 +8,7 @@ has a `type: Literal["its-type"]` field: the configuration's `[sources.NAME]` an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,3 +94,14 @@ def parse_terms(value: int | str) -> PaymentTerms:
             )
         )
     return PaymentTerms(lines=tuple(lines))
+
+
+def prefixed_field_names(
+    prefix: str, keys: Iterable[str], named: Mapping[str, str]
+) -> dict[str, str]:
+    """A target's field per indicator: `[push.field_names]` first, else `prefix` + the key.
+
+    >>> prefixed_field_names("encours_", ["outstanding", "dso"], {"dso": "delai"})
+    {'outstanding': 'encours_outstanding', 'dso': 'delai'}
+    """
+    return {key: named.get(key, prefix + key) for key in keys}

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from encours.connectors.base import Source, Target
 from encours.connectors.registry import Context, Question, SourceSpec, TargetSpec
-from encours.connectors.settings import URL_PATTERN, HttpSection
+from encours.connectors.settings import URL_PATTERN, HttpSection, prefixed_field_names
 
 
 class DolibarrSettings(HttpSection):
@@ -81,7 +81,7 @@ def field_names(
     settings: DolibarrTargetSettings, keys: Iterable[str], named: Mapping[str, str]
 ) -> dict[str, str]:
     """`[push.field_names]` first, else the prefix: `encours_outstanding`."""
-    return {key: named.get(key, settings.field_prefix + key) for key in keys}
+    return prefixed_field_names(settings.field_prefix, keys, named)
 
 
 def own_records(target: DolibarrTargetSettings, source: object) -> bool:

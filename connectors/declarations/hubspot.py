@@ -10,7 +10,7 @@ from pydantic import Field
 
 from encours.connectors.base import Target
 from encours.connectors.registry import Context, Question, TargetSpec
-from encours.connectors.settings import HttpSection, base_url_field
+from encours.connectors.settings import HttpSection, base_url_field, prefixed_field_names
 
 BASE_URL = "https://api.hubapi.com"
 
@@ -41,7 +41,7 @@ def field_names(
 
     A property's internal name shares one namespace with the portal's own properties.
     """
-    return {key: named.get(key, settings.property_prefix + key) for key in keys}
+    return prefixed_field_names(settings.property_prefix, keys, named)
 
 
 def make_target(context: Context) -> Target:

@@ -15,7 +15,12 @@ from pydantic import Field
 
 from encours.connectors.base import Source, Target
 from encours.connectors.registry import Context, Question, SourceSpec, TargetSpec
-from encours.connectors.settings import URL_PATTERN, HttpSection, base_url_field
+from encours.connectors.settings import (
+    URL_PATTERN,
+    HttpSection,
+    base_url_field,
+    prefixed_field_names,
+)
 
 BASE_URL = "https://api.sellsy.com/v2"
 TOKEN_URL = "https://login.sellsy.com/oauth2/access-tokens"  # noqa: S105 - a URL
@@ -80,7 +85,7 @@ def field_names(
     settings: SellsyTargetSettings, keys: Iterable[str], named: Mapping[str, str]
 ) -> dict[str, str]:
     """`[push.field_names]` first, else the prefix: `encours_outstanding`."""
-    return {key: named.get(key, settings.field_prefix + key) for key in keys}
+    return prefixed_field_names(settings.field_prefix, keys, named)
 
 
 def own_records(target: SellsyTargetSettings, source: object) -> bool:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from encours.connectors.xero import XeroSource
 
 BASE_URL = "https://api.xero.com/api.xro/2.0"
-TOKEN_URL = "https://identity.xero.com/connect/token"
+TOKEN_URL = "https://identity.xero.com/connect/token"  # noqa: S105 - an address
 
 
 class XeroSourceSettings(HttpSection):
