@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from encours.connectors import registry
 from encours.connectors.settings import Section
@@ -183,6 +183,18 @@ class Settings(Section):
     risk: RiskSettings = RiskSettings()
     penalties: PenaltySettings = PenaltySettings()
     dunning: DunningSettings = DunningSettings()
+
+    @model_validator(mode="after")
+    def _limits_in_cents(self) -> Settings:
+        """A credit limit has no more decimals than the company currency (no cent lost)."""
+        exponent = CURRENCY_EXPONENTS[self.company.currency]
+        for customer, limit in self.credit.limits.items():
+            if limit != round(limit, exponent):
+                raise ValueError(
+                    f"credit.limits: the limit of {customer} ({limit}) has more decimals than "
+                    f"{self.company.currency} allows ({exponent})"
+                )
+        return self
 
 
 def default_as_of(rule: str, today: date) -> date:

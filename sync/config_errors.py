@@ -33,6 +33,9 @@ def describe(exc: ValidationError, model: type[BaseModel], text: str | None = No
     for error in exc.errors(include_url=False, include_input=False):
         keys, known = _walk(model, [str(part) for part in error["loc"]])
         message = _MESSAGES.get(error["type"], error["msg"])
+        if not keys:  # a rule across sections: its message names the settings
+            problems.append(message.removeprefix("Value error, "))
+            continue
         if error["type"] == "extra_forbidden":
             near = difflib.get_close_matches(keys[-1], known, n=1, cutoff=0.6)
             if near:

@@ -157,3 +157,22 @@ def test_bad_penalty_and_dunning_settings_are_refused(
     config.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=named):
         load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[credit]\nlimits = { C1 = "-5.00" }\n', "limit of C1 must be an amount >= 0"),
+        ('[credit]\nlimits = { C1 = "1000.005" }\n', "more decimals than EUR allows"),
+        ('[credit]\nlimits = { C1 = "lots" }\n', "credit.limits"),
+        ('[risk]\ndso_rise_days = ["20", "10", "40"]\n', "three ascending values"),
+        ('[risk]\nlimit_usage = ["0.8", "1.0"]\n', "risk.limit_usage"),
+    ],
+)
+def test_bad_credit_limits_and_risk_thresholds_are_refused(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=named):
+        load_settings(config)
