@@ -36,14 +36,15 @@ class Pull:
     whatever the store has of it and did not see again was deleted at the source.
     `unchanged` says there is nothing to read since `position`. `stage`, when given, puts
     the same records into the store's engine itself, as tables (`sync/store/ledger.py`):
-    the store then calls it instead of reading `records`.
+    the store then calls it instead of reading `records`, with the fingerprint of the index
+    of the last read it keeps (`connectors/fec_changes.py`), or None.
     """
 
     records: Iterator[SourceRecord | Rejected]
     position: Callable[[], str]
     replace_all: bool
     unchanged: bool = False
-    stage: Callable[[Any], None] | None = None
+    stage: Callable[[Any, str | None], None] | None = None
 
 
 class Source(Protocol):

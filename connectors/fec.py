@@ -180,14 +180,15 @@ class FecConnector:
             stage=self.stage,
         )
 
-    def stage(self, db: Any) -> None:
+    def stage(self, db: Any, previous: str | None = None) -> None:
         """The records of `records()`, read by the engine into tables of `db`.
 
-        `db` is a DuckDB connection; see `connectors/fec_engine.py`.
+        `db` is a DuckDB connection; `previous` the fingerprint of the index of the last
+        read, which `db` shows (see `connectors/fec_engine.py` and `fec_changes.py`).
         """
         from encours.connectors.fec_engine import stage_fec
 
-        stage_fec(db, self)
+        stage_fec(db, self, previous)
 
     def fingerprint(self) -> str:
         """A digest of the file's bytes: sync reads the file again only when it changes."""

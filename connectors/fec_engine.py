@@ -59,6 +59,7 @@ from pathlib import Path
 
 import duckdb
 
+from encours.connectors import fec_changes
 from encours.connectors.fec import (
     LEDGER_BASIS,
     MAX_CENTS,
@@ -72,6 +73,7 @@ from encours.connectors.fec import (
     _open,
     _split_lines,
 )
+from encours.errors import DataError
 from encours.model import Customer, LedgerLine, LedgerSale, Rejected, SourceBalance, to_decimal
 
 CHUNK = 1 << 24
@@ -127,11 +129,18 @@ class _Plan:
     single_byte: bool
 
 
-def stage_fec(con: duckdb.DuckDBPyConnection, connector: FecConnector) -> None:
+def stage_fec(
+    con: duckdb.DuckDBPyConnection, connector: FecConnector, previous: str | None = None
+) -> None:
     """Stage the FEC file of `connector` into temp tables of `con` (see the module docstring).
 
     `fec_lines`, `fec_sales`, `fec_customers`, `fec_balances` and `fec_rejected` hold the
-    records of `connector.records()`, one row each, with the same values.
+    records of `connector.records()`, one row each, with the same values; `fec_index_*` the
+    index of the file for its next read (`fec_changes`).
+
+    `previous` is the fingerprint of the last read's index, shown in the `fec_previous_*`
+    tables: when it is this read's, only the entries whose lines changed are worked out, and
+    the records hold those only (`fec_index_scope` says which line numbers they replace).
 
     Raises:
         DataError: as `connector.records()` does, and nothing is created.
@@ -157,13 +166,65 @@ def stage_fec(con: duckdb.DuckDBPyConnection, connector: FecConnector) -> None:
         finally:
             if copy is not None:
                 copy.unlink()
+        read_as = _fingerprint(plan, connector)
+        if previous == read_as and _stage_changes(con, plan, connector, read_as):
+            return
+        _parse(con, plan, connector)
         link = _fragments(con, plan)
         _raise_first_error(con, plan, connector, link)
         _build(con, plan, connector, link)
+        fec_changes.finish_whole(con, link, read_as)
     finally:
         for table in WORK_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        fec_changes.drop(con)
         con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
+
+
+def _fingerprint(plan: _Plan, connector: FecConnector) -> str:
+    """What a read depends on besides the lines (`fec_changes.fingerprint`)."""
+    header = plan.header
+    return fec_changes.fingerprint(
+        plan.encoding,
+        plan.read_encoding,
+        plan.translate,
+        plan.new_line,
+        plan.rows_per_line,
+        plan.terminator,
+        header.separator,
+        header.width,
+        sorted(header.index.items()),
+        header.signed,
+        connector.source,
+        connector.currency,
+        connector.default_terms,
+        sorted(connector.terms.items()),
+        connector.bounds,
+    )
+
+
+def _stage_changes(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, read_as: str
+) -> bool:
+    """Work out only the entries whose lines changed (`fec_changes`); False if it can't.
+
+    On False, `fec_text` holds the whole file again, for the whole read.
+    """
+    key = f"coalesce(nullif({_bstrip('aux')}, ''), account)"
+    if fec_changes.narrow(con, lambda lines: _parse(con, plan, connector, lines), key):
+        try:
+            link = _fragments(con, plan)
+            if fec_changes.simple(con, link):
+                _raise_first_error(con, plan, connector, link)
+                _build(con, plan, connector, link)
+                if fec_changes.finish_narrowed(
+                    con, link, read_as, connector.source, LEDGER_BASIS
+                ):
+                    return True
+        except DataError:
+            pass  # the whole read reports the first error of the file
+    fec_changes.widen(con)
+    return False
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -280,11 +341,11 @@ def _csv_options(plan: _Plan, connector: FecConnector) -> str:
 
 
 def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
-    """Every non-blank line as `fec_parsed`; False when DuckDB cannot read the file.
+    """Every line as `fec_text` (number, line, digest); False when DuckDB cannot read it.
 
     read_csv reads each line as one VARCHAR (a delimiter that never occurs, no quotes), in
-    file order and numbered; the fields are then split in SQL, in parallel, so that a line's
-    raw text, its number of fields and blank lines are exactly what the Python reader sees.
+    file order and numbered, so that a line's raw text, its number of fields and blank lines
+    are exactly what the Python reader sees; `_parse` splits the fields.
     """
     con.execute("SET preserve_insertion_order = true")
     try:
@@ -295,13 +356,14 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE fec_text AS
+            SELECT number, line, {fec_changes.digest("line")} AS digest FROM (
             SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
             FROM (
                 SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
                     ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
                     {_csv_options(plan, connector)}
                 )
-            ) WHERE idx % {k} = 0 AND idx >= {k}
+            ) WHERE idx % {k} = 0 AND idx >= {k})
             """,
             [str(plan.path)],
         )
@@ -312,15 +374,24 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
         return False
     # Every later step says its order (line numbers): DuckDB may work on all cores.
     con.execute("SET preserve_insertion_order = false")
+    return True
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, lines: str = "fec_text"
+) -> None:
+    """`fec_parsed` from the lines (number, line) of `lines`, a table or a query.
+
+    The fields are split on the separator in SQL, in parallel.
+    """
     sep = _lit(plan.header.separator.decode("ascii"))
-    source = f"SELECT number, line, string_split(line, {sep}) AS parts FROM fec_text"
+    source = f"SELECT number, line, string_split(line, {sep}) AS parts FROM {lines}"
 
     def field(position: int) -> str:
         return f"parts[{position + 1}]"
 
     longest = f"list_max(list_transform(parts, lambda p: {_length('p', plan)}))"
     con.execute(_parsed_sql(plan, connector, source, field, "len(parts)", longest))
-    return True
 
 
 def _parsed_sql(

@@ -294,7 +294,7 @@ def read_source(store: Store, source: Source, full_refresh: bool, say: Progress)
             return read
         if pull.stage is not None:
             say("pull", f"{source.source}: reading")
-            read.ledger = store.read_ledger(pull.stage)
+            read.ledger = store.read_ledger(source.source, pull.stage, whole=full_refresh)
         read.pull = pull
     except (DataError, TransientError, ConfigError, ApiError) as exc:
         _failed(read.outcome, exc, say)

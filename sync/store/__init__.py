@@ -35,7 +35,15 @@ from encours.sync.store.connection import (
     schema_version,
     store_error,
 )
-from encours.sync.store.ledger import keep_ledger, stage_ledger
+from encours.sync.store.ledger import (
+    LEDGER_INDEX,
+    hide_previous,
+    keep_index,
+    keep_ledger,
+    narrowed,
+    show_previous,
+    stage_ledger,
+)
 from encours.sync.store.queries import FigureQueries
 from encours.sync.store.reconciling import Reconciling
 from encours.sync.store.review import ReviewQueries
@@ -191,14 +199,26 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         finally:
             writer.discard()
 
-    def read_ledger(self, stage: Callable[[duckdb.DuckDBPyConnection], None]) -> str:
+    def read_ledger(
+        self,
+        source: str,
+        stage: Callable[[duckdb.DuckDBPyConnection, str | None], None],
+        *,
+        whole: bool = False,
+    ) -> str:
         """Let a source's engine read (`Pull.stage`) fill its ledger tables; name them.
 
-        Call it outside any transaction: what the read raises (a bad file) then aborts
-        nothing. The tables are temporary, kept under the name returned until
-        `write_ledger`.
+        The read is shown the index of the source's last read (`ledger.show_previous`), so
+        that it works out only what changed; with `whole` (`sync --full-refresh`), it works
+        out every entry again. Call it outside any transaction: what the read raises (a bad
+        file) then aborts nothing. The tables are temporary, kept under the name returned
+        until `write_ledger`.
         """
-        stage(self.db)
+        show_previous(self.db, source)
+        try:
+            stage(self.db, None if whole else self.cursor(source, LEDGER_INDEX))
+        finally:
+            hide_previous(self.db)
         self._ledgers += 1
         return keep_ledger(self.db, f"ledger{self._ledgers}")
 
@@ -219,9 +239,14 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         create_stage(self.db)
         written = stage_ledger(self.db, ledger, company_currency)
         row = self.db.execute("SELECT COUNT(*) FROM stage_quarantine").fetchone()
-        counts = Merge(self.db, source, run_id, unique=True).run(
-            replace_all=replace_all, max_deletion_share=max_deletion_share
-        )
+        if narrowed(self.db, ledger):  # the changed entries only: `fec_changes`
+            merge = Merge(self.db, source, run_id, unique=True, scope=ledger)
+            counts = merge.run(replace_all=False, max_deletion_share=None)
+        else:
+            counts = Merge(self.db, source, run_id, unique=True).run(
+                replace_all=replace_all, max_deletion_share=max_deletion_share
+            )
+        keep_index(self.db, source, ledger, run_id)
         return WriteCounts(
             written=written,
             quarantined=int(row[0]) if row else 0,

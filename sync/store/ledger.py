@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
+from encours.connectors.fec_changes import INDEX_TABLES, PREVIOUS
 from encours.model import CURRENCY_EXPONENTS, CreditKind
 from encours.sync.store.writing import COLUMNS
 
@@ -36,12 +37,117 @@ def amount_text(units: str, exponent: int) -> str:
 LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected")
 
 
+#: The cursor (source, LEDGER_INDEX) holds the fingerprint of a ledger's stored index.
+LEDGER_INDEX = "ledger-index"
+
+
+def show_previous(db: duckdb.DuckDBPyConnection, source: str) -> None:
+    """The stored index of `source`'s last read, as the `fec_previous_*` views a read uses."""
+    where = f"WHERE source = '{source.replace(chr(39), chr(39) * 2)}'"
+    columns = {
+        "lines": "number, digest",
+        "entries": "first_line, last_line, booked_on",
+        "customer_lines": "number, customer_key, customer_id, amount",
+    }
+    for part, names in columns.items():
+        db.execute(
+            f"CREATE OR REPLACE TEMP VIEW fec_previous_{part} AS "  # DuckDB: OR REPLACE
+            f"SELECT {names} FROM ledger_{part} {where}"
+        )
+
+
+def hide_previous(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the views `show_previous` made."""
+    for view in PREVIOUS:
+        db.execute(f"DROP VIEW IF EXISTS {view}")
+
+
 def keep_ledger(db: duckdb.DuckDBPyConnection, name: str) -> str:
     """Rename the `fec_*` tables just read to `<name>_*` (another read may follow)."""
-    for part in LEDGER_TABLES:
+    parts = list(LEDGER_TABLES)
+    for part in INDEX_TABLES:  # a read by the Python reader leaves no index
+        row = db.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [f"fec_{part}"]
+        ).fetchone()
+        if row is not None:
+            parts.append(part)
+    for part in parts:
         db.execute(f"DROP TABLE IF EXISTS {name}_{part}")
         db.execute(f"ALTER TABLE fec_{part} RENAME TO {name}_{part}")
     return name
+
+
+def narrowed(db: duckdb.DuckDBPyConnection, ledger: str) -> bool:
+    """Whether the read `ledger` holds only the changed entries of its file."""
+    if not _exists(db, f"{ledger}_index_meta"):
+        return False
+    row = db.execute(f"SELECT narrowed FROM {ledger}_index_meta").fetchone()
+    return bool(row and row[0])
+
+
+def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: int) -> None:
+    """Store the index the read `ledger` made (or drop the source's, if it made none).
+
+    Call it in the transaction that merged the read's records: the index describes them.
+    """
+    row = None
+    if _exists(db, f"{ledger}_index_meta"):
+        row = db.execute(f"SELECT fingerprint, narrowed FROM {ledger}_index_meta").fetchone()
+    fingerprint, is_narrowed = row if row else (None, False)
+    source_only = {"source": source}
+    if fingerprint is None or not is_narrowed:
+        for part in ("lines", "entries", "customer_lines"):
+            db.execute(f"DELETE FROM ledger_{part} WHERE source = $source", source_only)
+    else:
+        scope = f"(SELECT number FROM {ledger}_index_scope)"
+        db.execute(
+            "DELETE FROM ledger_lines WHERE source = $source AND number IN "
+            f"(SELECT number FROM {ledger}_index_changed)",
+            source_only,
+        )
+        db.execute(
+            f"DELETE FROM ledger_entries WHERE source = $source AND first_line IN {scope}",
+            source_only,
+        )
+        db.execute(
+            f"DELETE FROM ledger_customer_lines WHERE source = $source AND number IN {scope}",
+            source_only,
+        )
+    if fingerprint is None:
+        db.execute(
+            "DELETE FROM cursors WHERE source = $source AND stream = $stream",
+            {"source": source, "stream": LEDGER_INDEX},
+        )
+    else:
+        db.execute(
+            f"INSERT INTO ledger_lines SELECT $source, number, digest FROM {ledger}_index_lines",
+            source_only,
+        )
+        db.execute(
+            "INSERT INTO ledger_entries SELECT $source, first_line, last_line, booked_on "
+            f"FROM {ledger}_index_entries",
+            source_only,
+        )
+        db.execute(
+            "INSERT INTO ledger_customer_lines SELECT $source, number, customer_key, "
+            f"customer_id, amount FROM {ledger}_index_customer_lines",
+            source_only,
+        )
+        db.execute(
+            "INSERT INTO cursors VALUES ($source, $stream, $value, $run) "
+            "ON CONFLICT (source, stream) DO UPDATE SET value = excluded.value, "
+            "run_id = excluded.run_id",
+            {"source": source, "stream": LEDGER_INDEX, "value": fingerprint, "run": run_id},
+        )
+    for part in INDEX_TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {ledger}_{part}")
+
+
+def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchone()
+    return row is not None
 
 
 def stage_ledger(db: duckdb.DuckDBPyConnection, ledger: str, company_currency: str) -> int:

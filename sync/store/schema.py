@@ -218,4 +218,27 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_at TEXT NOT NULL
     );
     """,
+    # 3: the index of the last read of each ledger file, so that its next read works out
+    # only the entries whose lines changed (`connectors/fec_changes.py`). The fingerprint of
+    # the settings it was made with is the cursor (source, 'ledger-index').
+    """
+    CREATE TABLE ledger_lines (
+        source TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        digest BIGINT NOT NULL
+    );
+    CREATE TABLE ledger_entries (
+        source TEXT NOT NULL,
+        first_line BIGINT NOT NULL,
+        last_line BIGINT NOT NULL,
+        booked_on DATE NOT NULL
+    );
+    CREATE TABLE ledger_customer_lines (
+        source TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        customer_key TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        amount BIGINT NOT NULL
+    );
+    """,
 )

@@ -209,13 +209,27 @@ class Merge:
     """Merges the `stage_*` tables of one source into the store (see the module docstring)."""
 
     def __init__(
-        self, db: duckdb.DuckDBPyConnection, source: str, run_id: int, *, unique: bool = False
+        self,
+        db: duckdb.DuckDBPyConnection,
+        source: str,
+        run_id: int,
+        *,
+        unique: bool = False,
+        scope: str | None = None,
     ) -> None:
-        """`unique`: the staged keys are unique by construction (a ledger's line numbers)."""
+        """`unique`: the staged keys are unique by construction (a ledger's line numbers).
+
+        `scope`: the staged rows are a ledger's changed entries only (`connectors/
+        fec_changes.py`); the tables `<scope>_index_scope` (line numbers) and
+        `<scope>_index_customers` (customer ids) say which stored records they replace.
+        Records of other lines and other customers are left as they are; the balances are
+        all staged.
+        """
         self.db = db
         self.source = source
         self.run_id = run_id
         self.unique = unique
+        self.scope = scope
 
     def _drop(self, name: str) -> None:
         """Drop the temporary table or view `name`, if there is one."""
@@ -318,7 +332,15 @@ class Merge:
             (self.source,),
         )
         self._drop(f"changed_{table}")
-        if stored or not self.unique:
+        if stored and self.scope is not None:
+            # A few staged rows: compare them with their stored rows only.
+            self.db.execute(
+                f"CREATE TEMP TABLE changed_{table} AS SELECT {columns} FROM new_{table} "
+                f"EXCEPT SELECT {columns} FROM {table} WHERE source = $source "
+                f"AND {key[0]} IN (SELECT {key[0]} FROM new_{table})",
+                {"source": self.source},
+            )
+        elif stored or not self.unique:
             self.db.execute(
                 f"CREATE TEMP TABLE changed_{table} AS SELECT {columns} "
                 f"FROM new_{table} EXCEPT SELECT {columns} FROM {table} WHERE source = $source",
@@ -328,7 +350,9 @@ class Merge:
             self.db.execute(
                 f"CREATE TEMP VIEW changed_{table} AS SELECT {columns} FROM new_{table}"
             )
-        if replace_all:
+        if self.scope is not None and table not in PARENTS:
+            gone = self._gone_in_scope(table)
+        elif replace_all:
             gone = (
                 f"SELECT {keys} FROM {table} WHERE source = $source "
                 f"EXCEPT SELECT {keys} FROM new_{table}"
@@ -355,6 +379,29 @@ class Merge:
         self.db.execute(
             f"CREATE OR REPLACE TEMP TABLE gone_{table} AS {gone}",
             {"source": self.source} if "$source" in gone else {},
+        )
+
+    def _gone_in_scope(self, table: str) -> str:
+        """Stored keys of a scoped read's records that it no longer gives.
+
+        A ledger record's id ends with its line number (`VT/12/L40`); the balances are all
+        staged.
+        """
+        scope = self.scope
+        if table in ("invoices", "credits", "sales"):
+            # DuckDB: regexp_extract (PostgreSQL: substring(... from '/L([0-9]+)$')).
+            number = "TRY_CAST(regexp_extract(external_id, '/L([0-9]+)$', 1) AS BIGINT)"
+            inside = f"{number} IN (SELECT number FROM {scope}_index_scope)"
+        elif table == "customers":
+            inside = f"external_id IN (SELECT customer_id FROM {scope}_index_customers)"
+        elif table == "source_balances":
+            inside = "true"
+        else:
+            inside = "false"
+        (key,) = KEYS[table]
+        return (
+            f"SELECT {key} FROM {table} WHERE source = $source AND {inside} "
+            f"EXCEPT SELECT {key} FROM new_{table}"
         )
 
     def _mark_dirty(self) -> None:

@@ -1,0 +1,281 @@
+"""A FEC read again: only the entries whose lines changed are worked out anew.
+
+The first read of a FEC leaves an index of it beside the records (`fec_index_*`, kept by
+the store as `ledger_lines`, `ledger_entries` and `ledger_customer_lines`): a digest of
+every line, the span and date of every entry, and every customer line's customer and
+amount. The next read of the same file (same columns, encoding, line ends, terms and
+bounds: the same `fingerprint`) compares each line's digest with the index, by line number,
+and takes to the engine's usual steps (`fec_engine`) only
+
+    S = the changed lines + every entry of the last read that holds one of them or is next to
+        one (a changed line may join it) + the entry of each touched customer's first line,
+
+where a touched customer is one with a changed line, before or after. The records of S
+replace those the last read made from the same line numbers (`fec_index_scope`); the
+customers' rows are those of the touched customers; the balances are summed again from the
+index, over every customer line, with S's new values.
+
+Example: 5 000 000 lines, 20 000 of them with a new lettrage code; S is their entries and
+the customers' first entries, about 70 000 lines: they are parsed, grouped and turned into
+records; the other 4 930 000 lines are only read and hashed.
+
+This holds when entries are simple, as an export from accounting software makes them:
+each one run of adjacent lines (same JournalCode, EcritureNum and EcritureDate) that
+balances, and one customer key per customer id. Otherwise, and when too many lines changed
+(`MAX_CHANGED_SHARE`), the whole file is worked out as on a first read; so is a file in
+which S holds an error, which that read then reports as it would. A FEC the index was not
+made for (other settings, or no index: a file the engine left to the Python reader) is
+read whole, and a read that is not simple leaves no index.
+
+DuckDB-only: `hash`, ASOF JOIN, `range`, `unnest`; the FEC engine runs on DuckDB.
+"""
+
+# ruff: noqa: S608 - table and column names come from this module; values are parameters
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import duckdb
+
+#: Beyond this share of changed lines, the whole file is worked out again.
+MAX_CHANGED_SHARE = 0.10
+#: The tables a read leaves for the store's index (`sync/store/ledger.py`), by what they hold.
+INDEX_TABLES = (
+    "index_meta",  # fingerprint (NULL: keep no index), narrowed (only S was worked out)
+    "index_lines",  # number, digest: every line read, or the changed ones when narrowed
+    "index_entries",  # first_line, last_line, booked_on: every entry, or S's
+    "index_customer_lines",  # number, customer_key, customer_id, amount: all, or S's
+    "index_changed",  # number, removed: lines changed since the last read (narrowed only)
+    "index_scope",  # number: line numbers whose records, entries and lines are replaced
+    "index_customers",  # customer_id: the touched customers (narrowed only)
+)
+#: The last read's index, as the store shows it to a new read of the same source.
+PREVIOUS = ("fec_previous_lines", "fec_previous_entries", "fec_previous_customer_lines")
+_WORK = ("fec_changed_text", "fec_touched", "fec_subset", "fec_keys", "fec_all_customer_lines")
+
+
+def digest(line: str) -> str:
+    """SQL for a line's digest. DuckDB: hash, a UBIGINT, halved to be a BIGINT anywhere."""
+    return f"CAST(hash({line}) >> 1 AS BIGINT)"
+
+
+def fingerprint(*parts: object) -> str:
+    """What the index depends on besides the lines: a digest of the settings and format."""
+    return hashlib.sha256(repr((duckdb.__version__, *parts)).encode()).hexdigest()
+
+
+def narrow(con: duckdb.DuckDBPyConnection, parse: Callable[[str], None], customer_key: str) -> bool:
+    """Cut `fec_text` down to S and parse it; False (nothing changed) when it should not be.
+
+    `fec_text` holds every line just read (number, line, digest), `fec_previous_*` the last
+    read's index. On True, `fec_text` holds S (the whole read is kept as `fec_text_all`)
+    and `fec_parsed` its fields. `parse(lines)` makes `fec_parsed` from the lines (number,
+    line) of the table or query `lines`; `customer_key` is the SQL of a parsed line's
+    customer key.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_changed_text AS
+        SELECT coalesce(n.number, o.number) AS number, n.number IS NULL AS removed, n.line,
+            n.digest
+        FROM fec_text n FULL JOIN fec_previous_lines o ON o.number = n.number
+        WHERE n.digest IS DISTINCT FROM o.digest
+        """
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_index_changed AS "
+        "SELECT number, removed FROM fec_changed_text"
+    )
+    (changed, lines) = con.execute(
+        "SELECT (SELECT count(*) FROM fec_index_changed), (SELECT count(*) FROM fec_text)"
+    ).fetchone() or (0, 0)
+    if changed > MAX_CHANGED_SHARE * max(lines, 1):
+        return False
+    # The entries of the last read that hold a changed line or the line before or after it.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_touched AS
+        SELECT DISTINCT e.first_line, e.last_line
+        FROM (SELECT number + d AS n FROM fec_index_changed, (VALUES (-1), (0), (1)) v(d)) c
+        ASOF JOIN fec_previous_entries e ON c.n >= e.first_line
+        WHERE c.n <= e.last_line
+        """
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_subset AS "
+        "SELECT number FROM fec_index_changed WHERE NOT removed"
+    )
+    parse("(SELECT number, line FROM fec_changed_text WHERE NOT removed)")  # their customers
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_keys AS
+        SELECT {customer_key} AS customer_key FROM fec_parsed WHERE is_customer
+        UNION SELECT customer_key FROM fec_previous_customer_lines
+        WHERE number IN (SELECT number FROM fec_index_changed)
+        """
+    )
+    # Each touched customer's first line, now: its entry must be in S for the customer's row.
+    con.execute(
+        f"""
+        INSERT INTO fec_touched
+        SELECT DISTINCT e.first_line, e.last_line
+        FROM (
+            SELECT min(number) AS n FROM (
+                SELECT number, customer_key FROM fec_previous_customer_lines
+                WHERE number NOT IN (SELECT number FROM fec_index_changed)
+                UNION ALL SELECT number, {customer_key} FROM fec_parsed WHERE is_customer
+            ) WHERE customer_key IN (SELECT customer_key FROM fec_keys)
+            GROUP BY customer_key
+        ) f
+        ASOF JOIN fec_previous_entries e ON f.n >= e.first_line
+        WHERE f.n <= e.last_line
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO fec_subset
+        SELECT n FROM (SELECT DISTINCT unnest(range(first_line, last_line + 1)) AS n
+                       FROM fec_touched)
+        WHERE n <= (SELECT max(number) FROM fec_text) AND n NOT IN (SELECT number FROM fec_subset)
+        """
+    )
+    con.execute("ALTER TABLE fec_text RENAME TO fec_text_all")
+    con.execute(
+        "CREATE TEMP TABLE fec_text AS SELECT * FROM fec_text_all "
+        "WHERE number IN (SELECT number FROM fec_subset)"
+    )
+    parse("fec_text")
+    return True
+
+
+def simple(con: duckdb.DuckDBPyConnection, link: str) -> bool:
+    """Whether the entries just grouped are simple: one balanced run of lines each."""
+    if "frag_no" in link:  # a key on several runs: `fec_engine._fragments`
+        return False
+    (balanced,) = con.execute(
+        "SELECT coalesce(bool_and(debit = credit), true) FROM fec_frags"
+    ).fetchone() or (False,)
+    return bool(balanced)
+
+
+def finish_narrowed(
+    con: duckdb.DuckDBPyConnection, link: str, fingerprint_: str, source: str, basis: str
+) -> bool:
+    """After S's records are built: the touched customers, all balances, the index's rows.
+
+    False when the whole file must be worked out after all (entries not simple, or a
+    customer id under two keys).
+    """
+    if not simple(con, link):
+        return False
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_index_scope AS
+        SELECT number FROM fec_subset UNION SELECT number FROM fec_index_changed
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_all_customer_lines AS
+        SELECT number, customer_key, customer_id, amount FROM fec_previous_customer_lines
+        WHERE number NOT IN (SELECT number FROM fec_index_scope)
+        UNION ALL
+        SELECT number, customer_key, customer_id, CAST(debit_h - credit_h AS BIGINT) FROM fec_cl
+        """
+    )
+    if not _one_key_per_customer(con, "fec_all_customer_lines"):
+        return False
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_index_customers AS
+        SELECT DISTINCT customer_id FROM fec_all_customer_lines
+        WHERE customer_key IN (SELECT customer_key FROM fec_keys)
+        UNION SELECT customer_id FROM fec_previous_customer_lines
+        WHERE customer_key IN (SELECT customer_key FROM fec_keys)
+        """
+    )
+    # S holds the first line of each touched customer only: the others' rows are partial.
+    con.execute(
+        "DELETE FROM fec_customers WHERE external_id NOT IN "
+        "(SELECT customer_id FROM fec_index_customers)"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_balances AS
+        SELECT ? AS source, customer_id AS external_id,
+            (SELECT max(booked_on) FROM (
+                SELECT booked_on FROM fec_previous_entries
+                WHERE first_line NOT IN (SELECT number FROM fec_index_scope)
+                UNION ALL SELECT booked_on FROM fec_frags)) AS as_of,
+            CAST(sum(amount) AS BIGINT) AS amount, ? AS basis
+        FROM fec_all_customer_lines GROUP BY customer_id
+        """,
+        [source, basis],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_index_lines AS "
+        "SELECT number, digest FROM fec_changed_text WHERE NOT removed"
+    )
+    _index_rows(con, fingerprint_, narrowed=True)
+    return True
+
+
+def finish_whole(con: duckdb.DuckDBPyConnection, link: str, fingerprint_: str) -> None:
+    """After a whole read: the index of every line, or none if the entries are not simple."""
+    keep = simple(con, link) and _one_key_per_customer(con, "fec_cl")
+    if keep:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE fec_index_lines AS SELECT number, digest FROM fec_text"
+        )
+        _index_rows(con, fingerprint_, narrowed=False)
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE fec_index_meta AS "
+            "SELECT CAST(NULL AS VARCHAR) AS fingerprint, false AS narrowed"
+        )
+
+
+def widen(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo `narrow`: `fec_text` holds every line again, and no index table is left."""
+    (kept,) = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'fec_text_all'"
+    ).fetchone() or (0,)
+    if kept:
+        con.execute("DROP TABLE fec_text")
+        con.execute("ALTER TABLE fec_text_all RENAME TO fec_text")
+    drop(con, index_too=True)
+
+
+def drop(con: duckdb.DuckDBPyConnection, *, index_too: bool = False) -> None:
+    """Drop the work tables (and the index tables with `index_too`)."""
+    names = [*_WORK, "fec_text_all"]
+    if index_too:
+        names += [f"fec_{name}" for name in INDEX_TABLES]
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _index_rows(con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: bool) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_index_entries AS "
+        "SELECT frag AS first_line, last_line, booked_on FROM fec_frags"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_index_customer_lines AS SELECT number, customer_key, "
+        "customer_id, CAST(debit_h - credit_h AS BIGINT) AS amount FROM fec_cl"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_index_meta AS SELECT ? AS fingerprint, ? AS narrowed",
+        [fingerprint_, narrowed],
+    )
+
+
+def _one_key_per_customer(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether no customer id comes from two keys (`fec_customers` has a row per key)."""
+    row = con.execute(
+        f"SELECT 1 FROM {table} GROUP BY customer_id "
+        "HAVING count(DISTINCT customer_key) > 1 LIMIT 1"
+    ).fetchone()
+    return row is None

@@ -1,0 +1,201 @@
+"""A FEC read again works out only what changed, and stores exactly what a whole read stores.
+
+Each example edits a generated FEC the way a re-export changes it (lettrage set or cleared,
+a customer renamed or moved, an amount corrected, entries added, cut, inserted, blanked or
+left unbalanced, a date broken) and checks that storing the edited file after the original
+gives the same tables, index included, as storing the edited file alone; or the same error.
+"""
+
+# ruff: noqa: S311 - random picks the edits, seeded, not secrets
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_tables import dump
+
+from encours.connectors.fec import FecConnector
+from encours.demo.fecgen import FecSpec
+from encours.demo.fecgen import write_fec as write_generated
+from encours.errors import DataError
+from encours.model import PaymentTerms
+from encours.sync.store import Store
+
+NOW = datetime(2026, 11, 1, 3, tzinfo=UTC)
+HEADER_AND_BASE: list[str] = []
+(ACCOUNT, AUX, AUX_LABEL, DEBIT, CREDIT, LET, DATE_LET, NUM, DAY) = (4, 6, 7, 11, 12, 13, 14, 2, 3)
+EDITS = (
+    "unletter",
+    "letter",
+    "rename",
+    "move",
+    "amount",
+    "unbalance",
+    "blank",
+    "append",
+    "truncate",
+    "insert",
+    "bad_date",
+)
+
+
+def base_lines() -> list[str]:
+    """A generated ledger of 300 invoices and 12 customers, as text lines with the header."""
+    if not HEADER_AND_BASE:
+        import io
+
+        text = io.StringIO()
+        write_generated(text, FecSpec(invoices=300, customers=12, seed=3))
+        HEADER_AND_BASE.extend(text.getvalue().split("\n")[:-1])
+    return list(HEADER_AND_BASE)
+
+
+def cents(text: str) -> int:
+    units, _, fraction = text.partition(",")
+    return int(units) * 100 + int(fraction or 0)
+
+
+def money(value: int) -> str:
+    return f"{value // 100},{value % 100:02d}"
+
+
+def edit(lines: list[str], kind: str, rng: random.Random) -> None:
+    """Apply one edit of `kind` to the ledger `lines` (header first), in place."""
+    body = range(1, len(lines))
+    cols = [line.split("\t") for line in lines]
+    customer = [i for i in body if len(cols[i]) > ACCOUNT and cols[i][ACCOUNT].startswith("411")]
+    at = rng.choice(customer)
+    row = cols[at]
+    if kind == "unletter":
+        row[LET] = row[DATE_LET] = ""
+    elif kind == "letter":
+        row[LET], row[DATE_LET] = f"Z{rng.randrange(99)}", row[DAY]
+    elif kind == "rename":
+        row[AUX_LABEL] = f"Renamed {rng.randrange(9)}"
+    elif kind == "move":
+        other = cols[rng.choice(customer)]
+        row[AUX], row[AUX_LABEL] = other[AUX], other[AUX_LABEL]
+    elif kind == "amount" and cents(row[DEBIT]) and at + 1 < len(lines):
+        delta = rng.randrange(1, 5000)
+        row[DEBIT] = money(cents(row[DEBIT]) + delta)
+        nxt = cols[at + 1]
+        nxt[CREDIT] = money(cents(nxt[CREDIT]) + delta)
+    elif kind == "unbalance":
+        row[DEBIT] = money(cents(row[DEBIT]) + 1)
+    elif kind == "bad_date":
+        row[DAY] = "20261341"
+    lines[:] = ["\t".join(c) for c in cols]
+    if kind == "blank":
+        lines[rng.choice(body)] = ""
+    elif kind == "append":
+        entry = [line for line in lines[at : at + 5] if line.split("\t")[NUM] == row[NUM]]
+        fresh = f"{9000 + rng.randrange(900)}"
+        lines.extend(_renumbered(entry, fresh))
+    elif kind == "truncate":
+        del lines[len(lines) - rng.randrange(1, 6) :]
+    elif kind == "insert":
+        where = len(lines) - rng.randrange(1, 40)
+        while where < len(lines) and lines[where].split("\t")[ACCOUNT] != "411000":
+            where += 1  # an entry starts with its customer line in this ledger
+        lines[where:where] = _renumbered(lines[at : at + 3], f"{8000 + rng.randrange(900)}")
+
+
+def _renumbered(entry: list[str], number: str) -> list[str]:
+    out = []
+    for line in entry:
+        fields = line.split("\t")
+        fields[NUM] = number
+        out.append("\t".join(fields))
+    return out
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def store_files(folder: Path, *files: Path) -> tuple[dict[str, object], int]:
+    """Store each file in turn as a run does; the tables, and the last read's record count."""
+    folder.mkdir()
+    store = Store.open(folder / "s.duckdb")
+    written = 0
+    try:
+        for fec in files:
+            source = FecConnector("books", fec, currency="EUR", default_terms=PaymentTerms.net(30))
+            ledger = store.read_ledger("books", source.stage)
+            with store.transaction():
+                run_id = store.start_run(date(2026, 11, 1), NOW)
+                written = store.write_ledger(
+                    "books", ledger, company_currency="EUR", run_id=run_id, replace_all=True
+                ).written
+                store.reconcile_dirty(oldest_first=True, complete_sources=())
+    finally:
+        store.close()
+    tables = dump(folder / "s.duckdb", without=("run_id", "first_run", "last_run"))
+    return tables, written
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kinds=st.lists(st.sampled_from(EDITS), min_size=1, max_size=4),
+    seed=st.integers(0, 10_000),
+)
+def test_a_file_read_again_stores_what_a_whole_read_stores(
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str], seed: int
+) -> None:
+    folder = tmp_path_factory.mktemp("changes")
+    rng = random.Random(seed)
+    lines = base_lines()
+    before = write(folder / "before.fec", lines)
+    for kind in kinds:
+        edit(lines, kind, rng)
+    after = write(folder / "after.fec", lines)
+
+    try:
+        whole, _ = store_files(folder / "whole", after)
+    except DataError as exc:
+        error = str(exc)
+        with pytest.raises(DataError) as again:
+            store_files(folder / "again", before, after)
+        assert str(again.value) == error
+        return
+    again, _ = store_files(folder / "again", before, after)
+
+    assert again == whole
+
+
+def test_a_few_changed_lines_are_all_that_is_worked_out(tmp_path: Path) -> None:
+    lines = base_lines()
+    before = write(tmp_path / "before.fec", lines)
+    rng = random.Random(1)
+    for _ in range(3):
+        edit(lines, "unletter", rng)
+    after = write(tmp_path / "after.fec", lines)
+
+    (tables, first_count) = store_files(tmp_path / "first", after)
+    (again, count) = store_files(tmp_path / "again", before, after)
+
+    assert again == tables
+    # Three entries and the first entry of each of their customers, against the whole file.
+    assert 0 < count < first_count / 10
+    assert len(tables["ledger_lines"]) == len(lines) - 1
+
+
+def test_a_file_that_is_not_simple_keeps_no_index(tmp_path: Path) -> None:
+    lines = base_lines()
+    edit(lines, "unbalance", random.Random(2))  # an entry that does not balance
+    fec = write(tmp_path / "unbalanced.fec", lines)
+
+    tables, _ = store_files(tmp_path / "store", fec)
+
+    assert tables["ledger_lines"] == [] and tables["ledger_entries"] == []
+    assert not [row for row in tables["cursors"] if row[1] == "ledger-index"]
+    assert tables["quarantine"]
