@@ -6,12 +6,19 @@ test modules in sub-folders can then import the helpers beside it (`from fec_fil
 Every test runs against an in-memory keyring (`keyring_memory.py`): the real system keyring
 is never asked for anything. Every test speaks English unless it sets LANG itself: what a
 developer's own locale says never changes a test's outcome.
+
+`store_url` runs a test once on the embedded store (None) and once on a real PostgreSQL
+server (`postgres_server.py`: started once for the session, a fresh database each test);
+the PostgreSQL run skips, saying why, where the server cannot be had.
 """
+
+from collections.abc import Iterator
 
 import keyring
 import keyring.core
 import pytest
 from keyring_memory import MemoryKeyring
+from postgres_server import PASSWORD, PostgresServer, server_binaries
 
 from encours.connectors import http
 from encours.sync import secrets
@@ -38,3 +45,31 @@ def english(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server for the whole session."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver (psycopg) is not installed")
+    binaries, why = server_binaries()
+    if binaries is None:
+        pytest.skip(why)
+    server = PostgresServer(binaries)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of a new empty database; its password in PGPASSWORD, as libpq reads it."""
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    return postgres_server.database()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None (the embedded DuckDB file), then the URL of a new PostgreSQL database."""
+    if request.param == "duckdb":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
