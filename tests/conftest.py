@@ -9,7 +9,8 @@ developer's own locale says never changes a test's outcome.
 
 `store_url` runs a test once on the embedded store (None) and once on a real PostgreSQL
 server (`postgres_server.py`: started once for the session, a fresh database each test);
-the PostgreSQL run skips, saying why, where the server cannot be had.
+the PostgreSQL run skips, saying why, where the server cannot be had. `scratch_stores`
+makes new empty stores on the engine `store_url` names, one a case (`scratch_stores.py`).
 """
 
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import keyring.core
 import pytest
 from keyring_memory import MemoryKeyring
 from postgres_server import PASSWORD, PostgresServer, server_binaries
+from scratch_stores import ScratchStores
 
 from encours.connectors import http
 from encours.sync import secrets
@@ -73,3 +75,11 @@ def store_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "duckdb":
         return None
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def scratch_stores(store_url: str | None) -> Iterator[ScratchStores]:
+    """New empty stores on DuckDB, then on PostgreSQL; the last one closed at the end."""
+    stores = ScratchStores(store_url)
+    yield stores
+    stores.close()

@@ -8,6 +8,7 @@
 - `queries.py`: what the figures read, as of a date.
 - `review.py`: what a person reviews: runs, one customer's items, money to check.
 - `runstate.py`: runs, positions, snapshots, pushed values, matches.
+- `postgres.py`: the same store on a PostgreSQL server (`[store] url`), its dialect rewritten.
 
 Inspect a store with DuckDB's own CLI: `duckdb -readonly encours.duckdb`, then for
 example `SELECT * FROM runs ORDER BY id DESC LIMIT 5;`.
@@ -48,34 +49,52 @@ from encours.sync.store.queries import FigureQueries
 from encours.sync.store.reconciling import Reconciling
 from encours.sync.store.review import ReviewQueries
 from encours.sync.store.runstate import RunState
+from encours.sync.store.postgres import (
+    PostgresConnection,
+    is_postgres,
+    scratch_engine,
+    store_password,
+)
+from encours.sync.store.postgres import connect as connect_postgres
 from encours.sync.store.schema import MIGRATIONS
-from encours.sync.store.writing import Merge, RecordWriter, WriteCounts, create_stage
+from encours.sync.store.writing import COLUMNS, Merge, RecordWriter, WriteCounts, create_stage
 
 __all__ = ["Store", "WriteCounts", "store_error"]
 
 
 class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
-    """The store. Open it with `Store.open(path)` (or `Store.reading(path)`); `close()` it."""
+    """The store. Open it with `Store.open(path)` (or `Store.reading(path)`); `close()` it.
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    With `url` (`postgresql://...`), the store is that PostgreSQL database instead of the file
+    at `path`; the folder of `path` then only holds the spooled rows of a write.
+    """
+
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection | PostgresConnection, path: Path
+    ) -> None:
         self.db = connection
         self.path = path
         self._transactions = Transactions(connection)
         self._ledgers = 0
+        #: PostgreSQL: the in-memory DuckDB holding each ledger read, until it is written.
+        self._scratches: dict[str, duckdb.DuckDBPyConnection] = {}
         # The engine creates its write-ahead log and spill files as it goes: owner only too.
         self._umask = os.umask(0o077)
 
     @classmethod
-    def open(cls, path: Path, *, wait_seconds: float = 0.0) -> Store:
+    def open(cls, path: Path, *, wait_seconds: float = 0.0, url: str | None = None) -> Store:
         """Open (creating it readable by its owner only) and migrate the store at `path`.
 
         A store written by encours 0.1 (SQLite) is first copied into a new DuckDB store at
         the same path; the old file is kept beside it (`legacy.py`). While another process
-        reads the file, try again for up to `wait_seconds`.
+        reads the file, try again for up to `wait_seconds`. With `url`, the PostgreSQL
+        database there is opened and migrated instead (`postgres.py`).
 
         Raises:
             StoreBusyError: another process still holds the file after `wait_seconds`.
         """
+        if url is not None:
+            return cls._migrated(connect_postgres(url, store_password()), path)
         if is_sqlite(path):
             from encours.sync.store.legacy import upgrade
 
@@ -89,6 +108,12 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
+        return cls._migrated(connection, path)
+
+    @classmethod
+    def _migrated(
+        cls, connection: duckdb.DuckDBPyConnection | PostgresConnection, path: Path
+    ) -> Store:
         store = cls(connection, path)
         try:
             migrate(store.db, path)
@@ -99,12 +124,23 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
 
     @classmethod
     @contextmanager
-    def reading(cls, path: Path) -> Iterator[Store]:
+    def reading(cls, path: Path, *, url: str | None = None) -> Iterator[Store]:
         """The store open for reading only, in one transaction: every query sees one state.
+
+        On PostgreSQL (`url`) the transaction is read-only and repeatable-read: a sync
+        committing meanwhile changes nothing of what it sees.
 
         Raises:
             StoreBusyError: a sync holds the file (DuckDB lets no one read it meanwhile).
         """
+        if url is not None:
+            store = cls.open(path, url=url)
+            try:
+                store.db.execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield store
+            finally:
+                store.close()
+            return
         if not path.exists() or is_sqlite(path):
             cls.open(path).close()  # created or upgraded once, then read
         store = cls(connect(path, read_only=True), path)
@@ -125,6 +161,8 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         DuckDB checks a block's checksum when it reads it: hashing every column of every
         row reads them all (a pass over the file, without fetching anything).
         """
+        if is_postgres(self.db):
+            return  # PostgreSQL checks its pages itself (data checksums), as it reads them
         try:
             columns: dict[str, list[str]] = {}
             for table, column in self.db.execute(
@@ -140,6 +178,9 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
 
     def close(self) -> None:
         """Close the connection; the write-ahead log is folded back into the file."""
+        for scratch in self._scratches.values():
+            scratch.close()
+        self._scratches.clear()
         self.db.close()
         os.umask(self._umask)
 
@@ -209,18 +250,24 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         """Let a source's engine read (`Pull.stage`) fill its ledger tables; name them.
 
         The read is shown the index of the source's last read (`ledger.show_previous`), so
-        that it works out only what changed; with `whole` (`sync --full-refresh`), it works
-        out every entry again. Call it outside any transaction: what the read raises (a bad
+        that it works out only what changed; with `whole` (`sync --full-refresh`), and on
+        PostgreSQL, it works out every entry again. Call it outside any transaction: what the read raises (a bad
         file) then aborts nothing. The tables are temporary, kept under the name returned
         until `write_ledger`.
         """
+        self._ledgers += 1
+        name = f"ledger{self._ledgers}"
+        if is_postgres(self.db):  # the engine's reader is DuckDB's: read into memory first
+            scratch = scratch_engine(self.path.parent)
+            self._scratches[name] = scratch
+            stage(scratch, None)  # the index stays in PostgreSQL: the whole file is read
+            return keep_ledger(scratch, name)
         show_previous(self.db, source)
         try:
             stage(self.db, None if whole else self.cursor(source, LEDGER_INDEX))
         finally:
             hide_previous(self.db)
-        self._ledgers += 1
-        return keep_ledger(self.db, f"ledger{self._ledgers}")
+        return keep_ledger(self.db, name)
 
     def write_ledger(
         self,
@@ -235,9 +282,22 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         """`write_records` for a source the engine read itself (`read_ledger`).
 
         Its ledger tables become staged rows in SQL; the merge is the same as for records.
+        On PostgreSQL, the rows are staged in the in-memory DuckDB that read the ledger, then
+        copied into PostgreSQL's staged tables (COPY).
         """
-        create_stage(self.db)
-        written = stage_ledger(self.db, ledger, company_currency)
+        if isinstance(self.db, PostgresConnection):
+            scratch = self._scratches.pop(ledger)
+            try:
+                create_stage(scratch)
+                written = stage_ledger(scratch, ledger, company_currency)
+                create_stage(self.db)
+                for table in COLUMNS:
+                    self.db.copy_from_duckdb(scratch, f"stage_{table}")
+            finally:
+                scratch.close()
+        else:
+            create_stage(self.db)
+            written = stage_ledger(self.db, ledger, company_currency)
         row = self.db.execute("SELECT COUNT(*) FROM stage_quarantine").fetchone()
         if narrowed(self.db, ledger):  # the changed entries only: `fec_changes`
             merge = Merge(self.db, source, run_id, unique=True, scope=ledger)

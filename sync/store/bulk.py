@@ -5,6 +5,8 @@ takes hundreds of thousands of rows a second. JSON keeps every value exact (NULL
 the empty string, text with tabs and line breaks, integers of any size), and memory stays
 flat: rows go to the file as they come.
 
+On PostgreSQL the file is streamed with COPY instead (`postgres.py`).
+
 Example: `Spool(folder, DueLineRow._fields)` then `add(row)` for each row, then
 `load(db, "stage_due_lines")` inserts them all with one statement, each column cast to its
 type (dates from ISO text, booleans from JSON true/false).
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from encours.sync.store.postgres import is_postgres
 
 #: Columns holding a date, in every table of the store.
 DATE_COLUMNS = frozenset(
@@ -114,7 +118,9 @@ class Spool:
     def load(self, db: duckdb.DuckDBPyConnection, table: str) -> int:
         """Insert every queued row into `table` (its columns named as ours); return how many."""
         self._handle.close()
-        if self.count:
+        if self.count and is_postgres(db):
+            db.copy_json_lines(table, self.columns, self.path)  # type: ignore[union-attr]
+        elif self.count:
             paths = ", ".join(f"'$[{index}]'" for index in range(len(self.columns)))
             casts = ", ".join(
                 f"CAST(v[{index + 1}] AS {sql_type(column)})"

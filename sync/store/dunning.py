@@ -90,7 +90,7 @@ class DunningLog:
             "SELECT d.source, d.customer_id, d.invoice_id, i.number, d.issued_on, "
             "MAX(d.due_on) FROM due_lines d JOIN invoices i ON i.source = d.source "
             "AND i.external_id = d.invoice_id WHERE d.kind = 'invoice' AND d.issued_on <= ? "
-            "AND d.due_on > d.issued_on + INTERVAL 60 DAY "
+            "AND d.due_on > d.issued_on + INTERVAL '60 days' "
             "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 5, 3",
             (as_of,),
         ).fetchall()

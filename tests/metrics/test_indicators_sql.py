@@ -3,7 +3,7 @@
 Random store contents (due lines of every kind, doubtful ones, instalments, allocations dated
 before and after the as-of date, partial or beyond the amount, credits of every kind and
 unidentified ones, sales over many months, drafts, credit limits, stated balances) go into a
-fresh DuckDB database made by the store's migrations. The reference reads the same rows in
+fresh store made by the store's migrations, on DuckDB and on PostgreSQL. The reference reads the same rows in
 plain Python exactly as the store's queries do (`open_due_lines`, `unapplied`,
 `monthly_sales`, `period_flows`, `payment_delays`, `drafts`) and assembles them as
 `figures.compute_figures` does, with `aged_balance`, `combined` and `indicators`. Every
@@ -26,6 +26,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from scratch_stores import ScratchStores
 
 from encours.metrics.dso import (
     DayCount,
@@ -39,13 +40,17 @@ from encours.metrics.dso import (
 from encours.metrics.indicators import DsoSettings, Indicators, PeriodFlows, indicators
 from encours.metrics.outstanding import OpenLine, aged_balance, combined
 from encours.sync.store.indicators_sql import indicator_rows
-from encours.sync.store.schema import MIGRATIONS
 
 EXAMPLES = int(os.environ.get("ENCOURS_EXAMPLES", "100"))
 PROPERTY = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Each example makes its own store: the fixture only names the engine.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 SOURCES = ("fec", "api")
@@ -253,13 +258,6 @@ currencies = st.sampled_from(("EUR", "JPY", "KWD"))
 # -- the database ------------------------------------------------------------------------------
 
 
-def fresh_database() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for script in MIGRATIONS:
-        con.execute(script)
-    return con
-
-
 def insert(con: duckdb.DuckDBPyConnection, content: Content) -> None:
     rows = {
         "due_lines (source, invoice_id, seq, customer_id, kind, is_doubtful, issued_on, due_on,"
@@ -445,8 +443,10 @@ def reference(
 # -- the property ------------------------------------------------------------------------------
 
 
-def assert_same(content: Content, as_of: date, currency: str, edges, dso: DsoSettings) -> None:  # noqa: ANN001
-    con = fresh_database()
+def assert_same(
+    stores: ScratchStores, content: Content, as_of: date, currency: str, edges, dso: DsoSettings  # noqa: ANN001
+) -> None:
+    con = stores.new()
     insert(con, content)
     got = indicator_rows(con, as_of=as_of, currency=currency, edges=edges, settings=dso)
     customers, total, drafts, unidentified = reference(content, as_of, currency, edges, dso)
@@ -481,13 +481,13 @@ def assert_same(content: Content, as_of: date, currency: str, edges, dso: DsoSet
     edges=(30, 60, 90),
     dso=DsoSettings(),
 )  # fmt: skip
-def test_sql_indicators_equal_the_python_reference(world, currency, edges, dso):
+def test_sql_indicators_equal_the_python_reference(scratch_stores, world, currency, edges, dso):
     content, as_of = world
     for day in as_of:
-        assert_same(content, day, currency, edges, dso)
+        assert_same(scratch_stores, content, day, currency, edges, dso)
 
 
-def test_worked_example_of_the_module_docstring():
+def test_worked_example_of_the_module_docstring(scratch_stores):
     content = Content(
         lines=[
             Line("fec", "I1", 1, "C1", "invoice", False, date(2026, 3, 1), date(2026, 4, 15),
@@ -501,7 +501,7 @@ def test_worked_example_of_the_module_docstring():
                Sale("fec", "C1", date(2026, 2, 2), 50_000),
                Sale("fec", "C1", date(2026, 1, 2), 70_000)],
     )  # fmt: skip
-    con = fresh_database()
+    con = scratch_stores.new()
     insert(con, content)
     got = indicator_rows(
         con, as_of=date(2026, 3, 31), currency="EUR", edges=(30, 60, 90), settings=DsoSettings()
@@ -513,7 +513,7 @@ def test_worked_example_of_the_module_docstring():
     )  # fmt: skip
     assert c1.aged.outstanding == 105_000
     assert str(c1.dso) == "56.2"
-    assert_same(content, date(2026, 3, 31), "EUR", (30, 60, 90), DsoSettings())
+    assert_same(scratch_stores, content, date(2026, 3, 31), "EUR", (30, 60, 90), DsoSettings())
 
 
 # -- the measurement ---------------------------------------------------------------------------
@@ -560,7 +560,7 @@ FROM range(5000) t(i);
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("ENCOURS_MEASURE") != "1", reason="set ENCOURS_MEASURE=1")
 def test_measure_a_million_due_lines(capsys):
-    con = fresh_database()
+    con = ScratchStores(None).new()  # DuckDB-only SQL fills it
     con.execute(SCALE_SQL)
     count = con.execute("SELECT COUNT(*) FROM due_lines").fetchone()[0]
     for method in DsoMethod:

@@ -1,7 +1,8 @@
 """reconcile_dirty_sql(): the same allocations and settlement dates as reconcile(), per customer.
 
 Each case is written into a fresh store made from the schema's migrations, reconciled there in
-SQL, and compared with the Python reference run on the same records, customer by customer.
+SQL, and compared with the Python reference run on the same records, customer by customer; on
+DuckDB and on PostgreSQL (`scratch_stores`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scratch_stores import ScratchStores
 
 from encours.sync.reconcile import CreditItem, DueItem, Reconciliation, reconcile
 from encours.sync.store.reconcile_sql import reconcile_dirty_sql
-from encours.sync.store.schema import MIGRATIONS
 
 D = date
 #: Written over every settlement date first: reconciliation must set or clear each one.
@@ -65,13 +66,6 @@ class Credit:
     is_on_order: bool = False
     order_ref: str | None = None
     links: list[tuple[str, int, date | None]] = field(default_factory=list)
-
-
-def new_store() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    for script in MIGRATIONS:
-        con.execute(script)
-    return con
 
 
 def write(
@@ -254,6 +248,7 @@ def expected_rows(result: Reconciliation) -> Counter[Row]:
 
 
 def check_same(
+    stores: ScratchStores,
     invoices: list[Invoice],
     credits: list[Credit],
     *,
@@ -264,7 +259,7 @@ def check_same(
     customers = {(i.source, i.customer) for i in invoices} | {
         (c.source, c.customer) for c in credits if c.customer is not None
     }
-    con = new_store()
+    con = stores.new()
     write(con, invoices, credits, customers)
     count = reconcile_dirty_sql(con, oldest_first=oldest_first, complete_sources=complete)
     assert count == len(customers)
@@ -294,7 +289,7 @@ def rows(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
 # -- worked examples ---------------------------------------------------------------------------
 
 
-def test_module_docstring_example_oldest_first():
+def test_module_docstring_example_oldest_first(scratch_stores: ScratchStores):
     invoices = [
         Invoice("i1", [Line(0, 100_00, D(2026, 1, 31))]),
         Invoice("i2", [Line(0, 100_00, D(2026, 2, 28))]),
@@ -303,7 +298,7 @@ def test_module_docstring_example_oldest_first():
         Credit("P1", "payment", D(2026, 3, 1), 130_00),
         Credit("P2", "payment", D(2026, 3, 2), 90_00),
     ]
-    con = check_same(invoices, credits)
+    con = check_same(scratch_stores, invoices, credits)
     assert rows(con) == [
         ("P1", "i1", 0, 100_00, D(2026, 3, 1), "oldest_first"),
         ("P1", "i2", 0, 30_00, D(2026, 3, 1), "oldest_first"),
@@ -315,7 +310,7 @@ def test_module_docstring_example_oldest_first():
     ]
 
 
-def test_reference_then_exact_amount_then_oldest_first():
+def test_reference_then_exact_amount_then_oldest_first(scratch_stores: ScratchStores):
     invoices = [
         Invoice("F1", [Line(0, 1200_00, D(2026, 1, 31))], number="F1"),
         Invoice("F2", [Line(0, 300_00, D(2026, 2, 28))], number="F2"),
@@ -326,7 +321,7 @@ def test_reference_then_exact_amount_then_oldest_first():
         Credit("P2", "payment", D(2026, 3, 1), 300_00),
         Credit("P3", "payment", D(2026, 3, 2), 70_00),
     ]
-    con = check_same(invoices, credits)
+    con = check_same(scratch_stores, invoices, credits)
     assert rows(con) == [
         ("P1", "F1", 0, 1000_00, D(2026, 2, 15), "same_reference"),
         ("P2", "F2", 0, 300_00, D(2026, 3, 1), "exact_amount"),
@@ -335,7 +330,7 @@ def test_reference_then_exact_amount_then_oldest_first():
     ]
 
 
-def test_lettrage_group_and_advance_used():
+def test_lettrage_group_and_advance_used(scratch_stores: ScratchStores):
     invoices = [
         Invoice(
             "F1",
@@ -350,7 +345,7 @@ def test_lettrage_group_and_advance_used():
         Credit("AC1", "advance", D(2026, 1, 10), 50_00, is_on_order=True),
         Credit("AC2", "advance", D(2026, 1, 12), 50_00, is_on_order=True),
     ]
-    con = check_same(invoices, credits)
+    con = check_same(scratch_stores, invoices, credits)
     assert rows(con) == [
         ("AC1", "U1", 0, 50_00, D(2026, 2, 1), "advance_applied"),
         ("AC2", "U1", 0, 30_00, D(2026, 2, 1), "advance_applied"),
@@ -359,7 +354,9 @@ def test_lettrage_group_and_advance_used():
     ]
 
 
-def test_links_that_exceed_the_credit_give_what_the_first_could_not_to_the_next():
+def test_links_that_exceed_the_credit_give_what_the_first_could_not_to_the_next(
+    scratch_stores: ScratchStores,
+):
     # F1 has only 30.00 left for P1's first link of 80.00 (P0 took 70.00 before it): P1's
     # budget is not spent, so its second link may take 80.00 of F2 although 80 + 80 > 100.
     invoices = [
@@ -377,7 +374,7 @@ def test_links_that_exceed_the_credit_give_what_the_first_could_not_to_the_next(
             applies_to="F2",
         ),
     ]
-    con = check_same(invoices, credits, oldest_first=False)
+    con = check_same(scratch_stores, invoices, credits, oldest_first=False)
     assert rows(con) == [
         ("P0", "F1", 0, 70_00, D(2026, 2, 1), "source_link"),
         ("P1", "F2", 0, 70_00, D(2026, 2, 2), "source_link"),
@@ -385,7 +382,9 @@ def test_links_that_exceed_the_credit_give_what_the_first_could_not_to_the_next(
     ]
 
 
-def test_advance_by_order_then_payment_by_number_share_the_invoice():
+def test_advance_by_order_then_payment_by_number_share_the_invoice(
+    scratch_stores: ScratchStores,
+):
     invoices = [
         Invoice(
             "i1", [Line(0, 500_00, D(2026, 2, 28), D(2026, 2, 1))], number="FA-9", order_ref="CMD-7"
@@ -395,14 +394,16 @@ def test_advance_by_order_then_payment_by_number_share_the_invoice():
         Credit("P1", "payment", D(2026, 1, 5), 450_00, reference="FA-9"),
         Credit("AC1", "advance", D(2026, 1, 10), 300_00, is_on_order=True, order_ref="CMD-7"),
     ]
-    con = check_same(invoices, credits)
+    con = check_same(scratch_stores, invoices, credits)
     assert rows(con) == [
         ("AC1", "i1", 0, 50_00, D(2026, 2, 1), "same_reference"),
         ("P1", "i1", 0, 450_00, D(2026, 2, 1), "same_reference"),
     ]
 
 
-def test_a_complete_source_only_links_and_letters_and_others_are_left_alone():
+def test_a_complete_source_only_links_and_letters_and_others_are_left_alone(
+    scratch_stores: ScratchStores,
+):
     invoices = [
         Invoice("i1", [Line(0, 100_00, D(2026, 1, 31))], source="t", number="N1"),
         Invoice("i9", [Line(0, 100_00, D(2026, 1, 31))], customer="C9"),
@@ -411,7 +412,7 @@ def test_a_complete_source_only_links_and_letters_and_others_are_left_alone():
         Credit("P1", "payment", D(2026, 2, 1), 100_00, source="t", reference="N1"),
         Credit("P9", "payment", D(2026, 2, 1), 100_00, customer=None),
     ]
-    con = new_store()
+    con = scratch_stores.new()
     write(con, invoices, credits, {("t", "C1")})
     con.execute(
         "INSERT INTO allocations VALUES ('g', 'C9', 'X', 'i9', 0, 1, DATE '2026-01-01', 'x'),"
@@ -525,12 +526,19 @@ def worlds(draw: st.DrawFn) -> tuple[list[Invoice], list[Credit], bool, frozense
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Each example makes its own store: the fixture only names the engine.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(worlds())
-def test_same_as_the_reference_customer_by_customer(world):
+def test_same_as_the_reference_customer_by_customer(scratch_stores: ScratchStores, world):
     invoices, credits, oldest_first, complete = world
-    con = check_same(invoices, credits, oldest_first=oldest_first, complete=complete)
+    con = check_same(
+        scratch_stores, invoices, credits, oldest_first=oldest_first, complete=complete
+    )
     (orphan,) = con.execute("SELECT used_on FROM credits WHERE customer_id IS NULL").fetchone()
     assert orphan == STALE
 
@@ -654,7 +662,7 @@ def reference_over(con: duckdb.DuckDBPyConnection) -> Counter[tuple[Any, ...]]:
 @pytest.mark.skipif(not MEASURE, reason="a measurement: set ENCOURS_MEASURE=lines,lines")
 @pytest.mark.parametrize("lines", MEASURE)
 def test_measure(lines: int, capsys: pytest.CaptureFixture[str]) -> None:
-    con = new_store()
+    con = ScratchStores(None).new()  # DuckDB-only SQL fills it
     fill(con, lines)
     (count,) = con.execute("SELECT COUNT(*) FROM due_lines").fetchone()
     start = time.perf_counter()

@@ -1,4 +1,7 @@
-"""The DuckDB store: migrations, the 0.1 upgrade, file mode, currencies, merges and deletions."""
+"""The store: migrations, the 0.1 upgrade, file mode, currencies, merges and deletions.
+
+Every test taking `store` (or `store_url`) runs on the embedded DuckDB file and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -56,8 +59,8 @@ def write(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(tmp_path / "s.sqlite")
+def store(tmp_path: Path, store_url: str | None) -> Store:
+    opened = Store.open(tmp_path / "s.sqlite", url=store_url)
     yield opened  # type: ignore[misc]
     opened.close()
 
@@ -71,13 +74,13 @@ def test_a_new_store_is_migrated_and_readable_by_its_owner_only(tmp_path: Path) 
         store.close()
 
 
-def test_a_store_from_a_newer_encours_is_refused(tmp_path: Path) -> None:
+def test_a_store_from_a_newer_encours_is_refused(tmp_path: Path, store_url: str | None) -> None:
     path = tmp_path / "s.sqlite"
-    store = Store.open(path)
+    store = Store.open(path, url=store_url)
     store.db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS) + 1,))
     store.close()
     with pytest.raises(StateError, match="newer encours"):
-        Store.open(path)
+        Store.open(path, url=store_url)
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(store: Store) -> None:
