@@ -486,7 +486,7 @@ def unmatched(app: App, as_of_text: str | None) -> None:
     from encours.sync.store import Store
 
     settings = app.settings
-    with Store.reading(settings.store.path) as store:
+    with Store.reading(settings.store.path, url=settings.store.url) as store:
         rows = store.unmatched_items(_as_of(as_of_text, settings))
     for line in unmatched_lines(rows, app.display, settings.company.currency):
         echo(line)
@@ -511,7 +511,7 @@ def customers(app: App, target: str | None, only_open: bool) -> None:
     from encours.sync.report import printable
     from encours.sync.store import Store
 
-    with Store.reading(app.settings.store.path) as store:
+    with Store.reading(app.settings.store.path, url=app.settings.store.url) as store:
         rows = store.matches(target)
     shown = [row for row in rows if not only_open or row[3] in ("ambiguous", "unmatched")]
     for name, customer, record, status, detail in shown:
@@ -532,7 +532,7 @@ def quarantine(app: App) -> None:
     from encours.sync.report import printable
     from encours.sync.store import Store
 
-    with Store.reading(app.settings.store.path) as store:
+    with Store.reading(app.settings.store.path, url=app.settings.store.url) as store:
         rows = store.quarantine()
     for source, stream, external_id, reason in rows:
         echo("\t".join(printable(field) for field in (source, stream, external_id, reason)))
@@ -1227,7 +1227,7 @@ def _write_report(figures: Figures, settings: Settings, display: Display, path: 
     from encours.sync import html_report
     from encours.sync.store import Store
 
-    with Store.reading(settings.store.path) as store:
+    with Store.reading(settings.store.path, url=settings.store.url) as store:
         data = html_report.read_report(store, figures, settings.company.name)
     path.write_text(html_report.render(data, display), encoding="utf-8")
 
@@ -1258,7 +1258,7 @@ def _print_customer(
     from encours.sync.store import Store
 
     settings = app.settings
-    with Store.reading(settings.store.path) as store:
+    with Store.reading(settings.store.path, url=settings.store.url) as store:
         explained = [
             explain(store, customer, figures.as_of, settings.metrics.aging_edges)
             for customer in chosen
@@ -1283,7 +1283,7 @@ def _check_figures(app: App) -> int:
     from encours.sync.store import Store
 
     settings = app.settings
-    with Store.reading(settings.store.path) as store:
+    with Store.reading(settings.store.path, url=settings.store.url) as store:
         figures = compute_figures(store, settings, _as_of(None, settings))
     if not figures.checked:
         echo("No source states a balance of its customers yet: run `encours sync` first")

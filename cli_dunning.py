@@ -80,11 +80,11 @@ def dunning(ctx: click.Context, date_text: str | None, as_json: bool, send: bool
     settings = app.settings
     as_of = _day(date_text)
     if not send:
-        with Store.reading(settings.store.path) as store:
+        with Store.reading(settings.store.path, url=settings.store.url) as store:
             day = dunning_day(store, settings, as_of)
         _print_day(day, None, as_json=as_json)
         return
-    store = Store.open(settings.store.path)
+    store = Store.open(settings.store.path, url=settings.store.url)
     try:
         day = dunning_day(store, settings, as_of)
         needs_mail = any(
@@ -245,7 +245,7 @@ def _hold(app: App, customer: str, kind: str, since: date, **fields: Any) -> str
     from encours.sync.store import Store
     from encours.sync.store.dunning import DunningLog
 
-    store = Store.open(app.settings.store.path)
+    store = Store.open(app.settings.store.path, url=app.settings.store.url)
     try:
         key = _customer_key(store, customer)
         with store.transaction():
@@ -324,7 +324,7 @@ def resume(app: App, customer: str) -> None:
     from encours.sync.store import Store
     from encours.sync.store.dunning import DunningLog
 
-    store = Store.open(app.settings.store.path)
+    store = Store.open(app.settings.store.path, url=app.settings.store.url)
     try:
         key = _customer_key(store, customer)
         with store.transaction():

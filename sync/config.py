@@ -45,9 +45,39 @@ class CompanySettings(Section):
 
 
 class StoreSettings(Section):
-    """`[store]`: where the store's DuckDB file lives."""
+    """`[store]`: where the store lives: a DuckDB file (`path`) or a PostgreSQL database (`url`).
+
+    One of the two. With `url` (`postgresql://user@host/database`), the folder of the
+    configuration file keeps only what a run spools and its last summary. The password is
+    never in the URL: the keyring (`store.password`, see `encours init`), the environment
+    (ENCOURS_STORE_PASSWORD or PGPASSWORD) or a libpq service file give it.
+    """
 
     path: Path = Path("encours.duckdb")
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("url must be a PostgreSQL URL: postgresql://user@host/database")
+        if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", value) or re.search(r"[?&]password=", value):
+            raise ValueError(
+                "the password never goes in the configuration file: remove it from the url "
+                "and store it with `encours init` (keyring), or set ENCOURS_STORE_PASSWORD or "
+                "PGPASSWORD in the environment, or use a libpq service file"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_of_two(self) -> StoreSettings:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError(
+                "[store] takes path (a DuckDB file) or url (PostgreSQL), not both: remove one"
+            )
+        return self
 
 
 class LimitsSettings(Section):

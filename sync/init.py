@@ -203,7 +203,7 @@ def check_everything(settings: Settings) -> list[CheckResult]:
     results: list[CheckResult] = []
     store_name = f"store {settings.store.path}"
     try:
-        store = Store.open(settings.store.path)
+        store = Store.open(settings.store.path, url=settings.store.url)
         try:
             store.verify()
         finally:

@@ -3,16 +3,27 @@
 The lock is an OS file lock (`flock`), so it dies with its process: a run killed in the
 night leaves no stale lock to block the next one. The file keeps the holder's pid for the
 message a second run prints.
+
+A store on PostgreSQL is locked by the server instead (`AdvisoryLock`): a session advisory
+lock, keyed by the store's schema, held on a connection of its own for the length of the
+run. It too dies with its holder (the server ends the session of a process killed), and it
+holds across machines sharing the server. `run_lock` gives the one that fits the settings.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from encours.errors import AlreadyRunningError
+
+if TYPE_CHECKING:
+    from encours.sync.config import StoreSettings
+    from encours.sync.store.postgres import PostgresConnection
 
 
 class RunLock:
@@ -75,3 +86,76 @@ def sync_running(store_path: Path) -> bool:
     finally:
         os.close(fd)  # closing drops the shared lock taken, if any
     return False
+
+
+def run_lock(store: StoreSettings) -> RunLock | AdvisoryLock:
+    """The lock of a run on this store: on its file, or on its PostgreSQL database."""
+    return RunLock(store.path) if store.url is None else AdvisoryLock(store.url)
+
+
+#: The advisory lock's key: the first 8 bytes of a digest of this text and the schema's name.
+_KEY_TEXT = "encours sync:"
+
+
+class AdvisoryLock:
+    """Context manager: hold the store's advisory lock on PostgreSQL for a run, or fail at once.
+
+    The key is a 64-bit number from the digest of the schema's name (advisory locks are
+    per database): two companies in two schemas of one database lock apart. Its connection
+    is named `encours sync pid N`, which a second run's message repeats.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: PostgresConnection | None = None
+
+    def __enter__(self) -> AdvisoryLock:
+        from encours.sync.store.postgres import connect, store_password
+
+        connection = connect(self.url, store_password())
+        try:
+            connection.execute(f"SET application_name = 'encours sync pid {os.getpid()}'")
+            row = connection.execute(f"SELECT pg_try_advisory_lock({_key(connection)})").fetchone()
+            if not row or not row[0]:
+                holder = _holder(connection) or "?"
+                raise AlreadyRunningError(
+                    f"another encours sync ({holder}) is running on this store; this one "
+                    "stops here. If that is a leftover, it ends by itself when that process "
+                    "does."
+                )
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._connection is not None:
+            self._connection.close()  # the session's advisory locks end with it
+            self._connection = None
+
+
+def _key(connection: PostgresConnection) -> int:
+    """The store's lock key (see `AdvisoryLock`)."""
+    row = connection.execute("SELECT current_schema()").fetchone()
+    digest = hashlib.blake2b(f"{_KEY_TEXT}{row[0] if row else ''}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _holder(connection: PostgresConnection) -> str | None:
+    """Who holds the store's advisory lock, as its connection names itself; None: no one."""
+    key = _key(connection)
+    row = connection.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND (l.classid::bigint << 32) | l.objid::bigint = ?",
+        (key,),
+    ).fetchone()
+    return None if row is None else str(row[0] or "?")
+

@@ -31,7 +31,7 @@ from encours.sync.config import Settings, TargetSettings
 from encours.sync.dunning import with_next_dunning_steps
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.identity import load_mapping, match_customers
-from encours.sync.lock import RunLock
+from encours.sync.lock import run_lock
 from encours.sync.report import customer_json, indicators_json, push_values
 from encours.sync.secrets import redact, scrubbed
 from encours.sync.sources import (
@@ -161,10 +161,12 @@ def run_sync(
             f"no source named {only_source!r}; configured: {', '.join(settings.sources) or 'none'}"
         )
     say = progress or (lambda stage, detail: None)
-    with RunLock(settings.store.path):
+    with run_lock(settings.store):
         remove_leftovers(settings.store.path.parent)  # of a run killed while spooling
         try:
-            store = Store.open(settings.store.path, wait_seconds=STORE_WAIT_SECONDS)
+            store = Store.open(
+                settings.store.path, wait_seconds=STORE_WAIT_SECONDS, url=settings.store.url
+            )
             try:
                 store.verify()
                 options = _Options(push, only_source, full_refresh, accept_deletions)
@@ -178,7 +180,8 @@ def run_sync(
             raise KeyboardInterrupt from None
         except duckdb.Error as exc:  # a full disk, a damaged file: say which
             raise store_error(settings.store.path, exc) from None
-        if summary.figures is not None:  # `status` shows them without computing
+        # `status` shows them without computing (a file beside a DuckDB store only).
+        if summary.figures is not None and settings.store.url is None:
             lastrun.save(settings.store.path, summary.run_id, settings, summary.figures)
         return summary
 

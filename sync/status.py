@@ -29,6 +29,10 @@ def current_figures(settings: Settings, as_of: date) -> tuple[Figures, str | Non
             date (or settings): there is nothing to show until it ends.
     """
     path = settings.store.path
+    if settings.store.url is not None:  # PostgreSQL: a sync never blocks a reader
+        with Store.reading(path, url=settings.store.url) as store:
+            note = last_sync_note(settings.store.url, store.runs())
+            return figures.compute_figures(store, settings, as_of), note
     kept = lastrun.load(path)
     if sync_running(path):
         if kept and kept.applies_while_running(settings, as_of):
@@ -50,7 +54,7 @@ def current_figures(settings: Settings, as_of: date) -> tuple[Figures, str | Non
         return figures.compute_figures(store, settings, as_of), note
 
 
-def last_sync_note(path: Path, runs: list[RunRecord]) -> str | None:
+def last_sync_note(path: Path | str, runs: list[RunRecord]) -> str | None:
     """None when the last sync gave figures; a note when an earlier one did.
 
     Raises:

@@ -155,7 +155,8 @@ class PostgresConnection:
         columns = [column[0] for column in result.description or ()]
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         count = 0
-        with _as_engine_errors(), self.connection.cursor().copy(statement) as copy:  # type: ignore[arg-type]
+        cursor = self.connection.cursor()
+        with _as_engine_errors(), cursor.copy(statement) as copy:  # type: ignore[arg-type]
             while batch := result.fetchmany(10_000):
                 for row in batch:
                     copy.write_row(row)
@@ -208,13 +209,16 @@ def connect(url: str, password: str | None = None) -> PostgresConnection:
             f"the store's PostgreSQL at {where} cannot be reached ({reason}); try again when "
             "it is up"
         ) from None
+    # datlocprovider (PostgreSQL 15 on): 'i' for ICU, whose collations never are code point.
     row = connection.execute(
-        "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        "SELECT datcollate, coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') "
+        "FROM pg_database d WHERE datname = current_database()"
     ).fetchone()
-    if row is None or row[0] not in CODE_POINT_COLLATIONS:
+    if row is None or row[1] != "c" or row[0] not in CODE_POINT_COLLATIONS:
         connection.close()
+        collation = f"{row[0]} ({'ICU' if row[1] == 'i' else 'libc'})" if row else "?"
         raise ConfigError(
-            f"the database of {where} orders text by the collation {row[0] if row else '?'}; "
+            f"the database of {where} orders text by the collation {collation}; "
             "encours needs code-point order: create it with CREATE DATABASE ... TEMPLATE "
             "template0 LC_COLLATE 'C' LC_CTYPE 'C' ENCODING 'UTF8'"
         )
