@@ -147,6 +147,7 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server at once and remove its folder."""
         try:
-            self._run("pg_ctl", "--pgdata", str(self.folder / "data"), "--mode", "immediate", "stop")
+            data = str(self.folder / "data")
+            self._run("pg_ctl", "--pgdata", data, "--mode", "immediate", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -3,10 +3,10 @@
 Random store contents (due lines of every kind, doubtful ones, instalments, allocations dated
 before and after the as-of date, partial or beyond the amount, credits of every kind and
 unidentified ones, sales over many months, drafts, credit limits, stated balances) go into a
-fresh store made by the store's migrations, on DuckDB and on PostgreSQL. The reference reads the same rows in
-plain Python exactly as the store's queries do (`open_due_lines`, `unapplied`,
-`monthly_sales`, `period_flows`, `payment_delays`, `drafts`) and assembles them as
-`figures.compute_figures` does, with `aged_balance`, `combined` and `indicators`. Every
+fresh store made by the store's migrations, on DuckDB and on PostgreSQL. The reference reads
+the same rows in plain Python exactly as the store's queries do (`open_due_lines`,
+`unapplied`, `monthly_sales`, `period_flows`, `payment_delays`, `drafts`) and assembles them
+as `figures.compute_figures` does, with `aged_balance`, `combined` and `indicators`. Every
 customer's `Indicators` and the company total must be equal, Decimal digits included (their
 reprs are compared), for random as-of dates and random settings.
 
@@ -444,7 +444,7 @@ def reference(
 
 
 def assert_same(
-    stores: ScratchStores, content: Content, as_of: date, currency: str, edges, dso: DsoSettings  # noqa: ANN001
+    stores: ScratchStores, content: Content, as_of: date, currency: str, edges, dso: DsoSettings
 ) -> None:
     con = stores.new()
     insert(con, content)
