@@ -45,10 +45,6 @@ from encours.sync.store.ledger import (
     show_previous,
     stage_ledger,
 )
-from encours.sync.store.queries import FigureQueries
-from encours.sync.store.reconciling import Reconciling
-from encours.sync.store.review import ReviewQueries
-from encours.sync.store.runstate import RunState
 from encours.sync.store.postgres import (
     PostgresConnection,
     is_postgres,
@@ -56,6 +52,10 @@ from encours.sync.store.postgres import (
     store_password,
 )
 from encours.sync.store.postgres import connect as connect_postgres
+from encours.sync.store.queries import FigureQueries
+from encours.sync.store.reconciling import Reconciling
+from encours.sync.store.review import ReviewQueries
+from encours.sync.store.runstate import RunState
 from encours.sync.store.schema import MIGRATIONS
 from encours.sync.store.writing import COLUMNS, Merge, RecordWriter, WriteCounts, create_stage
 
@@ -251,9 +251,9 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
 
         The read is shown the index of the source's last read (`ledger.show_previous`), so
         that it works out only what changed; with `whole` (`sync --full-refresh`), and on
-        PostgreSQL, it works out every entry again. Call it outside any transaction: what the read raises (a bad
-        file) then aborts nothing. The tables are temporary, kept under the name returned
-        until `write_ledger`.
+        PostgreSQL, it works out every entry again. Call it outside any transaction: what the
+        read raises (a bad file) then aborts nothing. The tables are temporary, kept under the
+        name returned until `write_ledger`.
         """
         self._ledgers += 1
         name = f"ledger{self._ledgers}"
@@ -301,7 +301,7 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         row = self.db.execute("SELECT COUNT(*) FROM stage_quarantine").fetchone()
         if narrowed(self.db, ledger):  # the changed entries only: `fec_changes`
             merge = Merge(self.db, source, run_id, unique=True, scope=ledger)
-            counts = merge.run(replace_all=False, max_deletion_share=None)
+            counts = merge.run(replace_all=False, max_deletion_share=max_deletion_share)
         else:
             counts = Merge(self.db, source, run_id, unique=True).run(
                 replace_all=replace_all, max_deletion_share=max_deletion_share

@@ -245,7 +245,6 @@ class Merge:
 
     def run(self, *, replace_all: bool, max_deletion_share: float | None) -> WriteCounts:
         """Merge; return the rows changed and the records deleted."""
-        source = self.source
         for table, key in KEYS.items():
             columns = ", ".join(COLUMNS[table])
             order = ", ".join(key)
@@ -260,23 +259,12 @@ class Merge:
                 f"CREATE TEMP TABLE new_{table} AS SELECT DISTINCT ON ({order}) "
                 f"{columns} FROM stage_{table} ORDER BY {order}, pos DESC"
             )
-        if replace_all:
-            before = sum(
-                self._count(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (source,))
-                for table in RECORD_TABLES
-            )
+        if replace_all and self.scope is None:
+            before = self._stored_records()
             after = sum(self._count(f"SELECT COUNT(*) FROM new_{table}") for table in RECORD_TABLES)
-            lost = before - after
-            if max_deletion_share is not None and before and lost > max_deletion_share * before:
+            if max_deletion_share is not None and before - after > max_deletion_share * before:
                 deleted = sum(self._removed_count(table) for table in RECORD_TABLES)
-                raise DestructiveReadError(
-                    f"a full read of {source} would delete {deleted:,} records and leave "
-                    f"{after:,} of its {before:,} ({lost / before:.0%} fewer, more than the "
-                    f"{max_deletion_share:.0%} allowed): the export may be cut, empty or of "
-                    "another company. Nothing of this source was changed and nothing derived "
-                    "from it is pushed. If these deletions are right, run `encours sync "
-                    "--accept-deletions` once."
-                )
+                self._refuse(deleted, before, after, max_deletion_share)
         changed = deleted = 0
         for table, key in KEYS.items():
             self._changes(table, key, replace_all)
@@ -285,6 +273,11 @@ class Merge:
                 deleted += self._count(f"SELECT COUNT(*) FROM gone_{table}")
             changed += self._count(f"SELECT COUNT(*) FROM changed_{table}")
         new, updated = self._changed_records()
+        if self.scope is not None and max_deletion_share is not None and deleted > new:
+            # A ledger's changed entries: what it loses is what is deleted less what is new.
+            before = self._stored_records()
+            if deleted - new > max_deletion_share * before:
+                self._refuse(deleted, before, before - deleted + new, max_deletion_share)
         self._mark_dirty()
         for table, key in KEYS.items():
             self._apply(table, key)
@@ -314,6 +307,23 @@ class Merge:
             new += total - stored
             updated += stored
         return new, updated
+
+    def _stored_records(self) -> int:
+        return sum(
+            self._count(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (self.source,))
+            for table in RECORD_TABLES
+        )
+
+    def _refuse(self, deleted: int, before: int, after: int, share: float) -> None:
+        """Raise `DestructiveReadError`: the read would leave `after` of `before` records."""
+        raise DestructiveReadError(
+            f"a full read of {self.source} would delete {deleted:,} records and leave "
+            f"{after:,} of its {before:,} ({(before - after) / before:.0%} fewer, more than the "
+            f"{share:.0%} allowed): the export may be cut, empty or of "
+            "another company. Nothing of this source was changed and nothing derived "
+            "from it is pushed. If these deletions are right, run `encours sync "
+            "--accept-deletions` once."
+        )
 
     def _removed_count(self, table: str) -> int:
         key = ", ".join(KEYS[table])

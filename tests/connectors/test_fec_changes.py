@@ -21,7 +21,7 @@ from store_tables import dump
 from encours.connectors.fec import FecConnector
 from encours.demo.fecgen import FecSpec
 from encours.demo.fecgen import write_fec as write_generated
-from encours.errors import DataError
+from encours.errors import DataError, DestructiveReadError
 from encours.model import PaymentTerms
 from encours.sync.store import Store
 
@@ -118,7 +118,9 @@ def write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def store_files(folder: Path, *files: Path) -> tuple[dict[str, object], int]:
+def store_files(
+    folder: Path, *files: Path, max_deletion_share: float | None = None
+) -> tuple[dict[str, object], int]:
     """Store each file in turn as a run does; the tables, and the last read's record count."""
     folder.mkdir()
     store = Store.open(folder / "s.duckdb")
@@ -130,7 +132,12 @@ def store_files(folder: Path, *files: Path) -> tuple[dict[str, object], int]:
             with store.transaction():
                 run_id = store.start_run(date(2026, 11, 1), NOW)
                 written = store.write_ledger(
-                    "books", ledger, company_currency="EUR", run_id=run_id, replace_all=True
+                    "books",
+                    ledger,
+                    company_currency="EUR",
+                    run_id=run_id,
+                    replace_all=True,
+                    max_deletion_share=max_deletion_share,
                 ).written
                 store.reconcile_dirty(oldest_first=True, complete_sources=())
     finally:
@@ -199,3 +206,20 @@ def test_a_file_that_is_not_simple_keeps_no_index(tmp_path: Path) -> None:
     assert tables["ledger_lines"] == [] and tables["ledger_entries"] == []
     assert not [row for row in tables["cursors"] if row[1] == "ledger-index"]
     assert tables["quarantine"]
+
+
+def test_an_export_cut_short_is_refused_as_a_whole_read_refuses_it(tmp_path: Path) -> None:
+    lines = base_lines()
+    before = write(tmp_path / "before.fec", lines)
+    cut = len(lines) * 95 // 100
+    while lines[cut].split("\t")[ACCOUNT] != "411000":
+        cut += 1  # at the start of an entry: what is left balances, and is read again narrowly
+    after = write(tmp_path / "after.fec", lines[:cut])
+
+    with pytest.raises(DestructiveReadError, match="would delete") as again:
+        store_files(tmp_path / "again", before, after, max_deletion_share=0.02)
+    # With room for it, the same cut is taken in by the read of what changed.
+    _, count = store_files(tmp_path / "allowed", before, after, max_deletion_share=0.2)
+
+    assert "allowed" in str(again.value)
+    assert 0 < count < len(lines) / 10
