@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -88,7 +89,8 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 def schema_version(db: duckdb.DuckDBPyConnection) -> int:
     """The number of the last migration applied (0 for an empty file)."""
     exists = db.execute(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_schema = current_schema()"  # PostgreSQL: one company's schema of many
     ).fetchone()
     if not exists or not exists[0]:
         return 0
@@ -177,3 +179,23 @@ def _rollback(db: duckdb.DuckDBPyConnection) -> None:
         db.execute("ROLLBACK")
     except duckdb.Error:  # the engine already aborted it (a failed statement does)
         pass
+
+
+def temporary_kind(db: Any, name: str) -> str | None:
+    """'VIEW' or 'TABLE' for this session's temporary view or table `name`; None if none.
+
+    Only this session's: on PostgreSQL, other workers' temporary tables are listed too, in
+    their own schemas (DuckDB keeps them in the catalog `temp`, one per connection).
+    """
+    from encours.sync.store.postgres import is_postgres
+
+    mine = (
+        "table_schema = (SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())"
+        if is_postgres(db)
+        else "table_catalog = 'temp'"
+    )
+    sql = f"SELECT table_type FROM information_schema.tables WHERE table_name = ? AND {mine}"  # noqa: S608
+    row = db.execute(sql, [name]).fetchone()
+    if row is None:
+        return None
+    return "VIEW" if row[0] == "VIEW" else "TABLE"

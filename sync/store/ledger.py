@@ -17,6 +17,7 @@ import duckdb
 
 from encours.connectors.fec_changes import INDEX_TABLES, PREVIOUS
 from encours.model import CURRENCY_EXPONENTS, CreditKind
+from encours.sync.store.connection import temporary_kind
 from encours.sync.store.writing import COLUMNS
 
 _ADVANCE = f"'{CreditKind.ADVANCE.value}'"
@@ -65,12 +66,8 @@ def hide_previous(db: duckdb.DuckDBPyConnection) -> None:
 def keep_ledger(db: duckdb.DuckDBPyConnection, name: str) -> str:
     """Rename the `fec_*` tables just read to `<name>_*` (another read may follow)."""
     parts = list(LEDGER_TABLES)
-    for part in INDEX_TABLES:  # a read by the Python reader leaves no index
-        row = db.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [f"fec_{part}"]
-        ).fetchone()
-        if row is not None:
-            parts.append(part)
+    # A read by the Python reader leaves no index.
+    parts += [part for part in INDEX_TABLES if _exists(db, f"fec_{part}")]
     for part in parts:
         db.execute(f"DROP TABLE IF EXISTS {name}_{part}")
         db.execute(f"ALTER TABLE fec_{part} RENAME TO {name}_{part}")
@@ -144,10 +141,7 @@ def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: 
 
 
 def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchone()
-    return row is not None
+    return temporary_kind(db, table) is not None
 
 
 def stage_ledger(db: duckdb.DuckDBPyConnection, ledger: str, company_currency: str) -> int:

@@ -23,7 +23,6 @@ import duckdb
 
 from encours.sync.store.connection import connect
 
-
 #: The invoices of one customer of one source.
 _INVOICES = "SELECT invoice_id FROM due_lines WHERE source = $source AND customer_id = $customer"
 

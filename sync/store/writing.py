@@ -34,6 +34,7 @@ import duckdb
 from encours.errors import DestructiveReadError, StateError
 from encours.model import LedgerLine, LedgerSale, Rejected, SourceRecord
 from encours.sync.store.bulk import Spool, sql_type
+from encours.sync.store.connection import temporary_kind
 from encours.sync.store.rows import TABLES, NoRate, RowMaker
 
 #: Each record table's key within a source, and for a table of parts, its parent.
@@ -233,11 +234,9 @@ class Merge:
 
     def _drop(self, name: str) -> None:
         """Drop the temporary table or view `name`, if there is one."""
-        row = self.db.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", (name,)
-        ).fetchone()
-        if row is not None:
-            self.db.execute(f"DROP {'VIEW' if row[0] == 'VIEW' else 'TABLE'} {name}")
+        kind = temporary_kind(self.db, name)
+        if kind is not None:
+            self.db.execute(f"DROP {kind} {name}")
 
     def _count(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
         row = self.db.execute(sql, parameters).fetchone()
