@@ -1175,15 +1175,23 @@ def _print_summary(summary: RunSummary) -> None:
     """One line per source and target: fit for a log.
 
     A source's records read add up: new + changed + unchanged + quarantined. Deleted ones
-    are those a full read no longer finds; they are not among the records read.
+    are those a full read no longer finds; they are not among the records read. A ledger
+    read again narrowly says how many of its lines changed: the records read are then
+    those of the changed entries.
     """
     for outcome in summary.sources:
         if outcome.status in ("failed", "refused"):
             echo(f"source {outcome.name}: {outcome.status.upper()}: {outcome.error}", err=True)
         else:
             unchanged = outcome.written - outcome.new - outcome.updated
+            narrowly = (
+                f"{outcome.lines_changed} of {outcome.lines} line(s) changed, "
+                "their entries' "
+                if outcome.lines is not None
+                else ""
+            )
             echo(
-                f"source {outcome.name}: {outcome.status}, "
+                f"source {outcome.name}: {outcome.status}, {narrowly}"
                 f"{outcome.written + outcome.quarantined} record(s) read: {outcome.new} new, "
                 f"{outcome.updated} changed, {unchanged} unchanged, "
                 f"{outcome.quarantined} quarantined; {outcome.deleted} deleted (no longer "

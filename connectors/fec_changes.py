@@ -43,7 +43,9 @@ import duckdb
 MAX_CHANGED_SHARE = 0.10
 #: The tables a read leaves for the store's index (`sync/store/ledger.py`), by what they hold.
 INDEX_TABLES = (
-    "index_meta",  # fingerprint (NULL: keep no index), narrowed (only S was worked out)
+    # fingerprint (NULL: keep no index), narrowed (only S was worked out), lines (read),
+    # changed (lines changed since the last read, when narrowed)
+    "index_meta",
     "index_lines",  # number, digest: every line read, or the changed ones when narrowed
     "index_entries",  # first_line, last_line, booked_on: every entry, or S's
     "index_customer_lines",  # number, customer_key, customer_id, amount: all, or S's
@@ -218,7 +220,7 @@ def finish_narrowed(
         "CREATE OR REPLACE TEMP TABLE fec_index_lines AS "
         "SELECT number, digest FROM fec_changed_text WHERE NOT removed"
     )
-    _index_rows(con, fingerprint_, narrowed=True)
+    _index_rows(con, fingerprint_, narrowed=True, table="fec_text_all")
     return True
 
 
@@ -229,11 +231,12 @@ def finish_whole(con: duckdb.DuckDBPyConnection, link: str, fingerprint_: str) -
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fec_index_lines AS SELECT number, digest FROM fec_text"
         )
-        _index_rows(con, fingerprint_, narrowed=False)
+        _index_rows(con, fingerprint_, narrowed=False, table="fec_text")
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fec_index_meta AS "
-            "SELECT CAST(NULL AS VARCHAR) AS fingerprint, false AS narrowed"
+            "SELECT CAST(NULL AS VARCHAR) AS fingerprint, false AS narrowed, "
+            "(SELECT count(*) FROM fec_text) AS lines, CAST(NULL AS BIGINT) AS changed"
         )
 
 
@@ -257,7 +260,10 @@ def drop(con: duckdb.DuckDBPyConnection, *, index_too: bool = False) -> None:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _index_rows(con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: bool) -> None:
+def _index_rows(
+    con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: bool, table: str
+) -> None:
+    """The index tables and `fec_index_meta`; `table` holds every line read."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fec_index_entries AS "
         "SELECT frag AS first_line, last_line, booked_on FROM fec_frags"
@@ -267,7 +273,9 @@ def _index_rows(con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: 
         "customer_id, CAST(debit_h - credit_h AS BIGINT) AS amount FROM fec_cl"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE fec_index_meta AS SELECT ? AS fingerprint, ? AS narrowed",
+        "CREATE OR REPLACE TEMP TABLE fec_index_meta AS SELECT ? AS fingerprint, "
+        f"? AS narrowed, (SELECT count(*) FROM {table}) AS lines, "
+        f"{'(SELECT count(*) FROM fec_index_changed)' if narrowed else 'NULL'} AS changed",
         [fingerprint_, narrowed],
     )
 

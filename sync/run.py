@@ -86,6 +86,10 @@ class SourceOutcome:
     updated: int = 0
     deleted: int = 0
     quarantined: int = 0  # records read and kept out, with their reason
+    #: A ledger read again narrowly: lines changed since its last read, and lines read; the
+    #: records counted above are then those of the changed entries (`fec_changes`).
+    lines_changed: int | None = None
+    lines: int | None = None
     error: str | None = None
     exit_code: int = EXIT_OK
 
@@ -330,6 +334,10 @@ def store_source(
                 replace_all=pull.replace_all,
                 max_deletion_share=max_deletion_share,
             )
+            if counts.lines is not None:
+                changed, lines = counts.lines
+                outcome.lines_changed, outcome.lines = counts.lines
+                say("pull", f"{source.source}: {changed:,} of {lines:,} lines changed")
             say("pull", f"{source.source}: {counts.written:,} records read")
         else:
             counts = store.write_records(

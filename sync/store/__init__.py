@@ -299,7 +299,8 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
             create_stage(self.db)
             written = stage_ledger(self.db, ledger, company_currency)
         row = self.db.execute("SELECT COUNT(*) FROM stage_quarantine").fetchone()
-        if narrowed(self.db, ledger):  # the changed entries only: `fec_changes`
+        lines = narrowed(self.db, ledger)
+        if lines is not None:  # the changed entries only: `fec_changes`
             merge = Merge(self.db, source, run_id, unique=True, scope=ledger)
             counts = merge.run(replace_all=False, max_deletion_share=max_deletion_share)
         else:
@@ -314,4 +315,5 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
             changed=counts.changed,
             new=counts.new,
             updated=counts.updated,
+            lines=lines,
         )

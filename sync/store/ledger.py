@@ -74,12 +74,12 @@ def keep_ledger(db: duckdb.DuckDBPyConnection, name: str) -> str:
     return name
 
 
-def narrowed(db: duckdb.DuckDBPyConnection, ledger: str) -> bool:
-    """Whether the read `ledger` holds only the changed entries of its file."""
+def narrowed(db: duckdb.DuckDBPyConnection, ledger: str) -> tuple[int, int] | None:
+    """(lines changed, lines read) if the read `ledger` holds only the changed entries."""
     if not _exists(db, f"{ledger}_index_meta"):
-        return False
-    row = db.execute(f"SELECT narrowed FROM {ledger}_index_meta").fetchone()
-    return bool(row and row[0])
+        return None
+    row = db.execute(f"SELECT narrowed, changed, lines FROM {ledger}_index_meta").fetchone()
+    return (int(row[1]), int(row[2])) if row and row[0] else None
 
 
 def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: int) -> None:

@@ -63,7 +63,9 @@ class WriteCounts:
     `written` counts the records taken in, `changed` the rows they actually changed (a
     record read again unchanged changes none), `deleted` the records a full read removed.
     Of the records written, `new` were not stored before and `updated` were and differ (in
-    their own row or in a part: a due line, a link); the others are unchanged.
+    their own row or in a part: a due line, a link); the others are unchanged. A ledger read
+    again narrowly (`connectors/fec_changes.py`) gives `lines`: (lines changed since its last
+    read, lines read); its records are then those of the changed entries only.
     """
 
     written: int = 0
@@ -72,6 +74,7 @@ class WriteCounts:
     changed: int = 0
     new: int = 0
     updated: int = 0
+    lines: tuple[int, int] | None = None
 
 
 def create_stage(db: duckdb.DuckDBPyConnection) -> None:

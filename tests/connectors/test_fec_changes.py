@@ -223,3 +223,31 @@ def test_an_export_cut_short_is_refused_as_a_whole_read_refuses_it(tmp_path: Pat
 
     assert "allowed" in str(again.value)
     assert 0 < count < len(lines) / 10
+
+
+def test_a_sync_says_how_many_lines_changed(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from encours.cli import cli
+
+    lines = base_lines()
+    fec = write(tmp_path / "books.fec", lines)
+    config = tmp_path / "encours.toml"
+    config.write_text(
+        '[company]\ncurrency = "EUR"\n[sources.books]\ntype = "fec"\npath = "books.fec"\n'
+        "default_payment_terms_days = 30\n",
+        encoding="utf-8",
+    )
+    sync = ["--config", str(config), "sync", "--as-of", "2026-10-31"]
+    assert CliRunner().invoke(cli, sync).exit_code == 0
+    rng = random.Random(4)
+    for _ in range(3):
+        edit(lines, "unletter", rng)
+    write(fec, lines)
+
+    result = CliRunner().invoke(cli, sync)
+
+    assert result.exit_code == 0, result.output
+    assert f"source books: ok, 3 of {len(lines) - 1} line(s) changed, their entries'" in (
+        result.output
+    )
