@@ -51,10 +51,34 @@ class StoreSettings(Section):
     configuration file keeps only what a run spools and its last summary. The password is
     never in the URL: the keyring (`store.password`, see `encours init`), the environment
     (ENCOURS_STORE_PASSWORD or PGPASSWORD) or a libpq service file give it.
+
+    `schema` (with `url`): the PostgreSQL schema of this company's store, created on first
+    use, so that a firm's companies share one database: `schema = "acme"` makes the url
+    `...?options=-csearch_path%3Dacme` (libpq's own way to say it).
     """
 
     path: Path = Path("encours.duckdb")
     url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema_in_url(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "schema" not in data:
+            return data
+        values = dict(data)
+        schema = values.pop("schema")
+        if not isinstance(schema, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            raise ValueError(
+                "[store] schema must be a lower-case PostgreSQL name (letters, digits, _; "
+                "63 at most, not starting with a digit), e.g. schema = \"acme\""
+            )
+        url = values.get("url")
+        if not isinstance(url, str):
+            raise ValueError("[store] schema goes with url (PostgreSQL): add url, or remove it")
+        if "search_path" in url:
+            raise ValueError("[store] url already sets search_path: remove schema, or that")
+        values["url"] = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        return values
 
     @field_validator("url")
     @classmethod

@@ -222,7 +222,28 @@ def connect(url: str, password: str | None = None) -> PostgresConnection:
             "encours needs code-point order: create it with CREATE DATABASE ... TEMPLATE "
             "template0 LC_COLLATE 'C' LC_CTYPE 'C' ENCODING 'UTF8'"
         )
+    _create_schema(connection)
     return PostgresConnection(connection, where)
+
+
+def _create_schema(connection: psycopg.Connection[Any]) -> None:
+    """Create the first schema of the search path when it does not exist yet.
+
+    A firm's companies each have a schema of one database (`[store] schema`): the first
+    run of a company creates its own. Two processes doing it at once both succeed.
+    """
+    import psycopg
+
+    row = connection.execute("SELECT current_schema(), current_setting('search_path')").fetchone()
+    if row is None or row[0] is not None:
+        return
+    first = row[1].split(",")[0].strip().strip('"')
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", first):
+        return  # '$user' and other forms: the server says what is missing when it is used
+    try:
+        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{first}"')
+    except psycopg.errors.UniqueViolation:
+        pass  # another process created it meanwhile
 
 
 def _reason(text: str) -> str:

@@ -83,3 +83,48 @@ def test_the_first_sync_says_the_same_and_the_second_changes_nothing(
     assert "0 new, 0 changed" in again
     assert "reconciled 0 customer(s)" in again
     assert "run 2 as of 2026-10-31: exit 0" in again
+
+
+def test_two_companies_keep_their_own_schemas_of_one_database(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.database()
+    env = {"ENCOURS_STORE_PASSWORD": PASSWORD}
+    acme = synced(tmp_path / "acme", f'url = "{url}"\nschema = "acme"', env)
+    other_spec = FecSpec(invoices=50, customers=3, seed=9)
+    other = tmp_path / "other"
+    other.mkdir()
+    with (other / "books.fec").open("w", encoding="utf-8", newline="") as out:
+        write_fec(out, other_spec)
+    config = other / "config.toml"
+    config.write_text(
+        f'[company]\ncurrency = "EUR"\n\n[store]\nurl = "{url}"\nschema = "other_co"\n\n'
+        '[sources.books]\ntype = "fec"\npath = "books.fec"\ndefault_payment_terms_days = 30\n',
+        encoding="utf-8",
+    )
+    run = CliRunner(env=env)
+    assert run.invoke(cli, ["--config", str(config), "sync", "--as-of", DAYS[-1]]).exit_code == 0
+    status = run.invoke(cli, ["--config", str(config), "status", "--json", "--as-of", DAYS[-1]])
+
+    assert len(json.loads(status.stdout)["customers"]) == other_spec.customers
+    assert len(acme[DAYS[-1]]["customers"]) == SPEC.customers
+    assert "run 1 as of" in acme["first"]  # each schema numbers its own runs
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ('path = "x.duckdb"\nschema = "acme"', "schema goes with url"),
+        ('url = "postgresql://u@h/db"\nschema = "Acme-1"', "lower-case PostgreSQL name"),
+    ],
+)
+def test_a_schema_without_url_or_with_a_bad_name_is_refused(
+    tmp_path: Path, store: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[company]\ncurrency = "EUR"\n\n[store]\n{store}\n', encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "status"])
+
+    assert result.exit_code == 78, result.output
+    assert message in result.output
