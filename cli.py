@@ -65,7 +65,6 @@ class App:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-
     @property
     def display(self) -> Display:
         """How figures read for a person: `[company] language`, else the environment's."""
@@ -290,9 +289,12 @@ def demo(folder: Path, as_json: bool) -> None:
     report_path = (folder / "rapport.html").resolve()
     _write_report(figures, settings, french, report_path)
     echo(_("\nReport: {path}").format(path=report_path), err=True)
-    echo(_("Next: {command}").format(
-        command=f"encours --config {config_path} status --customer C0001"
-    ), err=True)
+    echo(
+        _("Next: {command}").format(
+            command=f"encours --config {config_path} status --customer C0001"
+        ),
+        err=True,
+    )
 
 
 @cli.command()
@@ -921,9 +923,7 @@ class _Section:
                     raise ConfigError(f"{given_as} {default}: {exc.message}") from None
                 self._keep(question, answer)
 
-    def _default(
-        self, question: Any, given: dict[str, Any], current: dict[str, Any] | None
-    ) -> Any:
+    def _default(self, question: Any, given: dict[str, Any], current: dict[str, Any] | None) -> Any:
         if question.option and given.get(_option_key(question.option)) is not None:
             return given[_option_key(question.option)]
         if self.like is not None and question.key in self.like.values:
@@ -964,7 +964,9 @@ class _Section:
                 echo(f"Stored in the keyring as {self.name}.{question.key} too.")
         elif keep:
             value = click.prompt(
-                f"{prompt} (empty: keep the one stored)", hide_input=True, default="",
+                f"{prompt} (empty: keep the one stored)",
+                hide_input=True,
+                default="",
                 show_default=False,
             )
             if not value:
@@ -1176,8 +1178,7 @@ def _print_summary(summary: RunSummary) -> None:
 
     A source's records read add up: new + changed + unchanged + quarantined. Deleted ones
     are those a full read no longer finds; they are not among the records read. A ledger
-    read again narrowly says how many of its lines changed: the records read are then
-    those of the changed entries.
+    read again narrowly says first how many of its lines changed.
     """
     for outcome in summary.sources:
         if outcome.status in ("failed", "refused"):
@@ -1185,8 +1186,7 @@ def _print_summary(summary: RunSummary) -> None:
         else:
             unchanged = outcome.written - outcome.new - outcome.updated
             narrowly = (
-                f"{outcome.lines_changed} of {outcome.lines} line(s) changed, "
-                "their entries' "
+                f"{outcome.lines_changed} of {outcome.lines} line(s) changed since the last read, "
                 if outcome.lines is not None
                 else ""
             )
@@ -1240,9 +1240,7 @@ def _write_report(figures: Figures, settings: Settings, display: Display, path: 
     path.write_text(html_report.render(data, display), encoding="utf-8")
 
 
-def _export(
-    app: App, paths: dict[str, Path | None], sheet: Callable[[Display], Sheet]
-) -> None:
+def _export(app: App, paths: dict[str, Path | None], sheet: Callable[[Display], Sheet]) -> None:
     """Write the sheet to each file asked for (`sync/export.py`), saying where."""
     from encours.sync.export import export
 

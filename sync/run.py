@@ -86,8 +86,8 @@ class SourceOutcome:
     updated: int = 0
     deleted: int = 0
     quarantined: int = 0  # records read and kept out, with their reason
-    #: A ledger read again narrowly: lines changed since its last read, and lines read; the
-    #: records counted above are then those of the changed entries (`fec_changes`).
+    #: A ledger read again narrowly: lines changed since its last read, and lines read; only
+    #: their entries were worked out again (`fec_changes`), the other records are unchanged.
     lines_changed: int | None = None
     lines: int | None = None
     error: str | None = None

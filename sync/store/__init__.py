@@ -303,6 +303,8 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         if lines is not None:  # the changed entries only: `fec_changes`
             merge = Merge(self.db, source, run_id, unique=True, scope=ledger)
             counts = merge.run(replace_all=False, max_deletion_share=max_deletion_share)
+            # The file's records are those stored now: the others were unchanged.
+            written = merge.stored_records()
         else:
             counts = Merge(self.db, source, run_id, unique=True).run(
                 replace_all=replace_all, max_deletion_share=max_deletion_share

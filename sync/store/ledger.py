@@ -133,7 +133,7 @@ def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: 
         db.execute(
             "INSERT INTO cursors VALUES ($source, $stream, $value, $run) "
             "ON CONFLICT (source, stream) DO UPDATE SET value = excluded.value, "
-            "run_id = excluded.run_id",
+            "run_id = excluded.run_id WHERE cursors.value <> excluded.value",
             {"source": source, "stream": LEDGER_INDEX, "value": fingerprint, "run": run_id},
         )
     for part in INDEX_TABLES:

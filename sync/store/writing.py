@@ -65,7 +65,7 @@ class WriteCounts:
     Of the records written, `new` were not stored before and `updated` were and differ (in
     their own row or in a part: a due line, a link); the others are unchanged. A ledger read
     again narrowly (`connectors/fec_changes.py`) gives `lines`: (lines changed since its last
-    read, lines read); its records are then those of the changed entries only.
+    read, lines read); the records outside its changed entries count as unchanged.
     """
 
     written: int = 0
@@ -262,7 +262,7 @@ class Merge:
                 f"{columns} FROM stage_{table} ORDER BY {order}, pos DESC"
             )
         if replace_all and self.scope is None:
-            before = self._stored_records()
+            before = self.stored_records()
             after = sum(self._count(f"SELECT COUNT(*) FROM new_{table}") for table in RECORD_TABLES)
             if max_deletion_share is not None and before - after > max_deletion_share * before:
                 deleted = sum(self._removed_count(table) for table in RECORD_TABLES)
@@ -277,7 +277,7 @@ class Merge:
         new, updated = self._changed_records()
         if self.scope is not None and max_deletion_share is not None and deleted > new:
             # A ledger's changed entries: what it loses is what is deleted less what is new.
-            before = self._stored_records()
+            before = self.stored_records()
             if deleted - new > max_deletion_share * before:
                 self._refuse(deleted, before, before - deleted + new, max_deletion_share)
         self._mark_dirty()
@@ -310,7 +310,8 @@ class Merge:
             updated += stored
         return new, updated
 
-    def _stored_records(self) -> int:
+    def stored_records(self) -> int:
+        """How many records of this source the store holds."""
         return sum(
             self._count(f"SELECT COUNT(*) FROM {table} WHERE source = ?", (self.source,))
             for table in RECORD_TABLES

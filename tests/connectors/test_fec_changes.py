@@ -23,7 +23,7 @@ from encours.demo.fecgen import FecSpec
 from encours.demo.fecgen import write_fec as write_generated
 from encours.errors import DataError, DestructiveReadError
 from encours.model import PaymentTerms
-from encours.sync.store import Store
+from encours.sync.store import Store, WriteCounts
 
 NOW = datetime(2026, 11, 1, 3, tzinfo=UTC)
 HEADER_AND_BASE: list[str] = []
@@ -120,30 +120,30 @@ def write(path: Path, lines: list[str]) -> Path:
 
 def store_files(
     folder: Path, *files: Path, max_deletion_share: float | None = None
-) -> tuple[dict[str, object], int]:
-    """Store each file in turn as a run does; the tables, and the last read's record count."""
+) -> tuple[dict[str, object], WriteCounts]:
+    """Store each file in turn as a run does; the tables, and what the last read did."""
     folder.mkdir()
     store = Store.open(folder / "s.duckdb")
-    written = 0
+    counts = WriteCounts()
     try:
         for fec in files:
             source = FecConnector("books", fec, currency="EUR", default_terms=PaymentTerms.net(30))
             ledger = store.read_ledger("books", source.stage)
             with store.transaction():
                 run_id = store.start_run(date(2026, 11, 1), NOW)
-                written = store.write_ledger(
+                counts = store.write_ledger(
                     "books",
                     ledger,
                     company_currency="EUR",
                     run_id=run_id,
                     replace_all=True,
                     max_deletion_share=max_deletion_share,
-                ).written
+                )
                 store.reconcile_dirty(oldest_first=True, complete_sources=())
     finally:
         store.close()
     tables = dump(folder / "s.duckdb", without=("run_id", "first_run", "last_run"))
-    return tables, written
+    return tables, counts
 
 
 @settings(
@@ -187,12 +187,15 @@ def test_a_few_changed_lines_are_all_that_is_worked_out(tmp_path: Path) -> None:
         edit(lines, "unletter", rng)
     after = write(tmp_path / "after.fec", lines)
 
-    (tables, first_count) = store_files(tmp_path / "first", after)
-    (again, count) = store_files(tmp_path / "again", before, after)
+    (tables, first) = store_files(tmp_path / "first", after)
+    (again, counts) = store_files(tmp_path / "again", before, after)
 
     assert again == tables
-    # Three entries and the first entry of each of their customers, against the whole file.
-    assert 0 < count < first_count / 10
+    assert counts.lines == (3, len(lines) - 1)
+    # Every record of the file is counted; updated are the three lines' records and those
+    # that show their text (their sale, their customer's row if it was the first line).
+    assert counts.written == first.written
+    assert 3 <= counts.updated <= 9 and counts.new == 0 and counts.deleted == 0
     assert len(tables["ledger_lines"]) == len(lines) - 1
 
 
@@ -219,10 +222,10 @@ def test_an_export_cut_short_is_refused_as_a_whole_read_refuses_it(tmp_path: Pat
     with pytest.raises(DestructiveReadError, match="would delete") as again:
         store_files(tmp_path / "again", before, after, max_deletion_share=0.02)
     # With room for it, the same cut is taken in by the read of what changed.
-    _, count = store_files(tmp_path / "allowed", before, after, max_deletion_share=0.2)
+    _, counts = store_files(tmp_path / "allowed", before, after, max_deletion_share=0.2)
 
     assert "allowed" in str(again.value)
-    assert 0 < count < len(lines) / 10
+    assert counts.lines is not None and counts.deleted > 0
 
 
 def test_a_sync_says_how_many_lines_changed(tmp_path: Path) -> None:
@@ -248,6 +251,6 @@ def test_a_sync_says_how_many_lines_changed(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, sync)
 
     assert result.exit_code == 0, result.output
-    assert f"source books: ok, 3 of {len(lines) - 1} line(s) changed, their entries'" in (
+    assert f"source books: ok, 3 of {len(lines) - 1} line(s) changed since the last read, " in (
         result.output
     )
