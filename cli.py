@@ -85,6 +85,18 @@ as_of_option = click.option(
 )
 
 
+#: `--firm FILE` of the commands that take `--all` (`cli_firm.py`).
+firm_option = click.option(
+    "--firm",
+    "firm_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="firm.toml",
+    envvar="ENCOURS_FIRM",
+    show_default=True,
+    help="With --all: the firm file listing the companies (or set ENCOURS_FIRM).",
+)
+
+
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     """`click.echo`, with every control character but newline and tab shown escaped.
 
@@ -319,6 +331,21 @@ def demo(folder: Path, as_json: bool) -> None:
 @click.option(
     "--quiet", is_flag=True, help="No progress, only the summary (the default under cron)."
 )
+@click.option(
+    "--all",
+    "all_companies",
+    is_flag=True,
+    help="Every company of the firm file (--firm), each in its own process; see the README, "
+    "For accounting firms.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="With --all: how many companies run at a time in this process.",
+)
+@firm_option
 @pass_app
 @_handled
 def sync(
@@ -330,6 +357,9 @@ def sync(
     full_refresh: bool,
     accept_deletions: bool,
     quiet: bool,
+    all_companies: bool,
+    workers: int,
+    firm_path: Path,
 ) -> None:
     """Pull every source, reconcile, compute the indicators and push what changed.
 
@@ -346,9 +376,21 @@ def sync(
       78  configuration error
 
     \b
+    With --all, one exit code for the firm: the most serious of its companies'
+    (78, 65, 70, 74, 75, then 3); a company taken by another worker, or already
+    done today, counts as 0. A table shows each company's outcome.
+
+    \b
     Example (crontab, every night at 02:30):
         30 2 * * *  ENCOURS_CONFIG=/etc/encours/config.toml encours sync
+        30 2 * * *  encours sync --all --firm /etc/encours/firm.toml --workers 4
     """
+    if all_companies:
+        from encours.cli_firm import refuse_with_all, sync_all, sync_arguments
+
+        refuse_with_all(dry_run=dry_run, source=only_source)
+        arguments = sync_arguments(as_of_text, no_push, full_refresh, accept_deletions)
+        sync_all(firm_path, workers, arguments, quiet)
     summary = _run_with_progress(
         app.settings,
         quiet,
@@ -375,9 +417,18 @@ def sync(
     required=True,
     help="Write the report to FILE: one HTML page, charts included, nothing fetched.",
 )
+@click.option(
+    "--all",
+    "all_companies",
+    is_flag=True,
+    help="Every company of the firm file (--firm): a table of them, then each one's report.",
+)
+@firm_option
 @pass_app
 @_handled
-def report(app: App, as_of_text: str | None, html_path: Path) -> None:
+def report(
+    app: App, as_of_text: str | None, html_path: Path, all_companies: bool, firm_path: Path
+) -> None:
     """The figures as one self-contained HTML page, to open, print or send.
 
     The total and its parts, the aged balance as bars, the DSO trend of the kept snapshots
@@ -391,7 +442,13 @@ def report(app: App, as_of_text: str | None, html_path: Path) -> None:
     \b
     Example:
         encours report --html encours.html
+        encours report --html cabinet.html --all --firm firm.toml
     """
+    if all_companies:
+        from encours.cli_firm import report_all
+
+        report_all(firm_path, as_of_text, html_path)
+        return
     from encours.sync.status import current_figures
 
     settings = app.settings
@@ -425,6 +482,13 @@ def report(app: App, as_of_text: str | None, html_path: Path) -> None:
     metavar="FILE",
     help="Also write the table to FILE as an Excel workbook (numbers as numbers).",
 )
+@click.option(
+    "--all",
+    "all_companies",
+    is_flag=True,
+    help="One line per company of the firm file (--firm), from each one's last run.",
+)
+@firm_option
 @pass_app
 @_handled
 def status(
@@ -434,6 +498,8 @@ def status(
     as_json: bool,
     csv_path: Path | None,
     xlsx_path: Path | None,
+    all_companies: bool,
+    firm_path: Path,
 ) -> None:
     """Each customer's outstanding, overdue, ageing and DSO, worst first, and the total.
 
@@ -453,7 +519,14 @@ def status(
     Examples:
         encours status --as-of 2026-06-30 --json
         encours status --customer C0006 --xlsx C0006.xlsx
+        encours status --all --firm firm.toml
     """
+    if all_companies:
+        from encours.cli_firm import refuse_with_all, status_all
+
+        refuse_with_all(as_of=as_of_text, customer=only, csv=csv_path, xlsx=xlsx_path)
+        status_all(firm_path, as_json)
+        return
     from encours.sync.export import customers_sheet, items_sheet
     from encours.sync.status import current_figures
 

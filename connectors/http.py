@@ -53,6 +53,7 @@ from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
 
+from encours.connectors import shared_limits
 from encours.errors import (
     ApiError,
     AuthError,
@@ -280,6 +281,10 @@ class Pacer:
         self._max_wait = max_wait
         self._sent: deque[float] = deque(maxlen=max_calls)  # send times of the last calls
         self._blocked_until = -math.inf  # on `clock`, set when a quota header hits 0
+
+    def pause_left(self) -> float:
+        """Seconds the next `wait()` still sleeps because a quota header reached 0."""
+        return max(0.0, self._blocked_until - self._clock())
 
     def _delay(self, now: float) -> float:
         window = self._sent[0] + self.per_seconds - now if len(self._sent) == self.max_calls else 0
@@ -613,7 +618,8 @@ class HttpClient:
             auth: a requests auth (e.g. `BearerAuth(token)`), None for a header-key API.
             timeout: (connect, read) seconds; requests has no default and would wait forever.
             retry: the retry policy (tests pass one whose `sleep` records).
-            pacer: the client-side rate limiter, None for no pacing.
+            pacer: the client-side rate limiter, None for no pacing; under `sync --all` it
+                also waits on the token's window shared across processes.
             session: a `requests.Session` to reuse, else a new one.
             user_agent: the User-Agent header.
             secrets: more strings to redact, e.g. an API key sent in a custom header.
@@ -628,10 +634,11 @@ class HttpClient:
         self._auth = auth
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
-        self._pacer = pacer
         self._session = session or requests.Session()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._secrets = (*_secrets_of(auth), *secrets)
+        # In a firm run, the token's limit is shared with the other processes (`shared_limits`).
+        self._pacer = shared_limits.shared(pacer, self._secrets)
         _PROCESS_SECRETS.update(s for s in self._secrets if s)
         self._origin = _origin(self.base_url)
         self._deadline: float | None = None  # for all requests: set by the first one

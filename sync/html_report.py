@@ -120,20 +120,33 @@ def render(data: ReportData, display: Display) -> str:
             f"<header><h1>{escape(title)}</h1>"
             f'<p class="sub" data-field="as_of" data-value="{figures.as_of.isoformat()}">'
             f"{escape(as_of)}</p></header>",
-            *_totals(figures, display),
-            *_ageing(figures, display),
-            *_trend(data, display),
-            *_debtors(figures, display),
-            *_unmatched(data, display),
-            *_checks(figures, display),
+            *sections(data, display),
             _element("footer", made_by.format(date=display.date(figures.as_of))),
         ]
     )
+    return page(f"{title} — {as_of}", body, display)
+
+
+def sections(data: ReportData, display: Display) -> list[str]:
+    """The report's sections, from the totals to the checks (a firm's page has one each)."""
+    figures = data.figures
+    return [
+        *_totals(figures, display),
+        *_ageing(figures, display),
+        *_trend(data, display),
+        *_debtors(figures, display),
+        *_unmatched(data, display),
+        *_checks(figures, display),
+    ]
+
+
+def page(title: str, body: str, display: Display) -> str:
+    """A whole self-contained document: the policy, the style, the title, the body."""
     return (
         f'<!DOCTYPE html>\n<html lang="{display.language}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)} — {escape(as_of)}</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
