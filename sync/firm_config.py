@@ -23,18 +23,19 @@ alone when the firm runs (exit 78 for it), so one broken file does not stop the 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from encours.connectors.settings import Section
 from encours.errors import ConfigError
 from encours.sync.config import refuse_secrets
 from encours.sync.config_errors import describe
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
 
 class FirmSection(Section):
@@ -48,8 +49,18 @@ class FirmSection(Section):
 class CompanyEntry(Section):
     """`[[companies]]`: one company, by name and configuration file."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str
     config: Path
+
+    @field_validator("name")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(
+                f"{value!r} cannot name a company: use letters, digits, '.', '_' or '-', "
+                "starting with a letter or a digit (it names the company's log file)"
+            )
+        return value
 
 
 class FirmFile(Section):

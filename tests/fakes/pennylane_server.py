@@ -12,6 +12,8 @@ sent, and the most requests that arrived in any 5 s.
         ...
         server.arrivals["token-a"]          # arrival times (time.monotonic())
 
+`delay` makes every answer wait, so that a run lasts long enough to be killed mid-way.
+
 Bounded: the server stops itself after `lifetime` seconds and answers at most
 `max_requests` requests (the others get 503).
 """
@@ -61,9 +63,15 @@ class PennylaneServer:
     """One HTTP server, many fake Pennylane companies told apart by their bearer token."""
 
     def __init__(
-        self, fakes: dict[str, FakePennylane], *, lifetime: float = 600, max_requests: int = 200_000
+        self,
+        fakes: dict[str, FakePennylane],
+        *,
+        delay: float = 0.0,
+        lifetime: float = 600,
+        max_requests: int = 200_000,
     ) -> None:
         self.fakes = fakes
+        self.delay = delay  # seconds before each answer: a slow server, a run that lasts
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self.throttled: dict[str, int] = defaultdict(int)
         self.answered = 0
@@ -112,6 +120,7 @@ class PennylaneServer:
             if self.answered > self.max_requests:
                 return 503, {}, "the test server's request budget is spent"
             self.arrivals[token].append(time.monotonic())
+        time.sleep(self.delay)
         fake = self.fakes.get(token)
         if fake is None:
             return 401, {}, '{"error": "Unauthorized"}'
