@@ -7,6 +7,8 @@ the README documents. Starting a process costs about a second; a company's run, 
 its vendors' limits, costs far more. Each worker (a thread that waits on its child) goes
 down the companies in name order:
 
+0. a company whose store shares a folder with another's fails at once (exit 78): each
+   run cleans its store's folder of a killed run's leftovers;
 1. claim the company (`sync/firm_claim.py`); taken: another worker has it, skip it;
 2. it ran successfully today: skip it ("done today");
 3. run it, its output in `<state>/logs/<company>.log`, its HTTP clients pacing on the
@@ -132,10 +134,43 @@ def run_firm(
                 progress(outcome)
         return outcome
 
+    crowded = _sharing_a_folder(firm.companies)
+    for name, message in sorted(crowded.items()):
+        one_outcome = CompanyOutcome(name, "failed", EXIT_CONFIG, message=message)
+        summary.outcomes.append(one_outcome)
+        if progress is not None:
+            progress(one_outcome)
+    alone = [company for company in firm.companies if company.name not in crowded]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="firm") as pool:
-        list(pool.map(one, firm.companies))
+        list(pool.map(one, alone))
     summary.outcomes.sort(key=lambda outcome: outcome.name)
     return summary
+
+
+def _sharing_a_folder(companies: Sequence[Company]) -> dict[str, str]:
+    """The companies whose store is in the same folder as another's, and what to do.
+
+    A run cleans its store's folder of what a killed run left (`remove_leftovers`): it
+    would delete the files another company's run is writing there. Each store needs its
+    own folder (`stores/acme/encours.duckdb`, not `stores/acme.duckdb`).
+    """
+    by_folder: dict[Path, list[str]] = {}
+    for company in companies:
+        try:
+            folder = load_settings(company.config).store.path.resolve().parent
+        except EncoursError:
+            continue  # said when the company runs
+        by_folder.setdefault(folder, []).append(company.name)
+    crowded = {}
+    for folder, names in by_folder.items():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(other for other in names if other != name)
+            crowded[name] = (
+                f"its store is in {folder}, with the store of {others}: give each company's "
+                "store a folder of its own ([store] path = \"stores/<company>/encours.duckdb\"); "
+                "a run cleans its folder of what a killed run left"
+            )
+    return crowded
 
 
 def run_company(

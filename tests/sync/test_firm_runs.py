@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from fakes.pennylane import SPEC_PATH
 from fakes.pennylane_server import LIMIT, PennylaneServer, company_books
+from firm_files import environment, firm_pass, store_of, table, token_of, write_firm
 
 from encours.cli import cli
 from encours.connectors.shared_limits import FOLDER_VARIABLE
@@ -34,58 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not SPEC_PATH.exists(), reason="Pennylane's OpenAPI file is absent"),
     pytest.mark.slow,
 ]
-
-
-def token_of(name: str) -> str:
-    return f"pl-token-of-{name}"
-
-
-def write_firm(folder: Path, base_url: str, names: list[str], **config_text: str) -> Path:
-    """A firm file over `companies/<name>.toml`, each company's own Pennylane and file target.
-
-    `config_text` replaces the configuration of the companies it names.
-    """
-    (folder / "companies").mkdir(parents=True, exist_ok=True)
-    (folder / "out").mkdir(exist_ok=True)
-    for name in names:
-        text = config_text.get(name) or (
-            f'[company]\nname = "Company {name}"\n[store]\npath = "../stores/{name}.duckdb"\n'
-            f'[sources.pl_{name}]\ntype = "pennylane"\nbase_url = "{base_url}"\n'
-            f'[targets.out]\ntype = "file"\npath = "../out/{name}.json"\n'
-        )
-        (folder / "companies" / f"{name}.toml").write_text(text, encoding="utf-8")
-    firm = folder / "firm.toml"
-    firm.write_text('[firm]\nname = "Cabinet Test"\ncompanies_dir = "companies"\n', "utf-8")
-    return firm
-
-
-def environment(names: list[str], **extra: str) -> dict[str, str]:
-    """The children's environment: each company's token, and no system keyring."""
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", **extra}
-    env.update({env_name(f"pl_{name}", "token"): token_of(name) for name in names})
-    env.pop(FOLDER_VARIABLE, None)
-    return env
-
-
-def firm_pass(firm: Path, env: dict[str, str], workers: int = 2) -> subprocess.Popen[str]:
-    """`encours sync --all` in a process of its own (its own session: it can be killed whole)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "encours.cli", "sync", "--all", "--workers", str(workers),
-         "--firm", str(firm)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-
-
-def table(stdout: str) -> dict[str, tuple[str, int]]:
-    """Company -> (status, exit code), from the summary table of a pass."""
-    rows: dict[str, tuple[str, int]] = {}
-    for line in stdout.splitlines()[1:]:
-        name, rest = line.split(maxsplit=1)
-        status = "done today" if rest.startswith("done today") else rest.split()[0]
-        code = rest.removeprefix(status).split()[0]
-        rows[name] = (status, int(code))
-    return rows
 
 
 @pytest.fixture
@@ -119,7 +68,7 @@ def test_two_processes_share_the_companies_and_do_none_twice(
     for rows in tables:
         assert {status for status, _ in rows.values()} <= {"ok", "taken", "done today"}
     for name in FOUR:
-        kept = lastrun.load(tmp_path / "stores" / f"{name}.duckdb")
+        kept = lastrun.load(store_of(tmp_path, name))
         assert kept is not None and kept.run_id == 1  # one run in its store
         assert (tmp_path / "out" / f"{name}.json").exists()
     assert sum(server.throttled.values()) == 0
@@ -154,8 +103,11 @@ def test_two_processes_share_the_companies_and_do_none_twice(
 def test_one_company_failing_leaves_the_others_done(
     server: PennylaneServer, tmp_path: Path
 ) -> None:
-    names = ["broken", "good", "refused"]
-    firm = write_firm(tmp_path, server.base_url, names, broken="[sources.x]\ntype = 'nope'\n")
+    names = ["broken", "good", "refused", "twin1", "twin2"]
+    twins = {name: f'[store]\npath = "../stores/shared/{name}.duckdb"\n' for name in names[3:]}
+    firm = write_firm(
+        tmp_path, server.base_url, names, broken="[sources.x]\ntype = 'nope'\n", **twins
+    )
     with (tmp_path / "firm.toml").open("a", encoding="utf-8") as extra:
         extra.write('[[companies]]\nname = "missing"\nconfig = "gone/encours.toml"\n')
     env = environment(names)
@@ -168,14 +120,17 @@ def test_one_company_failing_leaves_the_others_done(
         "good": ("ok", 0),
         "missing": ("failed", 78),
         "refused": ("failed", 78),
+        "twin1": ("failed", 78),
+        "twin2": ("failed", 78),
     }
+    assert "twin1: its store is in " in stderr and "with the store of twin2" in stderr
     assert "missing: no configuration file at" in stderr
     assert "refused: source pl_refused: FAILED: GET" in stderr
     assert "-> 401: the credentials were refused" in stderr
     assert "a-revoked-token" not in stdout + stderr
     assert "(log: " in stderr
     assert (tmp_path / "out" / "good.json").exists()
-    assert last_success_of(tmp_path / "stores" / "refused.duckdb") is None
+    assert last_success_of(store_of(tmp_path, "refused")) is None
 
 
 @pytest.mark.parametrize("server", [(["a", "b"], 100)], indirect=True)
@@ -192,8 +147,8 @@ def test_a_worker_killed_mid_run_leaves_its_company_to_the_next_pass(
     assert server.arrivals.get(token_of("a")), "the run of a never reached the server"
     os.killpg(worker.pid, signal.SIGKILL)  # the worker and its company's run, mid-way
     worker.communicate(timeout=30)
-    assert last_success_of(tmp_path / "stores" / "a.duckdb") is None
-    assert not (tmp_path / "stores" / "b.duckdb").exists()
+    assert last_success_of(store_of(tmp_path, "a")) is None
+    assert not store_of(tmp_path, "b").exists()
 
     server.delay = 0.0
     after = firm_pass(firm, env)
