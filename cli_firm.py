@@ -58,9 +58,8 @@ def sync_all(firm_path: Path, workers: int, sync_arguments: list[str], quiet: bo
 def summary_lines(summary: FirmSummary, display: Display) -> list[str]:
     """The table of a pass: company, status, exit code, customers, outstanding, duration.
 
-        company  status      exit  customers  outstanding  duration
-        alpha    ok             0         40   €12,345.67     3.2 s
-        beta     failed        75
+    Example: a header `company  status  exit  customers  outstanding  duration`, then rows
+    such as `alpha  ok  0  40  €12,345.67  3.2 s` and `beta  failed  75`, in aligned columns.
     """
     rows = [["company", "status", "exit", "customers", "outstanding", "duration"]]
     for o in summary.outcomes:

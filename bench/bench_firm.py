@@ -1,7 +1,7 @@
 """Benchmark: an accounting firm's night, `encours sync --all` in several processes.
 
     python bench/bench_firm.py [--companies 500] [--invoices 2000] [--workers 4]
-                               [--processes 2] [--kill-one]
+                               [--processes 2] [--kill-one] [--firm-token]
 
 N fake Pennylane companies of M open invoices each (customers = M / 20), each with its own
 token, served over HTTP on 127.0.0.1 by the tests' fake (tests/fakes/pennylane_server.py:
@@ -9,18 +9,20 @@ token, served over HTTP on 127.0.0.1 by the tests' fake (tests/fakes/pennylane_s
 the OpenAPI file). W workers in all, split over P separate `encours sync --all` processes
 started together on the same firm file. With --kill-one, the first process is killed
 (SIGKILL, its company runs with it) as soon as its first company reaches the server; once the
-others end, one more pass runs, as the next cron line would.
+others end, one more pass runs, as the next cron line would. With --firm-token, every
+company reads the same books with one token (a Pennylane firm token): the token's limit,
+shared by every process, is then what bounds the night.
 
 It measures, it does not assert:
 
 - completed runs per company, from each store's runs (a killed run stays "running"):
   every company once, none twice; and no company reported "ok" by two passes;
 - the 429s sent, and the most requests of one token in any 5 s (at most 25 is "no storm");
-- the wall time, against the least time the limits allow: a company needs R requests,
-  which its token lets through in ceil(R / 25) - 1 windows of 5 s after the first burst;
-  the sum of that over the companies, spread over the W workers, is the floor
-  (`limit_floor_s`); the rest is the runs' own work (a process each: start, store,
-  reconcile, push) and the server's.
+- the wall time, against the least time the limits allow: R requests with one token go
+  through in ceil(R / 25) - 1 windows of 5 s after the first burst; the floor
+  (`limit_floor_s`) is the larger of that for the busiest token and, with a token per
+  company, the sum of it over the companies spread over the W workers; the rest is the
+  runs' own work (a process each: start, store, reconcile, push) and the server's.
 
 Prints a table and writes it as JSON to bench/out/firm_results.json.
 """
@@ -69,27 +71,39 @@ def completed_runs(store: Path) -> int:
     return sum(1 for run in run_history(store) if run.status == "done")
 
 
-def limit_floor(requests_per_company: list[int], workers: int) -> float:
+def limit_floor(per_company: list[int], per_token: list[int], workers: int) -> float:
     """The least wall time the per-token limits allow W workers (module docstring)."""
-    per_company = [max(0, math.ceil(r / LIMIT) - 1) * WINDOW for r in requests_per_company]
-    return sum(per_company) / workers
+
+    def windows(requests: int) -> float:
+        return max(0, math.ceil(requests / LIMIT) - 1) * WINDOW
+
+    spread = sum(windows(r) for r in per_company) / workers
+    return max(spread, max(windows(r) for r in per_token))
 
 
 def run(
-    companies: int, invoices: int, workers: int, processes: int, kill_one: bool, folder: Path
+    companies: int,
+    invoices: int,
+    workers: int,
+    processes: int,
+    kill_one: bool,
+    folder: Path,
+    firm_token: bool = False,
 ) -> dict[str, Any]:
     """One night of the firm; the figures of the module docstring."""
     names = [f"c{n:04d}" for n in range(1, companies + 1)]
-    fakes = {token_of(name): company_books(token_of(name), invoices) for name in names}
+    one = token_of("firm") if firm_token else None
+    tokens = {name: one or token_of(name) for name in names}
+    fakes = {token: company_books(token, invoices) for token in set(tokens.values())}
     passes: list[dict[str, tuple[str, int]]] = []
     with PennylaneServer(fakes, lifetime=6 * 3600) as server:
         firm = write_firm(folder, server.base_url, names)
-        env = environment(names)
+        env = environment(names, one)
         started = time.monotonic()
         running = [firm_pass(firm, env, n) for n in split(workers, processes) if n]
         killed = None
         if kill_one:
-            first = token_of(names[0])  # both processes start with it: one runs it
+            first = tokens[names[0]]  # both processes start with it: one runs it
             while not server.arrivals.get(first) and time.monotonic() - started < 300:
                 time.sleep(0.05)
             killed = running[0]
@@ -109,27 +123,31 @@ def run(
             codes.append(process.returncode)
             passes.append(table(stdout))
             next_pass_wall = time.monotonic() - again
-        requests = [len(server.arrivals[token_of(name)]) for name in names]
+        per_token = [len(server.arrivals[token]) for token in fakes]
+        requests = [len(server.arrivals[tokens[name]]) for name in names]
+        if one:  # the companies' requests cannot be told apart: an even share each
+            requests = [sum(per_token) // companies] * companies
         throttled = sum(server.throttled.values())
-        busiest = max(server.most_in_any_window(token_of(name)) for name in names)
+        busiest = max(server.most_in_any_window(token) for token in fakes)
     completed = {name: completed_runs(store_of(folder, name)) for name in names}
     reported = Counter(
         name for rows in passes for name, (status, _) in rows.items() if status == "ok"
     )
-    floor = limit_floor(requests, workers)
+    floor = limit_floor(requests, per_token, workers)
     return {
         "companies": companies,
         "invoices_per_company": invoices,
         "workers": workers,
         "processes": processes,
         "killed_one": kill_one,
+        "firm_token": firm_token,
         "exit_codes": codes,
         "completed_once": sum(1 for name in names if completed[name] == 1),
         "completed_twice_or_more": sorted(name for name in names if completed[name] > 1),
         "not_completed": sorted(name for name in names if completed[name] == 0),
         "reported_ok_twice": sorted(name for name in names if reported[name] > 1),
-        "requests": sum(requests),
-        "requests_per_company": round(sum(requests) / companies, 1),
+        "requests": sum(per_token),
+        "requests_per_company": round(sum(per_token) / companies, 1),
         "throttled_429": throttled,
         "most_requests_of_one_token_in_5_s": busiest,
         "wall_s": round(wall, 1),
@@ -154,6 +172,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="in all, over the processes")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--kill-one", action="store_true", help="kill the first process")
+    parser.add_argument("--firm-token", action="store_true", help="one token for all")
     args = parser.parse_args()
     if not pl_fake.SPEC_PATH.exists():
         print(f"Pennylane's OpenAPI file is missing: {pl_fake.SPEC_PATH}", file=sys.stderr)
@@ -161,7 +180,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="encours-firm-bench-") as folder:
         result = run(
             args.companies, args.invoices, args.workers, args.processes, args.kill_one,
-            Path(folder),
+            Path(folder), args.firm_token,
         )  # fmt: skip
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)

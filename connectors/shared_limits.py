@@ -11,8 +11,8 @@ per token, that every process opens and locks (`fcntl.flock`) before each reques
 
 `sent` holds the send times (Unix time) of the last `max_calls` requests; a request goes
 out when fewer than `max_calls` were sent in the last `per_seconds` + `MARGIN`. Example,
-Pennylane's 25 requests per 5 s: two processes with the same token send 25 requests
-together in the first 5.1 s, then one more each time the oldest leaves the window. A quota
+Pennylane's 24 requests per 5 s (its pacer): two processes with the same token send 24
+together in the first 5.25 s, then one more each time the oldest leaves the window. A quota
 header at 0 (or a 429 with one) blocks the window for every process until its reset.
 
 The file names hold a digest of the token, never the token; a folder is only read or
@@ -34,8 +34,8 @@ from typing import Any, Protocol
 FOLDER_VARIABLE = "ENCOURS_SHARED_LIMITS"
 
 #: Seconds added to every window: two processes' requests reach the server in another order
-#: or a few milliseconds later than they left; the server counts arrivals.
-MARGIN = 0.1
+#: or later than they left (a loaded machine, the network); the server counts arrivals.
+MARGIN = 0.25
 
 
 class LocalPacer(Protocol):
@@ -57,8 +57,8 @@ class LocalPacer(Protocol):
 class SharedWindow:
     """The sliding window of one token, in a file every process locks while it reads it.
 
-    `SharedWindow(folder, "pl-token", 25, 5).take()` returns once a 26th request in any
-    5.1 s is not going out, in this process or another.
+    `SharedWindow(folder, "pl-token", 24, 5).take()` returns once a 25th request in any
+    5.25 s is not going out, in this process or another.
     """
 
     def __init__(
@@ -154,9 +154,7 @@ class SharedPacer:
         return self.local.pause_left()
 
 
-def shared(
-    pacer: Any, secrets: Iterable[str], *, environ: Mapping[str, str] = os.environ
-) -> Any:
+def shared(pacer: Any, secrets: Iterable[str], *, environ: Mapping[str, str] = os.environ) -> Any:
     """The pacer to use: `pacer` itself, or it and the token's shared window in a firm run.
 
     Shared when `ENCOURS_SHARED_LIMITS` names a folder, the client is paced, and it has a

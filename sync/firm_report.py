@@ -31,8 +31,8 @@ AsOfOf = Callable[[Path], date]
 def render_firm(firm: Firm, as_of_of: AsOfOf, display: Display) -> str:
     """The whole page: the companies' table, then every company's report."""
     _ = display._
-    title = _("Receivables of {company}").format(company=firm.name) if firm.name else _(
-        "Receivables"
+    title = (
+        _("Receivables of {company}").format(company=firm.name) if firm.name else _("Receivables")
     )
     reports = [(company, _company_report(company, as_of_of)) for company in firm.companies]
     rows = [_row(company, report, display) for company, report in reports]

@@ -167,7 +167,7 @@ def _sharing_a_folder(companies: Sequence[Company]) -> dict[str, str]:
             others = ", ".join(other for other in names if other != name)
             crowded[name] = (
                 f"its store is in {folder}, with the store of {others}: give each company's "
-                "store a folder of its own ([store] path = \"stores/<company>/encours.duckdb\"); "
+                'store a folder of its own ([store] path = "stores/<company>/encours.duckdb"); '
                 "a run cleans its folder of what a killed run left"
             )
     return crowded
@@ -194,7 +194,8 @@ def run_company(
         if code in COMPLETED:
             claim.record_success(options.today)
             status = "ok" if code == 0 else "quarantine"
-            return _with_figures(CompanyOutcome(company.name, status, code, seconds, log=log), store)
+            done = CompanyOutcome(company.name, status, code, seconds, log=log)
+            return _with_figures(done, store)
         if code == EXIT_TAKEN:
             return CompanyOutcome(company.name, "taken", code, seconds, log=log)
         if code < 0:  # killed by a signal: -9 for SIGKILL

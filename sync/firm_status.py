@@ -100,7 +100,8 @@ def status_text(lines: list[CompanyLine], display: Display, firm: str | None) ->
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
-        cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [cell.ljust(w) if i < 4 else cell.rjust(w) for i, (cell, w) in pairs]
         yield "  ".join(cells).rstrip()
     for line in lines:
         if line.message:

@@ -44,10 +44,10 @@ def write_firm(folder: Path, base_url: str, names: list[str], **config_text: str
     return firm
 
 
-def environment(names: list[str], **extra: str) -> dict[str, str]:
-    """The passes' environment: each company's token, and no system keyring."""
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", **extra}
-    env.update({env_name(f"pl_{name}", "token"): token_of(name) for name in names})
+def environment(names: list[str], firm_token: str | None = None) -> dict[str, str]:
+    """The passes' environment: each company's token (or one firm token), no system keyring."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    env.update({env_name(f"pl_{n}", "token"): firm_token or token_of(n) for n in names})
     env.pop(FOLDER_VARIABLE, None)
     return env
 

@@ -66,8 +66,8 @@ def test_two_companies_of_one_name_are_refused_naming_both_files(tmp_path: Path)
     [
         ("", "lists no company: add \\[\\[companies\\]\\]"),
         ('[firm]\ncompanies_dir = "nowhere"\n', "is not a folder: create it, or fix the path"),
-        ('[[companies]]\nname = "../etc"\nconfig = "a.toml"\n', "'../etc' cannot name a company: use letters"),
-        ('[[companies]]\nname = "a"\nconfgi = "a.toml"\n', "\\[companies.0\\] confgi: unknown setting"),
+        ('[[companies]]\nname = "../etc"\nconfig = "a.toml"\n', "'../etc' cannot name a company"),
+        ('[[companies]]\nname = "a"\nconfgi = "a.toml"\n', "\\[companies.0\\] confgi: unknown"),
         ('[firm]\napi_token = "x"\n', "`firm.api_token` looks like a secret"),
         ("[[companies]\n", "is not valid TOML"),
     ],
@@ -105,9 +105,8 @@ def test_a_claim_is_held_by_one_worker_at_a_time_and_keeps_the_day(tmp_path: Pat
     second.record_success(date(2026, 12, 7))
     assert last_success_of(store) == date(2026, 12, 7)
     second.release()
-    assert json.loads((tmp_path / "acme" / "encours.duckdb.claim").read_text())[
-        "last_success"
-    ] == ("2026-12-07")
+    kept = json.loads((tmp_path / "acme" / "encours.duckdb.claim").read_text())
+    assert kept["last_success"] == "2026-12-07"
 
 
 def test_a_claim_not_held_cannot_be_written(tmp_path: Path) -> None:
