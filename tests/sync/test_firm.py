@@ -10,7 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from encours.cli import cli
 from encours.connectors import shared_limits
 from encours.connectors.http import Pacer
 from encours.errors import ConfigError
@@ -196,3 +198,28 @@ def test_a_client_shares_its_limit_only_in_a_firm_run(tmp_path: Path) -> None:
     both = shared_limits.shared(pacer, [TOKEN], environ=environ)
     assert isinstance(both, shared_limits.SharedPacer)
     assert (both.max_calls, both.per_seconds) == (24, 5)
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["sync", "--all", "--dry-run"], "--dry-run cannot go with --all"),
+        (["sync", "--all", "--source", "books"], "--source cannot go with --all"),
+        (["status", "--all", "--customer", "C1"], "--customer cannot go with --all"),
+    ],
+)
+def test_options_about_one_company_are_refused_with_all(
+    tmp_path: Path, arguments: list[str], expected: str
+) -> None:
+    result = CliRunner().invoke(cli, [*arguments, "--firm", str(tmp_path / "firm.toml")])
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_status_all_without_a_firm_file_says_how_to_give_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["status", "--all", "--firm", str(tmp_path / "firm.toml")])
+    assert result.exit_code == 78
+    assert "no firm file at" in result.output
