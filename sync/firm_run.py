@@ -7,8 +7,8 @@ the README documents. Starting a process costs about a second; a company's run, 
 its vendors' limits, costs far more. Each worker (a thread that waits on its child) goes
 down the companies in name order:
 
-0. a company whose store shares a folder with another's fails at once (exit 78): each
-   run cleans its store's folder of a killed run's leftovers;
+0. a company whose store is another's too (the same file, or the same database and
+   schema) fails at once (exit 78): their records would mix;
 1. claim the company (`sync/firm_claim.py`); taken: another worker has it, skip it;
 2. it ran successfully today: skip it ("done today");
 3. run it, its output in `<state>/logs/<company>.log`, its HTTP clients pacing on the
@@ -134,7 +134,7 @@ def run_firm(
                 progress(outcome)
         return outcome
 
-    crowded = _sharing_a_folder(firm.companies)
+    crowded = _sharing_a_store(firm.companies)
     for name, message in sorted(crowded.items()):
         one_outcome = CompanyOutcome(name, "failed", EXIT_CONFIG, message=message)
         summary.outcomes.append(one_outcome)
@@ -147,28 +147,29 @@ def run_firm(
     return summary
 
 
-def _sharing_a_folder(companies: Sequence[Company]) -> dict[str, str]:
-    """The companies whose store is in the same folder as another's, and what to do.
+def _sharing_a_store(companies: Sequence[Company]) -> dict[str, str]:
+    """The companies whose store is another's too, and what to do.
 
-    A run cleans its store's folder of what a killed run left (`remove_leftovers`): it
-    would delete the files another company's run is writing there. Each store needs its
-    own folder (`stores/acme/encours.duckdb`, not `stores/acme.duckdb`).
+    Two companies in one store would mix their records and their runs' positions: each
+    needs a file of its own (`[store] path`), or a schema of its own on a shared
+    PostgreSQL database (`[store] schema`). Stores may share a folder.
     """
-    by_folder: dict[Path, list[str]] = {}
+    by_store: dict[str, list[str]] = {}
     for company in companies:
         try:
-            folder = load_settings(company.config).store.path.resolve().parent
+            store = load_settings(company.config).store
         except EncoursError:
             continue  # said when the company runs
-        by_folder.setdefault(folder, []).append(company.name)
+        where = store.url if store.url is not None else str(store.path.resolve())
+        by_store.setdefault(where, []).append(company.name)
     crowded = {}
-    for folder, names in by_folder.items():
+    for names in by_store.values():
         for name in names if len(names) > 1 else ():
             others = ", ".join(other for other in names if other != name)
             crowded[name] = (
-                f"its store is in {folder}, with the store of {others}: give each company's "
-                'store a folder of its own ([store] path = "stores/<company>/encours.duckdb"); '
-                "a run cleans its folder of what a killed run left"
+                f"its store is also the store of {others}: give each company a store of its "
+                'own ([store] path = "stores/<company>.duckdb", or on PostgreSQL [store] '
+                'schema = "<company>")'
             )
     return crowded
 

@@ -166,7 +166,7 @@ def run_sync(
         )
     say = progress or (lambda stage, detail: None)
     with run_lock(settings.store):
-        remove_leftovers(settings.store.path.parent)  # of a run killed while spooling
+        remove_leftovers(settings.store.path)  # of a run killed while spooling
         try:
             store = Store.open(
                 settings.store.path, wait_seconds=STORE_WAIT_SECONDS, url=settings.store.url

@@ -233,7 +233,7 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
                 Records that only changed their id (a program renumbering its entries)
                 leave the count as it was and pass.
         """
-        writer = RecordWriter(self.db, self.path.parent, source, company_currency, run_id)
+        writer = RecordWriter(self.db, self.path, source, company_currency, run_id)
         writer.add_all(records)
         try:
             return writer.finish(replace_all=replace_all, max_deletion_share=max_deletion_share)

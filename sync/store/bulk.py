@@ -7,7 +7,7 @@ flat: rows go to the file as they come.
 
 On PostgreSQL the file is streamed with COPY instead (`postgres.py`).
 
-Example: `Spool(folder, DueLineRow._fields)` then `add(row)` for each row, then
+Example: `Spool(store_path, DueLineRow._fields)` then `add(row)` for each row, then
 `load(db, "stage_due_lines")` inserts them all with one statement, each column cast to its
 type (dates from ISO text, booleans from JSON true/false).
 """
@@ -76,16 +76,24 @@ def sql_type(column: str) -> str:
 
 
 #: How the spooled files are named, beside the store.
-SPOOL_PREFIX, SPOOL_SUFFIX = ".encours-", ".jsonl"
+SPOOL_SUFFIX = ".jsonl"
 
 
-def remove_leftovers(folder: Path) -> int:
-    """Delete spooled files a killed run left in `folder`; return how many.
+def spool_prefix(store: Path) -> str:
+    """The name a spooled file of `store` starts with: `.encours.duckdb-spool-` for it.
 
-    Call it only while holding the run lock: no other run is spooling then.
+    Named after the store, so that stores sharing a folder never touch each other's files.
+    """
+    return f".{store.name}-spool-"
+
+
+def remove_leftovers(store: Path) -> int:
+    """Delete the spooled files a killed run of `store` left beside it; return how many.
+
+    Call it only while holding the store's run lock: no other run spools for it then.
     """
     count = 0
-    for leftover in folder.glob(f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"):
+    for leftover in store.parent.glob(f"{spool_prefix(store)}*{SPOOL_SUFFIX}"):
         leftover.unlink(missing_ok=True)
         count += 1
     return count
@@ -94,9 +102,12 @@ def remove_leftovers(folder: Path) -> int:
 class Spool:
     """Rows of one shape written to a temporary JSON-lines file, to be loaded in one go."""
 
-    def __init__(self, folder: Path, columns: Sequence[str]) -> None:
+    def __init__(self, store: Path, columns: Sequence[str]) -> None:
+        """A new file beside `store` (see `spool_prefix`)."""
         self.columns = tuple(columns)
-        fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=folder)
+        fd, name = tempfile.mkstemp(
+            prefix=spool_prefix(store), suffix=SPOOL_SUFFIX, dir=store.parent
+        )
         self.path = Path(name)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
         self._dumps = json.JSONEncoder(
@@ -154,13 +165,13 @@ def _iso(value: object) -> str:
 
 def load_rows(
     db: duckdb.DuckDBPyConnection,
-    folder: Path,
+    store: Path,
     table: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
 ) -> int:
-    """Insert rows into a table in bulk; return how many."""
-    spool = Spool(folder, columns)
+    """Insert rows into a table of the store at `store` in bulk; return how many."""
+    spool = Spool(store, columns)
     try:
         spool.extend(rows)
         return spool.load(db, table)

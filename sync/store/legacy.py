@@ -93,13 +93,13 @@ def _copy(old: Path, new: Path) -> None:
                 continue  # 0.1 before its third migration read every source whole again
             old_columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
             columns = [c for c in old_columns if c in new_columns[table]]
-            load_rows(target, new.parent, table, columns, _rows(source, table, columns))
+            load_rows(target, new, table, columns, _rows(source, table, columns))
         if "credits" in tables:
             _copy_credits(source, target, new, new_columns["credits"])
         if "allocations" in tables:
             columns = new_columns["allocations"]
             load_rows(
-                target, new.parent, "allocations", columns, _rows(source, "allocations", columns)
+                target, new, "allocations", columns, _rows(source, "allocations", columns)
             )
         last_run = source.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
         target.execute("SELECT COUNT(nextval('run_ids')) FROM range(?)", (int(last_run),))
@@ -143,10 +143,10 @@ def _copy_credits(source: sqlite3.Connection, target: Any, new: Path, columns: l
             links.append(
                 (record["source"], record["external_id"], position, invoice_id, amount, linked_on)
             )
-    load_rows(target, new.parent, "credits", kept, rows)
+    load_rows(target, new, "credits", kept, rows)
     load_rows(
         target,
-        new.parent,
+        new,
         "credit_links",
         ("source", "credit_id", "position", "invoice_id", "amount", "linked_on"),
         links,

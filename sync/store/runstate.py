@@ -74,7 +74,7 @@ class RunState:
         )
         load_rows(
             self.db,
-            self.path.parent,
+            self.path,
             "new_snapshot",
             ("customer_key", "indicators"),
             ((key, json.dumps(values, sort_keys=True)) for key, values in indicators.items()),
@@ -134,7 +134,7 @@ class RunState:
         )
         load_rows(
             self.db,
-            self.path.parent,
+            self.path,
             "new_pushed",
             ("customer_key", "field", "value"),
             (
@@ -162,7 +162,7 @@ class RunState:
         )
         load_rows(
             self.db,
-            self.path.parent,
+            self.path,
             "new_matches",
             ("customer_key", "record_key", "status", "detail"),
             rows,

@@ -90,7 +90,7 @@ class RecordWriter:
     def __init__(
         self,
         db: duckdb.DuckDBPyConnection,
-        folder: Path,
+        store: Path,
         source: str,
         company_currency: str,
         run_id: int,
@@ -100,7 +100,7 @@ class RecordWriter:
         self.run_id = run_id
         self.maker = RowMaker(company_currency)
         self.spools = {
-            table: Spool(folder, ("pos", *columns)) for table, columns in COLUMNS.items()
+            table: Spool(store, ("pos", *columns)) for table, columns in COLUMNS.items()
         }
         self.position = 0
         self.written = 0

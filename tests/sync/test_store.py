@@ -296,9 +296,10 @@ def test_a_draft_posted_under_the_same_id_leaves_the_drafts(store: Store) -> Non
 def test_spooled_files_a_killed_run_left_are_removed(tmp_path: Path) -> None:
     from encours.sync.store.bulk import Spool, remove_leftovers
 
-    left = Spool(tmp_path, ("a",))
+    left = Spool(tmp_path / "encours.duckdb", ("a",))
     left.add(("x",))  # a run killed here leaves its file behind
     (tmp_path / "books.fec").write_text("kept")
+    neighbour = Spool(tmp_path / "other.duckdb", ("a",))  # another store's run, under way
 
-    assert remove_leftovers(tmp_path) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["books.fec"]
+    assert remove_leftovers(tmp_path / "encours.duckdb") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books.fec", neighbour.path.name]
