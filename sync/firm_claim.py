@@ -12,12 +12,18 @@ day by two workers: one that finishes records the date before letting go. A work
 mid-run records nothing, and the claim dies with it (an OS lock): the next pass runs the
 company again.
 
-`CompanyClaim` is the interface; `FileClaim` is the one for a store in a file: an exclusive
-`flock` on `<store>.claim`, a small file beside the store that also keeps the date (JSON:
-`{"last_success": "2026-12-06", "pid": 4242}`). It is not the store's own run lock
-(`sync/lock.py`), which the company's run takes itself, in its own process: the claim must
-also cover reading and writing the date, before and after that run. A store on a database
-server would claim with that server's advisory lock and keep the date in a table.
+`CompanyClaim` is the interface; `claim_for` gives the one that fits a company's store:
+
+- `FileClaim`, for a store in a file: an exclusive `flock` on `<store>.claim`, a small file
+  beside the store that also keeps the date (JSON: `{"last_success": "2026-12-06", "pid":
+  4242}`);
+- `DatabaseClaim`, for a store on PostgreSQL: an advisory lock of the server, keyed by the
+  company's schema, and the date in the store itself. It holds across every machine that
+  shares the server.
+
+Neither is the store's own run lock (`sync/lock.py`), which the company's run takes itself,
+in its own process: the claim must also cover reading and writing the date, before and
+after that run.
 """
 
 from __future__ import annotations
@@ -27,7 +33,20 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import duckdb
+
+from encours.sync.lock import lock_key
+
+if TYPE_CHECKING:
+    from encours.sync.config import StoreSettings
+    from encours.sync.store.postgres import PostgresConnection
+
+#: The advisory lock of a company's claim: another key than its run's lock.
+CLAIM_KEY_TEXT = "encours claim:"
+#: The store's cursor (of no source) that keeps the day of its last successful firm pass.
+LAST_SUCCESS = "firm-last-success"
 
 
 def claim_path(store: Path) -> Path:
@@ -117,3 +136,73 @@ def last_success_of(store: Path) -> date | None:
         return date.fromisoformat(kept["last_success"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+class DatabaseClaim:
+    """The claim of a store on PostgreSQL: an advisory lock keyed by its schema, the date inside.
+
+    The lock is a session lock on a connection of its own, keyed by "encours claim:" and the
+    schema (the run's own lock, `sync/lock.py`, has another key): it holds across the
+    machines sharing the server, and dies with the worker's session. The date is the
+    store's cursor ('', 'firm-last-success'), read and written while the claim is held.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: PostgresConnection | None = None
+
+    def acquire(self) -> bool:
+        """Take the claim without waiting; False when another worker holds it."""
+        from encours.sync.store.postgres import connect, store_password
+
+        connection = connect(self.url, store_password())
+        row = connection.execute(
+            f"SELECT pg_try_advisory_lock({lock_key(connection, CLAIM_KEY_TEXT)})"
+        ).fetchone()
+        if not row or not row[0]:
+            connection.close()
+            return False
+        self._connection = connection
+        return True
+
+    def release(self) -> None:
+        """Let go of the claim: closing the session drops the lock."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def last_success(self) -> date | None:
+        """The date kept in the store; None before the first success (or a new store)."""
+        try:
+            row = (
+                self._held()
+                .execute(
+                    "SELECT value FROM cursors WHERE source = '' AND stream = ?", (LAST_SUCCESS,)
+                )
+                .fetchone()
+            )
+        except duckdb.Error:  # no store yet in this schema: never run
+            return None
+        return None if row is None else date.fromisoformat(str(row[0]))
+
+    def record_success(self, day: date) -> None:
+        """Keep the date in the store (the company's run made its tables)."""
+        self._held().execute(
+            "INSERT INTO cursors VALUES ('', ?, ?, 0) ON CONFLICT (source, stream) "
+            "DO UPDATE SET value = excluded.value",
+            (LAST_SUCCESS, day.isoformat()),
+        )
+
+    def inherited(self) -> tuple[int, ...]:
+        """Nothing to hand over: the server holds the lock for this worker's session."""
+        return ()
+
+    def _held(self) -> PostgresConnection:
+        if self._connection is None:
+            raise RuntimeError("the claim is not held")  # a bug of the caller
+        return self._connection
+
+
+def claim_for(store: StoreSettings) -> CompanyClaim:
+    """The claim of a company whose store is `store`: on its file, or on its database."""
+    return FileClaim(store.path) if store.url is None else DatabaseClaim(store.url)

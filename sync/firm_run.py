@@ -37,7 +37,7 @@ from encours.connectors.shared_limits import FOLDER_VARIABLE
 from encours.errors import EncoursError
 from encours.sync import lastrun
 from encours.sync.config import load_settings
-from encours.sync.firm_claim import CompanyClaim, FileClaim
+from encours.sync.firm_claim import claim_for
 from encours.sync.firm_config import Company, Firm
 from encours.sync.run import (
     EXIT_CONFIG,
@@ -57,8 +57,6 @@ COMPLETED = (0, EXIT_QUARANTINE)
 
 #: Called with each company's outcome as it ends; the CLI shows it on a terminal.
 Progress = Callable[["CompanyOutcome"], None]
-#: The claim of a company whose store is at this path (`FileClaim` unless a test says).
-ClaimOf = Callable[[Path], CompanyClaim]
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,6 @@ def run_firm(
     *,
     workers: int = 1,
     progress: Progress | None = None,
-    claim_of: ClaimOf = FileClaim,
 ) -> FirmSummary:
     """One pass over the firm's companies with `workers` runs at a time (module docstring)."""
     summary = FirmSummary()
@@ -123,7 +120,7 @@ def run_firm(
 
     def one(company: Company) -> CompanyOutcome:
         try:
-            outcome = run_company(company, firm.state, options, claim_of)
+            outcome = run_company(company, firm.state, options)
         except Exception as exc:  # noqa: BLE001 - one company's failure stays its own
             outcome = CompanyOutcome(
                 company.name, "failed", EXIT_INTERNAL, message=f"{type(exc).__name__}: {exc}"
@@ -152,7 +149,9 @@ def _sharing_a_store(companies: Sequence[Company]) -> dict[str, str]:
 
     Two companies in one store would mix their records and their runs' positions: each
     needs a file of its own (`[store] path`), or a schema of its own on a shared
-    PostgreSQL database (`[store] schema`). Stores may share a folder.
+    PostgreSQL database (`[store] schema`). A store on PostgreSQL keeps its last run's
+    figures and spooled rows beside its configuration (as `encours.duckdb.*`): two
+    configurations in one folder would share those too. Stores may share a folder.
     """
     by_store: dict[str, list[str]] = {}
     for company in companies:
@@ -160,31 +159,32 @@ def _sharing_a_store(companies: Sequence[Company]) -> dict[str, str]:
             store = load_settings(company.config).store
         except EncoursError:
             continue  # said when the company runs
-        where = store.url if store.url is not None else str(store.path.resolve())
-        by_store.setdefault(where, []).append(company.name)
+        by_store.setdefault(str(store.path.resolve()), []).append(company.name)
+        if store.url is not None:
+            by_store.setdefault(store.url, []).append(company.name)
     crowded = {}
     for names in by_store.values():
         for name in names if len(names) > 1 else ():
             others = ", ".join(other for other in names if other != name)
-            crowded[name] = (
+            crowded.setdefault(
+                name,
                 f"its store is also the store of {others}: give each company a store of its "
-                'own ([store] path = "stores/<company>.duckdb", or on PostgreSQL [store] '
-                'schema = "<company>")'
+                'own ([store] path = "stores/<company>.duckdb"; on PostgreSQL, [store] '
+                'schema = "<company>" and each configuration in a folder of its own)',
             )
     return crowded
 
 
-def run_company(
-    company: Company, state: Path, options: RunOptions, claim_of: ClaimOf = FileClaim
-) -> CompanyOutcome:
+def run_company(company: Company, state: Path, options: RunOptions) -> CompanyOutcome:
     """Claim one company, run it unless done today, record the day if it completed."""
     try:
-        store = load_settings(company.config).store.path
+        settings = load_settings(company.config).store
+        claim = claim_for(settings)
+        if not claim.acquire():
+            return CompanyOutcome(company.name, "taken", EXIT_TAKEN)
     except EncoursError as exc:
         return CompanyOutcome(company.name, "failed", exc.exit_code, message=str(exc))
-    claim = claim_of(store)
-    if not claim.acquire():
-        return CompanyOutcome(company.name, "taken", EXIT_TAKEN)
+    store = settings.path
     try:
         if claim.last_success() == options.today:
             return _with_figures(CompanyOutcome(company.name, "done today", 0), store)

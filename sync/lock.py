@@ -115,7 +115,9 @@ class AdvisoryLock:
         connection = connect(self.url, store_password())
         try:
             connection.execute(f"SET application_name = 'encours sync pid {os.getpid()}'")
-            row = connection.execute(f"SELECT pg_try_advisory_lock({_key(connection)})").fetchone()
+            row = connection.execute(
+                f"SELECT pg_try_advisory_lock({lock_key(connection)})"
+            ).fetchone()
             if not row or not row[0]:
                 holder = _holder(connection) or "?"
                 raise AlreadyRunningError(
@@ -140,16 +142,19 @@ class AdvisoryLock:
             self._connection = None
 
 
-def _key(connection: PostgresConnection) -> int:
-    """The store's lock key (see `AdvisoryLock`)."""
+def lock_key(connection: PostgresConnection, text: str = _KEY_TEXT) -> int:
+    """An advisory lock's key for the store's schema (`AdvisoryLock`).
+
+    `text` names the lock: the run's by default, the firm's claim (`sync/firm_claim.py`).
+    """
     row = connection.execute("SELECT current_schema()").fetchone()
-    digest = hashlib.blake2b(f"{_KEY_TEXT}{row[0] if row else ''}".encode(), digest_size=8)
+    digest = hashlib.blake2b(f"{text}{row[0] if row else ''}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _holder(connection: PostgresConnection) -> str | None:
     """Who holds the store's advisory lock, as its connection names itself; None: no one."""
-    key = _key(connection)
+    key = lock_key(connection)
     row = connection.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
@@ -158,4 +163,3 @@ def _holder(connection: PostgresConnection) -> str | None:
         (key,),
     ).fetchone()
     return None if row is None else str(row[0] or "?")
-

@@ -184,8 +184,9 @@ def run_sync(
             raise KeyboardInterrupt from None
         except duckdb.Error as exc:  # a full disk, a damaged file: say which
             raise store_error(settings.store.path, exc) from None
-        # `status` shows them without computing (a file beside a DuckDB store only).
-        if summary.figures is not None and settings.store.url is None:
+        # `status` shows them without computing; on PostgreSQL, `status --all` and the firm's
+        # table only (the store may have moved on since, on another machine).
+        if summary.figures is not None:
             lastrun.save(settings.store.path, summary.run_id, settings, summary.figures)
         return summary
 

@@ -27,20 +27,36 @@ def store_of(folder: Path, name: str) -> Path:
     return folder / "stores" / name / "encours.duckdb"
 
 
-def write_firm(folder: Path, base_url: str, names: list[str], **config_text: str) -> Path:
-    """The firm file over `companies/<name>.toml`; `config_text` replaces those it names."""
+def write_firm(
+    folder: Path, base_url: str, names: list[str], postgres: str | None = None, **config_text: str
+) -> Path:
+    """The firm file over `companies/<name>.toml`; `config_text` replaces those it names.
+
+    With `postgres` (a database's URL), every store is a schema of that database, named
+    after the company, and each configuration is `companies/<name>/encours.toml`.
+    """
     (folder / "companies").mkdir(parents=True, exist_ok=True)
     (folder / "out").mkdir(exist_ok=True)
+    listed = ""
     for name in names:
+        store, config, up = f'path = "../stores/{name}/encours.duckdb"', f"{name}.toml", "../"
+        if postgres is not None:
+            store, config, up = (
+                f'url = "{postgres}"\nschema = "{name}"',
+                f"{name}/encours.toml",
+                "../../",
+            )
+            listed += f'[[companies]]\nname = "{name}"\nconfig = "companies/{config}"\n'
         text = config_text.get(name) or (
-            f'[company]\nname = "Company {name}"\n'
-            f'[store]\npath = "../stores/{name}/encours.duckdb"\n'
+            f'[company]\nname = "Company {name}"\n[store]\n{store}\n'
             f'[sources.pl_{name}]\ntype = "pennylane"\nbase_url = "{base_url}"\n'
-            f'[targets.out]\ntype = "file"\npath = "../out/{name}.json"\n'
+            f'[targets.out]\ntype = "file"\npath = "{up}out/{name}.json"\n'
         )
-        (folder / "companies" / f"{name}.toml").write_text(text, encoding="utf-8")
+        (folder / "companies" / config).parent.mkdir(exist_ok=True)
+        (folder / "companies" / config).write_text(text, encoding="utf-8")
     firm = folder / "firm.toml"
-    firm.write_text('[firm]\nname = "Cabinet Test"\ncompanies_dir = "companies"\n', "utf-8")
+    companies = listed or 'companies_dir = "companies"\n'
+    firm.write_text(f'[firm]\nname = "Cabinet Test"\n{companies}', "utf-8")
     return firm
 
 

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from fakes.pennylane import SPEC_PATH
 from fakes.pennylane_server import LIMIT, PennylaneServer, company_books
 from firm_files import environment, firm_pass, store_of, table, token_of, write_firm
+from postgres_server import PASSWORD, PostgresServer
 
 from encours.cli import cli
 from encours.connectors.shared_limits import FOLDER_VARIABLE
@@ -191,3 +192,46 @@ def test_two_processes_with_one_token_stay_under_its_limit_together(
         )
     else:  # each process alone keeps its own pace: together they go over, and get 429s
         assert server.throttled[token] > 0
+
+
+THREE = ["p1", "p2", "p3"]
+
+
+@pytest.mark.parametrize("server", [(THREE, 120)], indirect=True)
+def test_two_processes_share_companies_on_one_postgresql_and_do_none_twice(
+    server: PennylaneServer, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    firm = write_firm(tmp_path, server.base_url, THREE, postgres=postgres_server.database())
+    env = {**environment(THREE), "ENCOURS_STORE_PASSWORD": PASSWORD}
+    passes = [firm_pass(firm, env), firm_pass(firm, env)]
+    outputs = [p.communicate(timeout=240) for p in passes]
+    assert [p.returncode for p in passes] == [0, 0], outputs
+    tables = [table(stdout) for stdout, _ in outputs]
+    done = sorted(name for rows in tables for name, (status, _) in rows.items() if status == "ok")
+    assert done == THREE  # every company once, none twice, with their claims on the server
+    for name in THREE:
+        config = tmp_path / "companies" / name / "encours.toml"
+        result = CliRunner(env={"ENCOURS_STORE_PASSWORD": PASSWORD}).invoke(
+            cli, ["--config", str(config), "status", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["total"]["outstanding"] == outstanding_of(server, name)
+
+    again = firm_pass(firm, env)
+    stdout, _ = again.communicate(timeout=120)
+    assert again.returncode == 0
+    assert {status for status, _ in table(stdout).values()} == {"done today"}
+
+
+def test_a_company_on_postgresql_is_claimed_once(postgres_url: str) -> None:
+    from encours.sync.firm_claim import DatabaseClaim
+
+    url = postgres_url + ("&" if "?" in postgres_url else "?") + "options=-csearch_path%3Dacme"
+    first, second = DatabaseClaim(url), DatabaseClaim(url)
+
+    assert first.acquire()
+    assert not second.acquire()  # another worker, on this machine or another
+    assert first.last_success() is None  # no store in the schema yet
+    first.release()
+    assert second.acquire()
+    second.release()
