@@ -1,7 +1,7 @@
 """Benchmark: an accounting firm's night, `encours sync --all` in several processes.
 
     python bench/bench_firm.py [--companies 500] [--invoices 2000] [--workers 4]
-                               [--processes 2] [--kill-one] [--firm-token]
+                               [--processes 2] [--kill-one] [--firm-token] [--postgres]
 
 N fake Pennylane companies of M open invoices each (customers = M / 20), each with its own
 token, served over HTTP on 127.0.0.1 by the tests' fake (tests/fakes/pennylane_server.py:
@@ -11,7 +11,9 @@ started together on the same firm file. With --kill-one, the first process is ki
 (SIGKILL, its company runs with it) as soon as its first company reaches the server; once the
 others end, one more pass runs, as the next cron line would. With --firm-token, every
 company reads the same books with one token (a Pennylane firm token): the token's limit,
-shared by every process, is then what bounds the night.
+shared by every process, is then what bounds the night. With --postgres, the stores are
+schemas of one database of a throw-away PostgreSQL server (Debian's binaries, as the tests
+start it: tests/postgres_server.py), and the companies are claimed with its advisory locks.
 
 It measures, it does not assert:
 
@@ -55,6 +57,8 @@ from firm_files import (  # noqa: E402
     token_of,
     write_firm,
 )
+from postgres_server import PASSWORD as PG_PASSWORD  # noqa: E402
+from postgres_server import PostgresServer, server_binaries  # noqa: E402
 
 from encours.sync.store.review import run_history  # noqa: E402
 
@@ -69,6 +73,17 @@ def split(workers: int, processes: int) -> list[int]:
 def completed_runs(store: Path) -> int:
     """How many runs of the store finished (a run killed mid-way stays "running")."""
     return sum(1 for run in run_history(store) if run.status == "done")
+
+
+def completed_runs_on(url: str, schema: str) -> int:
+    """`completed_runs` of a store in a schema of the PostgreSQL database at `url`."""
+    import psycopg
+
+    with psycopg.connect(url, password=PG_PASSWORD) as connection:
+        row = connection.execute(
+            f"SELECT count(*) FROM {schema}.runs WHERE status = 'done'"  # noqa: S608 - our names
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def limit_floor(per_company: list[int], per_token: list[int], workers: int) -> float:
@@ -89,16 +104,22 @@ def run(
     kill_one: bool,
     folder: Path,
     firm_token: bool = False,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
-    """One night of the firm; the figures of the module docstring."""
+    """One night of the firm; the figures of the module docstring.
+
+    `postgres`: the URL of a database whose schemas are the stores.
+    """
     names = [f"c{n:04d}" for n in range(1, companies + 1)]
     one = token_of("firm") if firm_token else None
     tokens = {name: one or token_of(name) for name in names}
     fakes = {token: company_books(token, invoices) for token in set(tokens.values())}
     passes: list[dict[str, tuple[str, int]]] = []
     with PennylaneServer(fakes, lifetime=6 * 3600) as server:
-        firm = write_firm(folder, server.base_url, names)
+        firm = write_firm(folder, server.base_url, names, postgres=postgres)
         env = environment(names, one)
+        if postgres is not None:
+            env["ENCOURS_STORE_PASSWORD"] = PG_PASSWORD
         started = time.monotonic()
         running = [firm_pass(firm, env, n) for n in split(workers, processes) if n]
         killed = None
@@ -129,7 +150,12 @@ def run(
             requests = [sum(per_token) // companies] * companies
         throttled = sum(server.throttled.values())
         busiest = max(server.most_in_any_window(token) for token in fakes)
-    completed = {name: completed_runs(store_of(folder, name)) for name in names}
+    completed = {
+        name: completed_runs(store_of(folder, name))
+        if postgres is None
+        else completed_runs_on(postgres, name)
+        for name in names
+    }
     reported = Counter(
         name for rows in passes for name, (status, _) in rows.items() if status == "ok"
     )
@@ -141,6 +167,7 @@ def run(
         "processes": processes,
         "killed_one": kill_one,
         "firm_token": firm_token,
+        "store": "postgresql" if postgres else "duckdb",
         "exit_codes": codes,
         "completed_once": sum(1 for name in names if completed[name] == 1),
         "completed_twice_or_more": sorted(name for name in names if completed[name] > 1),
@@ -173,15 +200,28 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--kill-one", action="store_true", help="kill the first process")
     parser.add_argument("--firm-token", action="store_true", help="one token for all")
+    parser.add_argument("--postgres", action="store_true", help="stores on one PostgreSQL")
     args = parser.parse_args()
     if not pl_fake.SPEC_PATH.exists():
         print(f"Pennylane's OpenAPI file is missing: {pl_fake.SPEC_PATH}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="encours-firm-bench-") as folder:
-        result = run(
-            args.companies, args.invoices, args.workers, args.processes, args.kill_one,
-            Path(folder), args.firm_token,
-        )  # fmt: skip
+    server = None
+    if args.postgres:
+        binaries, why = server_binaries()
+        if binaries is None:
+            print(f"no PostgreSQL server to start: {why}", file=sys.stderr)
+            return 2
+        server = PostgresServer(binaries)
+        server.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="encours-firm-bench-") as folder:
+            result = run(
+                args.companies, args.invoices, args.workers, args.processes, args.kill_one,
+                Path(folder), args.firm_token, server.database() if server else None,
+            )  # fmt: skip
+    finally:
+        if server is not None:
+            server.stop()
     print_table(result)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "firm_results.json"
