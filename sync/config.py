@@ -266,6 +266,29 @@ def default_as_of(rule: str, today: date) -> date:
     return today
 
 
+def read_toml(path: Path, what: str, to_write_one: str) -> tuple[str, dict[str, Any]]:
+    """The text of a TOML file of settings and what it holds, refusing secrets in it.
+
+    `what` names the file in messages ("configuration file"), `to_write_one` says what to
+    do when there is none.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not TOML, or holds a secret.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no {what} at {path}: {to_write_one}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    refuse_secrets(data, where=str(path))
+    return text, data
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate the configuration file; relative paths resolve against its folder.
 
@@ -273,20 +296,11 @@ def load_settings(path: Path) -> Settings:
         ConfigError: the file is missing, is not TOML, holds a secret, or a setting is wrong;
             the message names the setting and what to write instead.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no configuration file at {path}: run `encours init` to write one, "
-            "or pass --config / set ENCOURS_CONFIG"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    refuse_secrets(data, where=str(path))
+    text, data = read_toml(
+        path,
+        "configuration file",
+        "run `encours init` to write one, or pass --config / set ENCOURS_CONFIG",
+    )
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

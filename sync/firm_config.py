@@ -24,7 +24,6 @@ alone when the firm runs (exit 78 for it), so one broken file does not stop the 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from encours.connectors.settings import Section
 from encours.errors import ConfigError
-from encours.sync.config import refuse_secrets
+from encours.sync.config import read_toml
 from encours.sync.config_errors import describe
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -95,20 +94,12 @@ def load_firm(path: Path) -> Firm:
             is not a folder, two companies have one name, or there is no company at all;
             the message says what to change.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no firm file at {path}: write one listing the companies (README, For "
-            "accounting firms), or pass --firm / set ENCOURS_FIRM"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the firm file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    refuse_secrets(data, where=str(path))
+    text, data = read_toml(
+        path,
+        "firm file",
+        "write one listing the companies (README, For accounting firms), or pass --firm / "
+        "set ENCOURS_FIRM",
+    )
     try:
         parsed = FirmFile.model_validate(data)
     except ValidationError as exc:

@@ -24,11 +24,11 @@ DAYS = ("2026-06-30", "2026-09-30", "2026-10-31")
 SPEC = FecSpec(invoices=400, customers=12, open_share=Decimal("0.2"))
 
 
-def synced(folder: Path, store: str, env: dict[str, str]) -> dict[str, Any]:
-    """Sync the demo ledger into `store` (a [store] line), then `status --json` at DAYS."""
+def synced(folder: Path, store: str, env: dict[str, str], spec: FecSpec = SPEC) -> dict[str, Any]:
+    """Sync a generated ledger into `store` ([store] lines), then `status --json` at DAYS."""
     folder.mkdir()
     with (folder / "books.fec").open("w", encoding="utf-8", newline="") as out:
-        write_fec(out, SPEC)
+        write_fec(out, spec)
     config = folder / "config.toml"
     config.write_text(
         f'[company]\ncurrency = "EUR"\n\n[store]\n{store}\n\n'
@@ -92,23 +92,11 @@ def test_two_companies_keep_their_own_schemas_of_one_database(
     env = {"ENCOURS_STORE_PASSWORD": PASSWORD}
     acme = synced(tmp_path / "acme", f'url = "{url}"\nschema = "acme"', env)
     other_spec = FecSpec(invoices=50, customers=3, seed=9)
-    other = tmp_path / "other"
-    other.mkdir()
-    with (other / "books.fec").open("w", encoding="utf-8", newline="") as out:
-        write_fec(out, other_spec)
-    config = other / "config.toml"
-    config.write_text(
-        f'[company]\ncurrency = "EUR"\n\n[store]\nurl = "{url}"\nschema = "other_co"\n\n'
-        '[sources.books]\ntype = "fec"\npath = "books.fec"\ndefault_payment_terms_days = 30\n',
-        encoding="utf-8",
-    )
-    run = CliRunner(env=env)
-    assert run.invoke(cli, ["--config", str(config), "sync", "--as-of", DAYS[-1]]).exit_code == 0
-    status = run.invoke(cli, ["--config", str(config), "status", "--json", "--as-of", DAYS[-1]])
+    other = synced(tmp_path / "other", f'url = "{url}"\nschema = "other_co"', env, other_spec)
 
-    assert len(json.loads(status.stdout)["customers"]) == other_spec.customers
+    assert len(other[DAYS[-1]]["customers"]) == other_spec.customers
     assert len(acme[DAYS[-1]]["customers"]) == SPEC.customers
-    assert "run 1 as of" in acme["first"]  # each schema numbers its own runs
+    assert "run 1 as of" in acme["first"] and "run 1 as of" in other["first"]  # their own runs
 
 
 @pytest.mark.parametrize(
