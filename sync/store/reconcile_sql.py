@@ -72,10 +72,9 @@ _CREDIT_NOTE = f"'{CreditKind.CREDIT_NOTE.value}'"
 _ADVANCE = f"'{CreditKind.ADVANCE.value}'"
 
 _TEMP_TABLES = (
-    "reconcile_complete",
+    "reconcile_customer",
     "reconcile_due",
     "reconcile_credit",
-    "reconcile_new",
     "reconcile_alloc",
     "reconcile_pair",
     "reconcile_next",
@@ -85,6 +84,13 @@ _TEMP_TABLES = (
 
 _ALLOCATION_COLUMNS = (
     "source, customer_id, credit_id, invoice_id, due_seq, amount, allocated_on, rule"
+)
+#: Room for each customer's due lines and credits in `line_no` and `credit_no` (`_load`).
+_PER_CUSTOMER = 2**32
+#: What a rule writes into `reconcile_alloc`: the integer keys (`_load`) that the next rules
+#: read, the text keys that `allocations` keeps, the amount, date and rule.
+_RULE_COLUMNS = (
+    "cust, credit_no, line_no, credit_id, invoice_id, due_seq, amount, allocated_on, rule"
 )
 
 
@@ -97,13 +103,15 @@ def reconcile_dirty_sql(con: Any, *, oldest_first: bool, complete_sources: Colle
     are set on its rows. Sources in `complete_sources` guess nothing (`guess=False` in the
     reference: only `source_link`, `match_group` and `advance_applied`). Credits without a
     customer are not reconciled. `dirty_customers` is left as it is: the caller clears it.
+    Only the dates that change are updated.
 
     `con` is a DB-API connection with `execute` (DuckDB's); run it inside the caller's
     transaction to replace every customer's reconciliation at once.
     """
     _drop(con)
     _load(con, complete_sources)
-    _by_pairs(con, _SOURCE_LINK_PAIRS, AllocationRule.SOURCE_LINK)
+    if _exists(con, _SOURCE_LINK_CANDIDATES):
+        _by_pairs(con, _SOURCE_LINK_PAIRS, AllocationRule.SOURCE_LINK)
     _fifo(
         con,
         AllocationRule.MATCH_GROUP,
@@ -140,100 +148,108 @@ def _drop(con: Any) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def _exists(con: Any, query: str) -> bool:
+    """Whether `query` returns a row: a cheap look before a rule's costlier statements."""
+    (found,) = con.execute(f"SELECT EXISTS ({query})").fetchone()
+    return bool(found)
+
+
 def _load(con: Any, complete_sources: Collection[str]) -> None:
-    """Copy the dirty customers' due lines and credits, in the reference's order, with `rest`."""
-    con.execute("CREATE TEMP TABLE reconcile_complete (source TEXT NOT NULL)")
-    if complete_sources:
-        con.executemany(
-            "INSERT INTO reconcile_complete VALUES (?)", [(s,) for s in sorted(complete_sources)]
-        )
-    # line_ord: the due lines' order (due_on, issued_on, invoice_id, seq); inv_ord: the
-    # invoice's place, its first line's; inv_kind: its first line's kind (what rule 4 reads).
-    # '' is no reference, as in the reference's truth tests.
+    """Copy the dirty customers' due lines and credits, numbered in the reference's order.
+
+    `cust` numbers the dirty customers. `line_no` numbers the due lines: `cust` × 2³² + the
+    line's rank in its customer's reference order (due_on, issued_on, invoice_id, seq), so one
+    integer is unique and sorts by customer, then in that order (customer 3's second line is
+    12 884 901 890); `inv_no` is an invoice's first line's `line_no` and `inv_kind` that
+    line's kind (what rule 4 reads). `credit_no` numbers the credits the same way in theirs
+    (on_date, external_id). The rules then partition, order and join by these integers.
+    `rest` is what is left; the stored `settled_on` and `used_on` are kept to write back only
+    the dates that change. '' is no reference, as in the reference's truth tests.
+    """
     con.execute(
         """
+        CREATE TEMP TABLE reconcile_customer AS
+        SELECT ROW_NUMBER() OVER (ORDER BY source, customer_id) AS cust, source, customer_id,
+               TRUE AS guess
+        FROM dirty_customers
+        """
+    )
+    if complete_sources:
+        con.executemany(
+            "UPDATE reconcile_customer SET guess = FALSE WHERE source = ?",
+            [(s,) for s in sorted(complete_sources)],
+        )
+    con.execute(
+        f"""
         CREATE TEMP TABLE reconcile_due AS
         WITH line AS (
-            SELECT d.source, d.customer_id, d.invoice_id, d.seq, d.issued_on, d.due_on,
-                   d.amount, d.kind, NULLIF(i.number, '') AS number,
+            SELECT k.cust, k.guess, d.invoice_id, d.seq, d.issued_on, d.kind,
+                   NULLIF(i.number, '') AS number,
                    NULLIF(COALESCE(d.match_ref, i.match_ref), '') AS match_ref,
                    i.matched_on, NULLIF(i.order_ref, '') AS order_ref,
-                   ROW_NUMBER() OVER (
-                       PARTITION BY d.source, d.customer_id
-                       ORDER BY d.due_on, d.issued_on, d.invoice_id, d.seq
-                   ) AS line_ord
-            FROM dirty_customers k
+                   d.amount AS rest, d.settled_on,
+                   k.cust * {_PER_CUSTOMER} + ROW_NUMBER() OVER (
+                       PARTITION BY k.cust ORDER BY d.due_on, d.issued_on, d.invoice_id, d.seq
+                   ) AS line_no
+            FROM reconcile_customer k
             JOIN due_lines d ON d.source = k.source AND d.customer_id = k.customer_id
             JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id
         )
-        SELECT line.*,
-               MIN(line_ord) OVER (PARTITION BY source, customer_id, invoice_id) AS inv_ord,
-               FIRST_VALUE(kind) OVER (
-                   PARTITION BY source, customer_id, invoice_id ORDER BY line_ord
-               ) AS inv_kind,
-               amount AS rest,
-               source NOT IN (SELECT source FROM reconcile_complete) AS guess
+        SELECT line.*, FIRST_VALUE(line_no) OVER invoice AS inv_no,
+               FIRST_VALUE(kind) OVER invoice AS inv_kind
         FROM line
+        WINDOW invoice AS (PARTITION BY cust, invoice_id ORDER BY line_no)
         """
     )
     con.execute(
-        """
+        f"""
         CREATE TEMP TABLE reconcile_credit AS
-        SELECT c.source, c.customer_id, c.external_id AS credit_id, c.kind, c.on_date,
-               c.amount, NULLIF(c.reference, '') AS reference,
+        SELECT k.cust, k.guess, c.external_id AS credit_id, c.kind, c.on_date,
+               NULLIF(c.reference, '') AS reference,
                NULLIF(c.match_ref, '') AS match_ref, c.matched_on,
                NULLIF(c.applies_to, '') AS applies_to, c.is_on_order,
                NULLIF(c.order_ref, '') AS order_ref,
-               ROW_NUMBER() OVER (
-                   PARTITION BY c.source, c.customer_id ORDER BY c.on_date, c.external_id
-               ) AS credit_ord,
-               c.amount AS rest,
-               c.source NOT IN (SELECT source FROM reconcile_complete) AS guess
-        FROM dirty_customers k
+               c.amount AS rest, c.used_on,
+               k.cust * {_PER_CUSTOMER} + ROW_NUMBER() OVER (
+                   PARTITION BY k.cust ORDER BY c.on_date, c.external_id
+               ) AS credit_no
+        FROM reconcile_customer k
         JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
         """
     )
-    for table in ("reconcile_new", "reconcile_alloc"):
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {table} (
-                source TEXT NOT NULL, customer_id TEXT NOT NULL, credit_id TEXT NOT NULL,
-                invoice_id TEXT NOT NULL, due_seq INTEGER NOT NULL, amount BIGINT NOT NULL,
-                allocated_on DATE NOT NULL, rule TEXT NOT NULL
-            )
-            """
-        )
-
-
-def _apply(con: Any) -> None:
-    """Take a rule's allocations (`reconcile_new`) off what is left, and keep them."""
     con.execute(
         """
+        CREATE TEMP TABLE reconcile_alloc (
+            cust BIGINT NOT NULL, credit_no BIGINT NOT NULL, line_no BIGINT NOT NULL,
+            credit_id TEXT NOT NULL, invoice_id TEXT NOT NULL, due_seq INTEGER NOT NULL,
+            amount BIGINT NOT NULL, allocated_on DATE NOT NULL, rule TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _apply(con: Any, rule: AllocationRule) -> None:
+    """Take a rule's allocations off what is left of each due line and credit."""
+    con.execute(
+        f"""
         UPDATE reconcile_due SET rest = reconcile_due.rest - n.amount
         FROM (
-            SELECT source, customer_id, invoice_id, due_seq, SUM(amount) AS amount
-            FROM reconcile_new GROUP BY source, customer_id, invoice_id, due_seq
+            SELECT line_no, SUM(amount) AS amount FROM reconcile_alloc
+            WHERE rule = '{rule.value}' GROUP BY line_no
         ) n
-        WHERE reconcile_due.source = n.source AND reconcile_due.customer_id = n.customer_id
-          AND reconcile_due.invoice_id = n.invoice_id AND reconcile_due.seq = n.due_seq
+        WHERE reconcile_due.line_no = n.line_no
         """
     )
     con.execute(
-        """
+        f"""
         UPDATE reconcile_credit SET rest = reconcile_credit.rest - n.amount
         FROM (
-            SELECT source, customer_id, credit_id, SUM(amount) AS amount
-            FROM reconcile_new GROUP BY source, customer_id, credit_id
+            SELECT credit_no, SUM(amount) AS amount FROM reconcile_alloc
+            WHERE rule = '{rule.value}' GROUP BY credit_no
         ) n
-        WHERE reconcile_credit.source = n.source AND reconcile_credit.customer_id = n.customer_id
-          AND reconcile_credit.credit_id = n.credit_id
+        WHERE reconcile_credit.credit_no = n.credit_no
         """
     )
-    con.execute(
-        f"INSERT INTO reconcile_alloc ({_ALLOCATION_COLUMNS}) "
-        f"SELECT {_ALLOCATION_COLUMNS} FROM reconcile_new"
-    )
-    con.execute("DELETE FROM reconcile_new")
 
 
 def _fifo(
@@ -253,49 +269,53 @@ def _fifo(
     same_group = f"AND d.{group} = c.{group}" if group else ""
     con.execute(
         f"""
-        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
+        INSERT INTO reconcile_alloc ({_RULE_COLUMNS})
         WITH line AS (
             SELECT d.*, SUM(d.rest) OVER (
-                PARTITION BY d.source, d.customer_id{by} ORDER BY d.line_ord
-                ROWS UNBOUNDED PRECEDING
+                PARTITION BY d.cust{by} ORDER BY d.line_no ROWS UNBOUNDED PRECEDING
             ) AS upto
             FROM reconcile_due d WHERE d.rest > 0 AND {lines_where}
         ), credit AS (
             SELECT c.*, SUM(c.rest) OVER (
-                PARTITION BY c.source, c.customer_id{by} ORDER BY c.credit_ord
-                ROWS UNBOUNDED PRECEDING
+                PARTITION BY c.cust{by} ORDER BY c.credit_no ROWS UNBOUNDED PRECEDING
             ) AS upto
             FROM reconcile_credit c WHERE c.rest > 0 AND {credits_where}
         )
-        SELECT c.source, c.customer_id, c.credit_id, d.invoice_id, d.seq,
+        SELECT c.cust, c.credit_no, d.line_no, c.credit_id, d.invoice_id, d.seq,
                LEAST(d.upto, c.upto) - GREATEST(d.upto - d.rest, c.upto - c.rest),
                GREATEST(c.on_date, d.issued_on, COALESCE({on}, c.on_date)),
                '{rule.value}'
         FROM line d
-        JOIN credit c ON d.source = c.source AND d.customer_id = c.customer_id {same_group}
+        JOIN credit c ON d.cust = c.cust {same_group}
          AND d.upto - d.rest < c.upto AND c.upto - c.rest < d.upto
         """
     )
-    _apply(con)
+    _apply(con, rule)
 
+
+#: Whether rule 1 has anything to do: a credit that applies to an invoice, or a link.
+_SOURCE_LINK_CANDIDATES = """
+    SELECT 1 FROM reconcile_credit WHERE applies_to IS NOT NULL
+    UNION ALL
+    SELECT 1 FROM credit_links l JOIN reconcile_customer k ON k.source = l.source
+"""
 
 #: Rule 1's pairs: each link of a credit (phase 0, by position, up to the link's amount, dated
 #: by the link) with its invoice's lines, then the invoice it `applies_to` (phase 1).
 _SOURCE_LINK_PAIRS = """
-    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 0 AS phase, l.position,
-           d.invoice_id, d.seq, d.inv_ord, d.line_ord, l.amount AS cap, c.rest AS credit_rest,
-           d.rest AS line_rest, l.linked_on AS rule_on, c.on_date, d.issued_on
+    SELECT c.cust, c.credit_no, 0 AS phase, l.position, d.line_no, d.inv_no, c.credit_id,
+           d.invoice_id, d.seq, l.amount AS cap, c.rest AS credit_rest, d.rest AS line_rest,
+           l.linked_on AS rule_on, c.on_date, d.issued_on
     FROM reconcile_credit c
-    JOIN credit_links l ON l.source = c.source AND l.credit_id = c.credit_id
-    JOIN reconcile_due d
-      ON d.source = c.source AND d.customer_id = c.customer_id AND d.invoice_id = l.invoice_id
+    JOIN reconcile_customer k ON k.cust = c.cust
+    JOIN credit_links l ON l.source = k.source AND l.credit_id = c.credit_id
+    JOIN reconcile_due d ON d.cust = c.cust AND d.invoice_id = l.invoice_id
     UNION ALL
-    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 1, 0,
-           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT), c.rest,
-           d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
+    SELECT c.cust, c.credit_no, 1, 0, d.line_no, d.inv_no, c.credit_id, d.invoice_id, d.seq,
+           CAST(NULL AS BIGINT), c.rest, d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
     FROM reconcile_credit c
-    JOIN reconcile_due d
-      ON d.source = c.source AND d.customer_id = c.customer_id AND d.invoice_id = c.applies_to
+    JOIN reconcile_due d ON d.cust = c.cust AND d.invoice_id = c.applies_to
+    WHERE c.applies_to IS NOT NULL
 """
 
 #: Rule 3's pairs: an advance with the lines of the invoices of its order (phase 0, any
@@ -303,21 +323,17 @@ _SOURCE_LINK_PAIRS = """
 #: those `_may_guess` allows: no use of an advance, unbilled only for a credit note. Lines
 #: in the reference's order: invoice by invoice (by their first line), then line by line.
 _SAME_REFERENCE_PAIRS = f"""
-    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 0 AS phase, 0 AS position,
-           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT) AS cap,
-           c.rest AS credit_rest, d.rest AS line_rest, CAST(NULL AS DATE) AS rule_on,
-           c.on_date, d.issued_on
+    SELECT c.cust, c.credit_no, 0 AS phase, 0 AS position, d.line_no, d.inv_no, c.credit_id,
+           d.invoice_id, d.seq, CAST(NULL AS BIGINT) AS cap, c.rest AS credit_rest,
+           d.rest AS line_rest, CAST(NULL AS DATE) AS rule_on, c.on_date, d.issued_on
     FROM reconcile_credit c
-    JOIN reconcile_due d
-      ON d.source = c.source AND d.customer_id = c.customer_id AND d.order_ref = c.order_ref
+    JOIN reconcile_due d ON d.cust = c.cust AND d.order_ref = c.order_ref
     WHERE c.guess AND c.kind = {_ADVANCE} AND c.rest > 0 AND d.rest > 0
     UNION ALL
-    SELECT c.source, c.customer_id, c.credit_id, c.credit_ord, 1, 0,
-           d.invoice_id, d.seq, d.inv_ord, d.line_ord, CAST(NULL AS BIGINT), c.rest,
-           d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
+    SELECT c.cust, c.credit_no, 1, 0, d.line_no, d.inv_no, c.credit_id, d.invoice_id, d.seq,
+           CAST(NULL AS BIGINT), c.rest, d.rest, CAST(NULL AS DATE), c.on_date, d.issued_on
     FROM reconcile_credit c
-    JOIN reconcile_due d
-      ON d.source = c.source AND d.customer_id = c.customer_id AND d.number = c.reference
+    JOIN reconcile_due d ON d.cust = c.cust AND d.number = c.reference
     WHERE c.guess AND c.rest > 0 AND d.rest > 0 AND d.kind <> {_ADVANCE_USE}
       AND (d.kind <> {_INVOICE_UNBILLED} OR c.kind = {_CREDIT_NOTE})
 """
@@ -338,14 +354,14 @@ def _by_pairs(con: Any, pairs_sql: str, rule: AllocationRule) -> None:
         CREATE TEMP TABLE reconcile_next AS
         SELECT pair_id, GREATEST(0, LEAST(
             COALESCE(cap - (SUM(take) OVER (
-                PARTITION BY source, customer_id, credit_id, phase, position
-                ORDER BY inv_ord, line_ord ROWS UNBOUNDED PRECEDING) - take), credit_rest),
+                PARTITION BY credit_no, phase, position
+                ORDER BY inv_no, line_no ROWS UNBOUNDED PRECEDING) - take), credit_rest),
             credit_rest - (SUM(take) OVER (
-                PARTITION BY source, customer_id, credit_id
-                ORDER BY phase, position, inv_ord, line_ord ROWS UNBOUNDED PRECEDING) - take),
+                PARTITION BY credit_no
+                ORDER BY phase, position, inv_no, line_no ROWS UNBOUNDED PRECEDING) - take),
             line_rest - (SUM(take) OVER (
-                PARTITION BY source, customer_id, invoice_id, seq
-                ORDER BY credit_ord, phase, position ROWS UNBOUNDED PRECEDING) - take)
+                PARTITION BY line_no
+                ORDER BY credit_no, phase, position ROWS UNBOUNDED PRECEDING) - take)
         )) AS take
         FROM reconcile_pair
     """
@@ -365,80 +381,66 @@ def _by_pairs(con: Any, pairs_sql: str, rule: AllocationRule) -> None:
             break
     con.execute(
         f"""
-        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
-        SELECT source, customer_id, credit_id, invoice_id, seq, take,
+        INSERT INTO reconcile_alloc ({_RULE_COLUMNS})
+        SELECT cust, credit_no, line_no, credit_id, invoice_id, seq, take,
                GREATEST(on_date, issued_on, COALESCE(rule_on, on_date)), '{rule.value}'
         FROM reconcile_pair WHERE take > 0
         """
     )
     con.execute("DROP TABLE reconcile_pair")
-    _apply(con)
+    _apply(con, rule)
 
 
 def _exact_amount(con: Any) -> None:
     """Rule 4: the k-th credit left with A pairs with the k-th oldest invoice left with A."""
     con.execute(
         f"""
-        INSERT INTO reconcile_new ({_ALLOCATION_COLUMNS})
+        INSERT INTO reconcile_alloc ({_RULE_COLUMNS})
         WITH invoice AS (
-            SELECT source, customer_id, invoice_id, inv_ord, SUM(rest) AS rest
+            SELECT cust, inv_no, SUM(rest) AS rest
             FROM reconcile_due
             WHERE guess AND inv_kind NOT IN {_NOT_GUESSED}
-            GROUP BY source, customer_id, invoice_id, inv_ord
+            GROUP BY cust, inv_no
             HAVING SUM(rest) > 0
         ), invoice_n AS (
-            SELECT invoice.*, ROW_NUMBER() OVER (
-                PARTITION BY source, customer_id, rest ORDER BY inv_ord
-            ) AS n
+            SELECT invoice.*, ROW_NUMBER() OVER (PARTITION BY cust, rest ORDER BY inv_no) AS n
             FROM invoice
         ), credit_n AS (
-            SELECT source, customer_id, credit_id, on_date, rest, ROW_NUMBER() OVER (
-                PARTITION BY source, customer_id, rest ORDER BY credit_ord
+            SELECT cust, credit_no, credit_id, on_date, rest, ROW_NUMBER() OVER (
+                PARTITION BY cust, rest ORDER BY credit_no
             ) AS n
             FROM reconcile_credit
             WHERE guess AND rest > 0 AND NOT is_on_order
         )
-        SELECT c.source, c.customer_id, c.credit_id, d.invoice_id, d.seq, d.rest,
-               GREATEST(c.on_date, d.issued_on), '{AllocationRule.EXACT_AMOUNT.value}'
+        SELECT c.cust, c.credit_no, d.line_no, c.credit_id, d.invoice_id, d.seq, d.rest,
+               GREATEST(c.on_date, d.issued_on),
+               '{AllocationRule.EXACT_AMOUNT.value}'
         FROM credit_n c
-        JOIN invoice_n i
-          ON i.source = c.source AND i.customer_id = c.customer_id AND i.rest = c.rest
-         AND i.n = c.n
-        JOIN reconcile_due d
-          ON d.source = i.source AND d.customer_id = i.customer_id
-         AND d.invoice_id = i.invoice_id AND d.rest > 0
+        JOIN invoice_n i ON i.cust = c.cust AND i.rest = c.rest AND i.n = c.n
+        JOIN reconcile_due d ON d.inv_no = i.inv_no AND d.rest > 0
         """
     )
-    _apply(con)
+    _apply(con, AllocationRule.EXACT_AMOUNT)
 
 
 def _write(con: Any) -> int:
-    """Replace the dirty customers' allocations and set their settlement dates."""
-    dirty = """
-        EXISTS (SELECT 1 FROM dirty_customers k
-                WHERE k.source = {t}.source AND k.customer_id = {t}.customer_id)
-    """
-    con.execute(f"DELETE FROM allocations WHERE {dirty.format(t='allocations')}")
-    con.execute(
-        f"INSERT INTO allocations ({_ALLOCATION_COLUMNS}) "
-        f"SELECT {_ALLOCATION_COLUMNS} FROM reconcile_alloc"
-    )
+    """Write the allocations back, and the settlement dates that changed."""
+    _write_allocations(con)
     # The changed dates first, into a table, then an update by equal keys alone: DuckDB
     # updates a million rows several times faster so than with the comparison in its join.
     con.execute(
         """
         CREATE TEMP TABLE reconcile_settled AS
-        SELECT d.source, d.customer_id, d.invoice_id, d.seq,
-               CASE WHEN d.rest = 0 THEN a.day END AS day
-        FROM reconcile_due d
-        LEFT JOIN (
-            SELECT source, customer_id, invoice_id, due_seq, MAX(allocated_on) AS day
-            FROM reconcile_alloc GROUP BY source, customer_id, invoice_id, due_seq
-        ) a ON a.source = d.source AND a.customer_id = d.customer_id
-           AND a.invoice_id = d.invoice_id AND a.due_seq = d.seq
-        JOIN due_lines t ON t.source = d.source AND t.customer_id = d.customer_id
-         AND t.invoice_id = d.invoice_id AND t.seq = d.seq
-        WHERE t.settled_on IS DISTINCT FROM (CASE WHEN d.rest = 0 THEN a.day END)
+        WITH last AS (
+            SELECT line_no, MAX(allocated_on) AS day FROM reconcile_alloc GROUP BY line_no
+        ), settled AS (
+            SELECT d.cust, d.invoice_id, d.seq, d.settled_on,
+                   CASE WHEN d.rest = 0 THEN a.day END AS day
+            FROM reconcile_due d LEFT JOIN last a ON a.line_no = d.line_no
+        )
+        SELECT k.source, k.customer_id, s.invoice_id, s.seq, s.day
+        FROM settled s JOIN reconcile_customer k ON k.cust = s.cust
+        WHERE s.settled_on IS DISTINCT FROM s.day
         """
     )
     con.execute(
@@ -451,17 +453,15 @@ def _write(con: Any) -> int:
     con.execute(
         """
         CREATE TEMP TABLE reconcile_used AS
-        SELECT c.source, c.customer_id, c.credit_id,
-               CASE WHEN c.rest = 0 THEN a.day END AS day
-        FROM reconcile_credit c
-        LEFT JOIN (
-            SELECT source, customer_id, credit_id, MAX(allocated_on) AS day
-            FROM reconcile_alloc GROUP BY source, customer_id, credit_id
-        ) a ON a.source = c.source AND a.customer_id = c.customer_id
-           AND a.credit_id = c.credit_id
-        JOIN credits t ON t.source = c.source AND t.customer_id = c.customer_id
-         AND t.external_id = c.credit_id
-        WHERE t.used_on IS DISTINCT FROM (CASE WHEN c.rest = 0 THEN a.day END)
+        WITH last AS (
+            SELECT credit_no, MAX(allocated_on) AS day FROM reconcile_alloc GROUP BY credit_no
+        ), used AS (
+            SELECT c.cust, c.credit_id, c.used_on, CASE WHEN c.rest = 0 THEN a.day END AS day
+            FROM reconcile_credit c LEFT JOIN last a ON a.credit_no = c.credit_no
+        )
+        SELECT k.source, k.customer_id, u.credit_id, u.day
+        FROM used u JOIN reconcile_customer k ON k.cust = u.cust
+        WHERE u.used_on IS DISTINCT FROM u.day
         """
     )
     con.execute(
@@ -471,5 +471,25 @@ def _write(con: Any) -> int:
           AND credits.external_id = s.credit_id
         """
     )
-    (count,) = con.execute("SELECT COUNT(*) FROM dirty_customers").fetchone()
+    (count,) = con.execute("SELECT COUNT(*) FROM reconcile_customer").fetchone()
     return int(count)
+
+
+def _write_allocations(con: Any) -> None:
+    """Replace the dirty customers' allocations by the rules' (`reconcile_alloc`)."""
+    con.execute(
+        """
+        DELETE FROM allocations WHERE EXISTS (
+            SELECT 1 FROM reconcile_customer k
+            WHERE k.source = allocations.source AND k.customer_id = allocations.customer_id
+        )
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO allocations ({_ALLOCATION_COLUMNS})
+        SELECT k.source, k.customer_id, a.credit_id, a.invoice_id, a.due_seq, a.amount,
+               a.allocated_on, a.rule
+        FROM reconcile_alloc a JOIN reconcile_customer k ON k.cust = a.cust
+        """
+    )
