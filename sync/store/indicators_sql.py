@@ -273,11 +273,11 @@ def _statement(
         f"CASE WHEN kind = 'unbilled' THEN -2 WHEN late <= 0 THEN -1 {ranges} ELSE {len(edges)} END"
     )
     overdue_sums = ",\n".join(
-        f"        SUM(residual) FILTER (WHERE is_open AND bucket = {i}) AS overdue_{i}"
+        f"        SUM(residual) FILTER (WHERE bucket = {i}) AS overdue_{i}"
         for i in range(len(edges) + 1)
     )
     overdue_cols = [f"overdue_{i}" for i in range(len(edges) + 1)]
-    party_overdue = ",\n".join(f"        COALESCE(l.{c}, 0) AS {c}" for c in overdue_cols)
+    party_overdue = ",\n".join(f"        COALESCE(o.{c}, 0) AS {c}" for c in overdue_cols)
     total_overdue = ",\n".join(
         f"        COALESCE(SUM({c}) FILTER (WHERE is_listed), 0) AS {c}" for c in overdue_cols
     )
@@ -305,37 +305,44 @@ def _statement(
     )
     # Every value written into the text is a date through `_day`, an int or a fixed word.
     base = f"""
-WITH alloc_line AS (
-    -- allocations dated by D, per due line
-    SELECT source, invoice_id, due_seq, SUM(amount) AS allocated
-    FROM allocations WHERE allocated_on <= {d}
-    GROUP BY source, invoice_id, due_seq
-), line AS (
-    SELECT l.source, l.customer_id, l.kind, l.is_doubtful, l.issued_on, l.due_on, l.settled_on,
-        l.amount, l.amount - COALESCE(a.allocated, 0) AS residual, {d} - l.due_on AS late
-    FROM due_lines l LEFT JOIN alloc_line a
-        ON a.source = l.source AND a.invoice_id = l.invoice_id AND a.due_seq = l.seq
+WITH unsettled AS (
+    -- the only lines that can be open: issued by D and not settled by D
+    SELECT source, customer_id, invoice_id, seq, kind, is_doubtful, due_on, amount
+    FROM due_lines WHERE issued_on <= {d} AND (settled_on IS NULL OR settled_on > {d})
+), alloc_line AS (
+    -- allocations dated by D, per unsettled line
+    SELECT a.source, a.invoice_id, a.due_seq, SUM(a.amount) AS allocated
+    FROM allocations a
+    WHERE a.allocated_on <= {d} AND EXISTS (
+        SELECT 1 FROM unsettled u
+        WHERE u.source = a.source AND u.invoice_id = a.invoice_id AND u.seq = a.due_seq)
+    GROUP BY a.source, a.invoice_id, a.due_seq
 ), open_line AS (
-    SELECT *,
-        issued_on <= {d} AND (settled_on IS NULL OR settled_on > {d}) AND residual <> 0
-            AS is_open,
-        {bucket} AS bucket
-    FROM line
+    SELECT source, customer_id, kind, is_doubtful, residual, late, {bucket} AS bucket
+    FROM (
+        SELECT u.source, u.customer_id, u.kind, u.is_doubtful,
+            u.amount - COALESCE(a.allocated, 0) AS residual, {d} - u.due_on AS late
+        FROM unsettled u LEFT JOIN alloc_line a
+            ON a.source = u.source AND a.invoice_id = u.invoice_id AND a.due_seq = u.seq
+    ) residuals
+    WHERE residual <> 0
+), by_open AS (
+    SELECT source, customer_id,
+        SUM(residual) FILTER (WHERE bucket = -2) AS unbilled,
+        SUM(residual) FILTER (WHERE bucket = -1) AS not_due,
+{overdue_sums},
+        SUM(residual) FILTER (WHERE is_doubtful) AS doubtful,
+        MAX(late) FILTER (WHERE bucket >= 0) AS oldest
+    FROM open_line GROUP BY source, customer_id
 ), by_line AS (
     SELECT source, customer_id,
-        SUM(residual) FILTER (WHERE is_open AND bucket = -2) AS unbilled,
-        SUM(residual) FILTER (WHERE is_open AND bucket = -1) AS not_due,
-{overdue_sums},
-        SUM(residual) FILTER (WHERE is_open AND is_doubtful) AS doubtful,
-        MAX(late) FILTER (WHERE is_open AND bucket >= 0) AS oldest,
-        COUNT(*) FILTER (WHERE is_open) AS open_lines,
         SUM(amount) FILTER (WHERE issued_on <= {before}) AS issued_before,
         SUM(amount) FILTER (
             WHERE kind = 'advance_use' AND issued_on BETWEEN {start} AND {d}) AS advance_used,
         SUM(amount * (settled_on - due_on)) FILTER (
             WHERE kind = 'invoice' AND settled_on <= {d}) AS delay_weighted,
         SUM(amount) FILTER (WHERE kind = 'invoice' AND settled_on <= {d}) AS delay_amount
-    FROM open_line GROUP BY source, customer_id
+    FROM due_lines GROUP BY source, customer_id
 ), by_credit AS (
     SELECT source, customer_id,
         SUM(amount) FILTER (WHERE on_date <= {d}) AS received,
@@ -369,17 +376,17 @@ WITH alloc_line AS (
 ), party AS (
     SELECT FALSE AS is_total, k.source, k.customer_id,
         k.customer_id IS NOT NULL AND (
-            c.customer_id IS NOT NULL OR COALESCE(l.open_lines, 0) > 0
+            c.customer_id IS NOT NULL OR o.customer_id IS NOT NULL
             OR COALESCE(r.received, 0) <> COALESCE(a.allocated, 0)
             OR dr.customer_id IS NOT NULL OR st.customer_id IS NOT NULL
         ) AS is_listed,
         c.credit_limit,
         COALESCE(r.received, 0) - COALESCE(a.allocated, 0) AS unapplied,
-        COALESCE(l.unbilled, 0) AS unbilled,
-        COALESCE(l.not_due, 0) AS not_due,
+        COALESCE(o.unbilled, 0) AS unbilled,
+        COALESCE(o.not_due, 0) AS not_due,
 {party_overdue},
-        COALESCE(l.doubtful, 0) AS doubtful,
-        l.oldest,
+        COALESCE(o.doubtful, 0) AS doubtful,
+        o.oldest,
         COALESCE(l.issued_before, 0) - COALESCE(r.received_before, 0) AS opening,
         COALESCE(s.sales, 0) AS sales,
         COALESCE(r.cash, 0) - COALESCE(l.advance_used, 0) AS cash,
@@ -389,6 +396,8 @@ WITH alloc_line AS (
     FROM party_key k
     LEFT JOIN by_line l
         ON l.source = k.source AND l.customer_id IS NOT DISTINCT FROM k.customer_id
+    LEFT JOIN by_open o
+        ON o.source = k.source AND o.customer_id IS NOT DISTINCT FROM k.customer_id
     LEFT JOIN by_credit r
         ON r.source = k.source AND r.customer_id IS NOT DISTINCT FROM k.customer_id
     LEFT JOIN by_allocation a
