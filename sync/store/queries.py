@@ -64,10 +64,16 @@ class KnownCustomer(NamedTuple):
 
 CustomerKey = tuple[str, str | None]
 
-#: Allocations per due line, up to a date.
-_PAID = (
-    "SELECT source, invoice_id, due_seq, SUM(amount) AS amount FROM allocations "
-    "WHERE allocated_on <= $day GROUP BY source, invoice_id, due_seq"
+#: The due lines that can be open on a date (issued by then, not settled by then), and the
+#: allocations up to that date of those lines alone: a settled line needs no residual.
+_UNSETTLED_AND_PAID = (
+    "unsettled AS (SELECT source, customer_id, invoice_id, seq, kind, due_on, amount, "
+    "is_doubtful FROM due_lines WHERE issued_on <= $day "
+    "AND (settled_on IS NULL OR settled_on > $day)), "
+    "paid AS (SELECT a.source, a.invoice_id, a.due_seq, SUM(a.amount) AS amount "
+    "FROM allocations a WHERE a.allocated_on <= $day AND EXISTS (SELECT 1 FROM unsettled u "
+    "WHERE u.source = a.source AND u.invoice_id = a.invoice_id AND u.seq = a.due_seq) "
+    "GROUP BY a.source, a.invoice_id, a.due_seq)"
 )
 
 
@@ -88,13 +94,12 @@ class FigureQueries:
     def open_due_lines(self, as_of: date) -> Iterator[OpenDueLine]:
         """Due lines open as of a date (see the module docstring), ordered by customer."""
         result = self.db.execute(
-            f"WITH paid AS ({_PAID}) "
+            f"WITH {_UNSETTLED_AND_PAID} "
             "SELECT d.source, d.customer_id, d.kind, d.due_on, "
             "d.amount - COALESCE(p.amount, 0) AS residual, d.is_doubtful "
-            "FROM due_lines d LEFT JOIN paid p ON p.source = d.source "
+            "FROM unsettled d LEFT JOIN paid p ON p.source = d.source "
             "AND p.invoice_id = d.invoice_id AND p.due_seq = d.seq "
-            "WHERE d.issued_on <= $day AND (d.settled_on IS NULL OR d.settled_on > $day) "
-            "AND d.amount - COALESCE(p.amount, 0) <> 0 ORDER BY d.source, d.customer_id",
+            "WHERE d.amount - COALESCE(p.amount, 0) <> 0 ORDER BY d.source, d.customer_id",
             {"day": as_of},
         )
         while rows := result.fetchmany(10_000):
