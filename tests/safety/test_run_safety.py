@@ -252,6 +252,9 @@ def test_ctrl_c_exits_130_and_the_store_is_as_it_was(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal or cron, even when the tests run in the background of a shell,
+        # which starts them with Ctrl-C ignored (and a child inherits that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     lock = tmp_path / "encours.duckdb.lock"
     deadline = time.monotonic() + 30
