@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fakes live with the tests (not a 
 from fake_hubspot import FakeHubSpot  # noqa: E402
 from fakes import dolibarr as doli_fake  # noqa: E402
 from fakes import pennylane as pl_fake  # noqa: E402
+from fakes import pennylane_server as pl_server  # noqa: E402
 from fakes import sellsy as sy_fake  # noqa: E402
 from fakes import stripe as stripe_fake  # noqa: E402
 from fakes import xero as xero_fake  # noqa: E402
@@ -81,28 +82,15 @@ PL_LIMIT = (pl_fake.LIMIT, pl_fake.WINDOW)  # 25 requests / 5 s
 HS_LIMIT = (100, 10.0)  # FakeHubSpot's default, HubSpot's Free/Starter limit
 
 
-class RealClock:
+class RealClock(pl_server.RealClock):
     """The real time, with the interface of both fakes' clocks.
 
-    Pennylane's `FakeClock` is read with `monotonic()`, `time()` and `now()`; HubSpot's is
-    called (`clock()`, monotonic seconds). `sleep` is there for completeness: the connectors
-    sleep with `time.sleep` themselves.
+    Pennylane's `FakeClock` is read with `monotonic()`, `time()` and `now()`
+    (`fakes.pennylane_server.RealClock`); HubSpot's is called (`clock()`, monotonic seconds).
     """
 
     def __call__(self) -> float:
         return time.monotonic()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 class CountingPennylane(pl_fake.FakePennylane):
