@@ -38,6 +38,7 @@ from encours.sync.store.connection import (
 )
 from encours.sync.store.ledger import (
     LEDGER_INDEX,
+    drop_ledger,
     hide_previous,
     keep_index,
     keep_ledger,
@@ -310,6 +311,8 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
                 replace_all=replace_all, max_deletion_share=max_deletion_share
             )
         keep_index(self.db, source, ledger, run_id)
+        if not isinstance(self.db, PostgresConnection):
+            drop_ledger(self.db, ledger)
         return WriteCounts(
             written=written,
             quarantined=int(row[0]) if row else 0,

@@ -17,6 +17,7 @@ import duckdb
 
 from encours.connectors.fec_changes import INDEX_TABLES, PREVIOUS
 from encours.model import CURRENCY_EXPONENTS, CreditKind
+from encours.sync.store.bulk import sql_type
 from encours.sync.store.connection import temporary_kind
 from encours.sync.store.writing import COLUMNS
 
@@ -145,60 +146,127 @@ def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def stage_ledger(db: duckdb.DuckDBPyConnection, ledger: str, company_currency: str) -> int:
-    """Fill the `stage_*` tables from the ledger tables `<ledger>_*`; return the records."""
-    text = amount_text("amount", CURRENCY_EXPONENTS[company_currency])
-    currency = {"currency": company_currency}
-    invoice = ", ".join(COLUMNS["invoices"])
-    db.execute(
-        f"INSERT INTO stage_invoices (pos, {invoice}) SELECT row_number() OVER (), source, "
-        "external_id, customer_id, reference, kind, booked_on, $currency, "
-        f"{text}, NULL, amount, is_doubtful, due_date_assumed, match_ref, matched_on, NULL, "
-        f"NULL, raw FROM {ledger}_lines WHERE len(due_lines) > 0",  # DuckDB: lists
-        currency,
-    )
-    due = ", ".join(COLUMNS["due_lines"])
-    db.execute(
-        f"INSERT INTO stage_due_lines (pos, {due}) SELECT 0, source, external_id, "
-        "seq - 1, customer_id, kind, is_doubtful, booked_on, due_lines[seq].due_on, "
-        "due_lines[seq].amount, NULL FROM (SELECT *, generate_subscripts(due_lines, 1) AS seq "
-        f"FROM {ledger}_lines WHERE len(due_lines) > 0) AS lines"  # DuckDB: lists
-    )
-    credit = ", ".join(COLUMNS["credits"])
-    db.execute(
-        f"INSERT INTO stage_credits (pos, {credit}) SELECT row_number() OVER (), source, "
-        f"external_id, kind, customer_id, booked_on, $currency, {text}, NULL, amount, "
-        f"reference, match_ref, matched_on, NULL, kind = {_ADVANCE}, "
-        f"CASE WHEN kind = {_ADVANCE} THEN reference END, NULL, raw "
-        f"FROM {ledger}_lines WHERE len(due_lines) = 0",
-        currency,
-    )
-    db.execute(
-        "INSERT INTO stage_sales (pos, source, external_id, customer_id, booked_on, amount, "
-        "raw) SELECT row_number() OVER (), source, external_id, customer_id, booked_on, "
-        f"amount, raw FROM {ledger}_sales"
-    )
-    db.execute(
-        "INSERT INTO stage_customers (pos, source, external_id, name, payment_terms_days, "
-        "terms_end_of_month, raw) SELECT row_number() OVER (), source, external_id, name, "
-        f"payment_terms_days, terms_end_of_month, raw FROM {ledger}_customers"
-    )
-    balance = amount_text("ABS(amount)", CURRENCY_EXPONENTS[company_currency])
-    db.execute(
-        "INSERT INTO stage_source_balances (pos, source, customer_id, as_of, currency, "
-        "amount_in_currency, amount, basis, raw) SELECT row_number() OVER (), source, "
-        f"external_id, as_of, $currency, CASE WHEN amount < 0 THEN '-' ELSE '' END || "
-        f"{balance}, amount, basis, '' FROM {ledger}_balances",
-        currency,
-    )
-    db.execute(
-        "INSERT INTO stage_quarantine (pos, source, stream, external_id, reason, raw) "
-        "SELECT row_number() OVER (), source, stream, external_id, reason, raw "
-        f"FROM {ledger}_rejected"
-    )
+    """The `stage_*` of the ledger tables `<ledger>_*`, as views over them; return the records.
+
+    Views, not copies: a million-line ledger's rows (raw texts included) are then read once,
+    by the merge that stores them. The others `stage_*` stay the empty tables of
+    `create_stage`; `drop_ledger` removes the views and the ledger tables after the merge.
+    """
+    exponent = CURRENCY_EXPONENTS[company_currency]
+    currency = "'" + company_currency.replace("'", "''") + "'"
+    text = amount_text("amount", exponent)
+    lines = f"{ledger}_lines"
+    views = {
+        "invoices": (
+            {
+                "external_id": "external_id",
+                "customer_id": "customer_id",
+                "number": "reference",
+                "kind": "kind",
+                "issued_on": "booked_on",
+                "currency": currency,
+                "total_in_currency": text,
+                "total": "amount",
+                "is_doubtful": "is_doubtful",
+                "due_date_assumed": "due_date_assumed",
+                "match_ref": "match_ref",
+                "matched_on": "matched_on",
+                "raw": "raw",
+            },
+            f"{lines} WHERE len(due_lines) > 0",  # DuckDB: lists
+        ),
+        "due_lines": (
+            {
+                "invoice_id": "external_id",
+                "seq": "seq - 1",
+                "customer_id": "customer_id",
+                "kind": "kind",
+                "is_doubtful": "is_doubtful",
+                "issued_on": "booked_on",
+                "due_on": "due_lines[seq].due_on",
+                "amount": "due_lines[seq].amount",
+            },
+            # DuckDB: lists, generate_subscripts
+            f"(SELECT *, generate_subscripts(due_lines, 1) AS seq FROM {lines} "
+            "WHERE len(due_lines) > 0) AS lines",
+        ),
+        "credits": (
+            {
+                "external_id": "external_id",
+                "kind": "kind",
+                "customer_id": "customer_id",
+                "on_date": "booked_on",
+                "currency": currency,
+                "amount_in_currency": text,
+                "amount": "amount",
+                "reference": "reference",
+                "match_ref": "match_ref",
+                "matched_on": "matched_on",
+                "is_on_order": f"kind = {_ADVANCE}",
+                "order_ref": f"CASE WHEN kind = {_ADVANCE} THEN reference END",
+                "raw": "raw",
+            },
+            f"{lines} WHERE len(due_lines) = 0",
+        ),
+        "sales": (
+            {name: name for name in ("external_id", "customer_id", "booked_on", "amount", "raw")},
+            f"{ledger}_sales",
+        ),
+        "customers": (
+            {
+                name: name
+                for name in (
+                    "external_id",
+                    "name",
+                    "payment_terms_days",
+                    "terms_end_of_month",
+                    "raw",
+                )
+            },
+            f"{ledger}_customers",
+        ),
+        "source_balances": (
+            {
+                "customer_id": "external_id",
+                "as_of": "as_of",
+                "currency": currency,
+                "amount_in_currency": "CASE WHEN amount < 0 THEN '-' ELSE '' END || "
+                + amount_text("ABS(amount)", exponent),
+                "amount": "amount",
+                "basis": "basis",
+                "raw": "''",
+            },
+            f"{ledger}_balances",
+        ),
+        "quarantine": (
+            {name: name for name in ("stream", "external_id", "reason", "raw")},
+            f"{ledger}_rejected",
+        ),
+    }
+    for table, (values, rows) in views.items():
+        columns = [
+            f"CAST({values.get(column, 'NULL')} AS {sql_type(column)}) AS {column}"
+            for column in COLUMNS[table]
+            if column != "source"
+        ]
+        # The rows' order matters only to the quarantine's (`Merge._quarantine`).
+        position = "row_number() OVER ()" if table == "quarantine" else "0"
+        db.execute(f"DROP TABLE stage_{table}")
+        db.execute(
+            f"CREATE TEMP VIEW stage_{table} AS SELECT {position} AS pos, source, "
+            f"{', '.join(columns)} FROM {rows}"
+        )
     row = db.execute(
-        f"SELECT (SELECT COUNT(*) FROM {ledger}_lines) + (SELECT COUNT(*) FROM {ledger}_sales) + "
+        f"SELECT (SELECT COUNT(*) FROM {lines}) + (SELECT COUNT(*) FROM {ledger}_sales) + "
         f"(SELECT COUNT(*) FROM {ledger}_customers) + (SELECT COUNT(*) FROM {ledger}_balances)"
     ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def drop_ledger(db: duckdb.DuckDBPyConnection, ledger: str) -> None:
+    """Drop the views `stage_ledger` made and the ledger tables under them."""
+    for table in COLUMNS:
+        if temporary_kind(db, f"stage_{table}") == "VIEW":
+            db.execute(f"DROP VIEW stage_{table}")
     for part in LEDGER_TABLES:
         db.execute(f"DROP TABLE IF EXISTS {ledger}_{part}")
-    return int(row[0]) if row else 0
