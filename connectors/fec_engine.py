@@ -104,7 +104,6 @@ WORK_TABLES = (
     "fec_merged",
     "fec_fe",
     "fec_cl",
-    "fec_entry_raw",
     "fec_terms",
     "fec_ll",
     "fec_pieces",
@@ -910,36 +909,18 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         FROM fec_cl GROUP BY customer_id
         """
     )
-    # The raw text only of the entries that keep it: sales and quarantine. DuckDB: list_sort
-    # of structs (by line number first), list_transform, array_to_string.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE fec_entry_raw AS
-        SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
-            array_to_string(list_transform(lines, lambda x: x.line), chr(10)) AS raw_lines
-        FROM (
-            SELECT f.entry, list_sort(list({{'number': p.number, 'line': t.line}})) AS lines
-            FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE sells OR reverses OR rejected) f
-                ON {link}
-            JOIN fec_text t ON t.number = p.number
-            GROUP BY f.entry
-        )
-        """
-    )
     # The lines with their ends between them: what the Python reader joins, less the last end
     # (its rstrip; no line holds a CR or LF of its own, see `_scan`).
-    raw_sale = "r.raw_lines"
-    if plan.terminator != "\n":
-        raw_sale = f"replace(r.raw_lines, chr(10), {_lit(plan.terminator)})"
+    raw_sale = _entry_lines("(sells OR reverses) AND NOT rejected", link, plan.terminator)
     entry_id = f"{_text('x.j', plan)} || '/' || {_text('x.e', plan)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_sales AS
         SELECT {_lit(source)} AS source, {entry_id} || '/L' || x.entry AS external_id,
             c.customer_id, x.entry_booked_on AS booked_on, CAST(x.sales AS BIGINT) AS amount,
-            {_decoded(raw_sale, plan)} AS raw
+            {_decoded("r.raw_lines", plan)} AS raw
         FROM (SELECT * FROM fec_fe WHERE frag = entry AND NOT rejected AND (sells OR reverses)) x
-        JOIN fec_entry_raw r USING (entry)
+        JOIN ({raw_sale}) r USING (entry)
         LEFT JOIN (
             SELECT entry, CASE WHEN min(customer_id) = max(customer_id) THEN min(customer_id)
                 END AS customer_id
@@ -948,7 +929,27 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         """
     )
     _ledger_lines(con, plan, connector)
-    _rejected(con, plan, connector)
+    _rejected(con, plan, connector, link)
+
+
+def _entry_lines(entries: str, link: str, separator: str) -> str:
+    """SQL: (entry, numbers, raw_lines) of the entries of `fec_fe` where `entries` holds.
+
+    `numbers` are the entry's line numbers, in order; `raw_lines` its lines in that order,
+    `separator` between them. DuckDB: list_sort of structs (by line number first),
+    list_transform, array_to_string.
+    """
+    return f"""
+        SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
+            array_to_string(list_transform(lines, lambda x: x.line), {_lit(separator)})
+                AS raw_lines
+        FROM (
+            SELECT f.entry, list_sort(list({{'number': p.number, 'line': t.line}})) AS lines
+            FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE {entries}) f ON {link}
+            JOIN fec_text t ON t.number = p.number
+            GROUP BY f.entry
+        )
+    """
 
 
 def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
@@ -978,8 +979,8 @@ def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecCon
             l.account LIKE '416%' AS is_doubtful,
             CASE WHEN {code} <> '' THEN {account} || ':' || {_text(code, plan)} END AS match_ref,
             CASE WHEN {code} <> '' THEN {_day("l.date_let_raw")} END AS matched_on,
-            l.piece_raw, {_decoded("t.line", plan)} AS raw
-        FROM fec_cl l JOIN fec_text t ON t.number = l.number
+            l.piece_raw
+        FROM fec_cl l
         WHERE NOT l.rejected AND l.debit_h <> l.credit_h
         """
     )
@@ -1046,13 +1047,15 @@ def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecCon
                  WHEN d.number IS NOT NULL THEN d.due_lines
                  ELSE CAST([] AS STRUCT(due_on DATE, amount BIGINT)[]) END AS due_lines,
             l.is_doubtful, coalesce(NOT d.has_terms, false) AS due_date_assumed,
-            l.match_ref, l.matched_on, l.raw
-        FROM fec_ll l LEFT JOIN fec_due d USING (number)
+            l.match_ref, l.matched_on, {_decoded("t.line", plan)} AS raw
+        FROM fec_ll l LEFT JOIN fec_due d USING (number) JOIN fec_text t ON t.number = l.number
         """
     )
 
 
-def _rejected(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
+def _rejected(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, link: str
+) -> None:
     """Quarantine records; the reason is worded by the Python reader's helpers (few rows)."""
     entry_id = f"{_text('x.j', plan)} || '/' || {_text('x.e', plan)}"
     rows = con.execute(
@@ -1060,7 +1063,7 @@ def _rejected(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnect
         SELECT {entry_id}, r.numbers, CAST(x.entry_debit AS BIGINT),
             CAST(x.entry_credit AS BIGINT), {_decoded("r.raw_lines", plan)}
         FROM (SELECT * FROM fec_fe WHERE frag = entry AND rejected) x
-        JOIN fec_entry_raw r USING (entry)
+        JOIN ({_entry_lines("rejected", link, chr(10))}) r USING (entry)
         """
     ).fetchall()
     con.execute(
