@@ -11,6 +11,13 @@
     fec_customers  source, external_id, name, payment_terms_days, terms_end_of_month, raw
     fec_balances   source, external_id (the customer), as_of DATE, amount BIGINT, basis
     fec_rejected   source, stream, external_id, reason, raw
+    fec_texts      source, number, entry, line: every line of an entry, as decoded, its end
+                   included; `entry` is the number of the entry's first line
+
+The raw text of a line's record is not copied into `fec_lines.raw` (NULL) but kept once, in
+`fec_texts`: its line, less its end; a sale's is the lines of its entry (`entry` = the number
+ending its id), in order and joined, less the last end (`sync/store/ledger.py`'s `RAW`).
+A file the Python reader reads instead gives its records' raw texts and no `fec_texts` rows.
 
 Amounts are integer minor units (cents), never DOUBLE. A broken file raises the `DataError`
 the Python reader raises (same class, same message), before any of these tables is created.
@@ -90,6 +97,8 @@ TEXT_SPACE = (
 ISO_8859_15 = ("\xa4\xa6\xa8\xb4\xb8\xbc\xbd\xbe", "€ŠšŽžŒœŸ")
 CUSTOMER_PREFIXES = ("411", "413", "416", "4181", "4191")
 TABLES = ("fec_lines", "fec_sales", "fec_customers", "fec_balances", "fec_rejected")
+#: The text of every line read, which the records of `fec_lines` and `fec_sales` point to.
+TEXTS = "fec_texts"
 #: The intermediate tables, dropped at the end.
 WORK_TABLES = (
     "fec_text",
@@ -909,18 +918,14 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
         FROM fec_cl GROUP BY customer_id
         """
     )
-    # The lines with their ends between them: what the Python reader joins, less the last end
-    # (its rstrip; no line holds a CR or LF of its own, see `_scan`).
-    raw_sale = _entry_lines("(sells OR reverses) AND NOT rejected", link, plan.terminator)
     entry_id = f"{_text('x.j', plan)} || '/' || {_text('x.e', plan)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_sales AS
         SELECT {_lit(source)} AS source, {entry_id} || '/L' || x.entry AS external_id,
             c.customer_id, x.entry_booked_on AS booked_on, CAST(x.sales AS BIGINT) AS amount,
-            {_decoded("r.raw_lines", plan)} AS raw
+            CAST(NULL AS VARCHAR) AS raw
         FROM (SELECT * FROM fec_fe WHERE frag = entry AND NOT rejected AND (sells OR reverses)) x
-        JOIN ({raw_sale}) r USING (entry)
         LEFT JOIN (
             SELECT entry, CASE WHEN min(customer_id) = max(customer_id) THEN min(customer_id)
                 END AS customer_id
@@ -930,26 +935,15 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
     )
     _ledger_lines(con, plan, connector)
     _rejected(con, plan, connector, link)
-
-
-def _entry_lines(entries: str, link: str, separator: str) -> str:
-    """SQL: (entry, numbers, raw_lines) of the entries of `fec_fe` where `entries` holds.
-
-    `numbers` are the entry's line numbers, in order; `raw_lines` its lines in that order,
-    `separator` between them. DuckDB: list_sort of structs (by line number first),
-    list_transform, array_to_string.
-    """
-    return f"""
-        SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
-            array_to_string(list_transform(lines, lambda x: x.line), {_lit(separator)})
-                AS raw_lines
-        FROM (
-            SELECT f.entry, list_sort(list({{'number': p.number, 'line': t.line}})) AS lines
-            FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE {entries}) f ON {link}
-            JOIN fec_text t ON t.number = p.number
-            GROUP BY f.entry
-        )
-    """
+    # Every line once, with its entry: the raw text of the lines' and sales' records.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_texts AS
+        SELECT {_lit(source)} AS source, p.number, f.entry,
+            {_decoded("t.line", plan)} || {_lit(plan.terminator)} AS line
+        FROM fec_parsed p JOIN fec_fe f ON {link} JOIN fec_text t ON t.number = p.number
+        """
+    )
 
 
 def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> None:
@@ -1047,8 +1041,8 @@ def _ledger_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecCon
                  WHEN d.number IS NOT NULL THEN d.due_lines
                  ELSE CAST([] AS STRUCT(due_on DATE, amount BIGINT)[]) END AS due_lines,
             l.is_doubtful, coalesce(NOT d.has_terms, false) AS due_date_assumed,
-            l.match_ref, l.matched_on, {_decoded("t.line", plan)} AS raw
-        FROM fec_ll l LEFT JOIN fec_due d USING (number) JOIN fec_text t ON t.number = l.number
+            l.match_ref, l.matched_on, CAST(NULL AS VARCHAR) AS raw
+        FROM fec_ll l LEFT JOIN fec_due d USING (number)
         """
     )
 
@@ -1063,7 +1057,17 @@ def _rejected(
         SELECT {entry_id}, r.numbers, CAST(x.entry_debit AS BIGINT),
             CAST(x.entry_credit AS BIGINT), {_decoded("r.raw_lines", plan)}
         FROM (SELECT * FROM fec_fe WHERE frag = entry AND rejected) x
-        JOIN ({_entry_lines("rejected", link, chr(10))}) r USING (entry)
+        JOIN (
+            -- DuckDB: list_sort of structs (by line number first), list_transform.
+            SELECT entry, list_transform(lines, lambda x: x.number) AS numbers,
+                array_to_string(list_transform(lines, lambda x: x.line), chr(10)) AS raw_lines
+            FROM (
+                SELECT f.entry, list_sort(list({{'number': p.number, 'line': t.line}})) AS lines
+                FROM fec_parsed p JOIN (SELECT * FROM fec_fe WHERE rejected) f ON {link}
+                JOIN fec_text t ON t.number = p.number
+                GROUP BY f.entry
+            )
+        ) r USING (entry)
         """
     ).fetchall()
     con.execute(
@@ -1187,6 +1191,11 @@ def _stage_records(con: duckdb.DuckDBPyConnection, records: Iterable[FecRecord])
         if data[table]:
             marks = ", ".join("?" * len(data[table][0]))
             con.executemany(f"INSERT INTO {table} VALUES ({marks})", data[table])
+    # The records hold their raw texts themselves.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TEXTS} (source VARCHAR, number BIGINT, entry BIGINT, "
+        "line VARCHAR)"
+    )
 
 
 def _date(text: str | None) -> date | None:

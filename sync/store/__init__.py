@@ -42,6 +42,7 @@ from encours.sync.store.ledger import (
     hide_previous,
     keep_index,
     keep_ledger,
+    keep_texts,
     narrowed,
     show_previous,
     stage_ledger,
@@ -283,6 +284,7 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
         """`write_records` for a source the engine read itself (`read_ledger`).
 
         Its ledger tables become staged rows in SQL; the merge is the same as for records.
+        The file's lines are kept once, in `ledger_text`: its records' raw texts (`with_raw`).
         On PostgreSQL, the rows are staged in the in-memory DuckDB that read the ledger, then
         copied into PostgreSQL's staged tables (COPY).
         """
@@ -294,6 +296,12 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
                 create_stage(self.db)
                 for table in COLUMNS:
                     self.db.copy_from_duckdb(scratch, f"stage_{table}")
+                # The whole file was read: its lines replace the source's.
+                self.db.execute(
+                    "DELETE FROM ledger_text WHERE source = $source", {"source": source}
+                )
+                scratch.execute(f"CREATE TEMP VIEW ledger_text AS SELECT * FROM {ledger}_texts")
+                self.db.copy_from_duckdb(scratch, "ledger_text")
             finally:
                 scratch.close()
         else:
@@ -310,6 +318,8 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
             counts = Merge(self.db, source, run_id, unique=True).run(
                 replace_all=replace_all, max_deletion_share=max_deletion_share
             )
+        if not isinstance(self.db, PostgresConnection):
+            keep_texts(self.db, source, ledger)
         keep_index(self.db, source, ledger, run_id)
         if not isinstance(self.db, PostgresConnection):
             drop_ledger(self.db, ledger)

@@ -36,7 +36,35 @@ def amount_text(units: str, exponent: int) -> str:
 
 
 #: The tables a set-based source's read fills, by what they hold.
-LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected")
+LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected", "texts")
+
+#: The lines of a ledger file kept once (`ledger_text`: source, number, entry, line with its
+#: end): a ledger record's raw text, for those whose `raw` is NULL. A line's record (id
+#: ending `/L<number>`) has its line, less the end; a sale (id ending `/L<entry>`) has the
+#: lines of that entry, in order and joined, less the last end. `RAW[table]` is a query of
+#: `table`'s rows with `raw` filled in. DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
+_NUMBER = "TRY_CAST(regexp_extract(r.external_id, '/L([0-9]+)$', 1) AS BIGINT)"
+_END = "chr(13) || chr(10)"
+_LINE_RAW = (
+    "SELECT r.* REPLACE (coalesce(r.raw, rtrim(t.line, {end})) AS raw) FROM {table} r "
+    "LEFT JOIN {texts} t ON r.raw IS NULL AND t.source = r.source AND t.number = {number}"
+)
+_ENTRY_RAW = (
+    "SELECT r.* REPLACE (coalesce(r.raw, e.raw) AS raw) FROM {table} r LEFT JOIN ("
+    "SELECT source, entry, rtrim(string_agg(line, '' ORDER BY number), {end}) AS raw "
+    "FROM {texts} GROUP BY source, entry"
+    ") e ON r.raw IS NULL AND e.source = r.source AND e.entry = {number}"
+)
+
+
+def with_raw(table: str, texts: str = "ledger_text") -> str:
+    """SQL: the rows of `table` with the raw texts kept in `texts` filled in (see above).
+
+    `table` holds sales (`sales`, `fec_sales`) or lines' records (`invoices`, `credits`,
+    `fec_lines`). Example: the invoice `VT/12/L40` with raw NULL gets line 40's text.
+    """
+    form = _ENTRY_RAW if table.endswith("sales") else _LINE_RAW
+    return form.format(table=table, texts=texts, end=_END, number=_NUMBER)
 
 
 #: The cursor (source, LEDGER_INDEX) holds the fingerprint of a ledger's stored index.
@@ -139,6 +167,24 @@ def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: 
         )
     for part in INDEX_TABLES:
         db.execute(f"DROP TABLE IF EXISTS {ledger}_{part}")
+
+
+def keep_texts(db: duckdb.DuckDBPyConnection, source: str, ledger: str) -> None:
+    """Store the lines the read `ledger` kept (`<ledger>_texts`) as `source`'s `ledger_text`.
+
+    A read of the changed entries only replaces the lines of its scope; any other read
+    replaces them all. Call it in the transaction that merged the read's records.
+    """
+    source_only = {"source": source}
+    if narrowed(db, ledger) is None:
+        db.execute("DELETE FROM ledger_text WHERE source = $source", source_only)
+    else:
+        db.execute(
+            "DELETE FROM ledger_text WHERE source = $source AND number IN "
+            f"(SELECT number FROM {ledger}_index_scope)",
+            source_only,
+        )
+    db.execute(f"INSERT INTO ledger_text SELECT source, number, entry, line FROM {ledger}_texts")
 
 
 def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -241,4 +241,17 @@ MIGRATIONS: tuple[str, ...] = (
         amount BIGINT NOT NULL
     );
     """,
+    # 4: a ledger file's lines, kept once: the raw text of its records, whose own `raw` is
+    # then NULL (`ledger.with_raw`). Records stored before keep theirs.
+    """
+    CREATE TABLE ledger_text (
+        source TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        entry BIGINT NOT NULL,
+        line TEXT NOT NULL
+    );
+    ALTER TABLE invoices ALTER COLUMN raw DROP NOT NULL;
+    ALTER TABLE credits ALTER COLUMN raw DROP NOT NULL;
+    ALTER TABLE sales ALTER COLUMN raw DROP NOT NULL;
+    """,
 )

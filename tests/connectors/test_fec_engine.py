@@ -34,10 +34,11 @@ from test_fec_ledger_properties import Case, cases, fec_bytes
 
 from encours.connectors import fec_engine
 from encours.connectors.fec import COLUMNS, FecBounds, FecConnector
+from encours.connectors.settings import parse_terms
 from encours.demo.fecgen import FecSpec
 from encours.demo.fecgen import write_fec as write_generated
 from encours.model import Customer, LedgerLine, LedgerSale, PaymentTerms, Rejected, SourceBalance
-from encours.connectors.settings import parse_terms
+from encours.sync.store.ledger import with_raw
 
 Rows = dict[str, list[tuple[object, ...]]]
 
@@ -113,7 +114,7 @@ def engine_rows(source: FecConnector) -> Rows:
             table: sorted(
                 (
                     tuple(_plain(value) for value in row)
-                    for row in con.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+                    for row in con.execute(f"SELECT * FROM {_read(table)}").fetchall()  # noqa: S608
                 ),
                 key=repr,
             )
@@ -121,6 +122,13 @@ def engine_rows(source: FecConnector) -> Rows:
         }
     finally:
         con.close()
+
+
+def _read(table: str) -> str:
+    """The staged `table`; the records' raw texts filled in from the lines kept once."""
+    if table in ("fec_lines", "fec_sales"):
+        return f"({with_raw(table, texts=fec_engine.TEXTS)}) AS {table}"
+    return table
 
 
 def outcome(read: object, source: FecConnector) -> tuple[str, object]:
