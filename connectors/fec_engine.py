@@ -11,12 +11,12 @@
     fec_customers  source, external_id, name, payment_terms_days, terms_end_of_month, raw
     fec_balances   source, external_id (the customer), as_of DATE, amount BIGINT, basis
     fec_rejected   source, stream, external_id, reason, raw
-    fec_texts      source, number, entry, line: every line of an entry, as decoded, its end
-                   included; `entry` is the number of the entry's first line
+    fec_texts      source, number, entry, line, line_end: every line of an entry, as decoded,
+                   and its end; `entry` is the number of the entry's first line
 
 The raw text of a line's record is not copied into `fec_lines.raw` (NULL) but kept once, in
-`fec_texts`: its line, less its end; a sale's is the lines of its entry (`entry` = the number
-ending its id), in order and joined, less the last end (`sync/store/ledger.py`'s `RAW`).
+`fec_texts`: its line; a sale's is the lines of its entry (`entry` = the number ending its
+id), in order, each with its end but the last (`sync/store/ledger.py`'s `with_raw`).
 A file the Python reader reads instead gives its records' raw texts and no `fec_texts` rows.
 
 Amounts are integer minor units (cents), never DOUBLE. A broken file raises the `DataError`
@@ -935,12 +935,16 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
     )
     _ledger_lines(con, plan, connector)
     _rejected(con, plan, connector, link)
-    # Every line once, with its entry: the raw text of the lines' and sales' records.
+    _texts(con, plan, source, link)
+
+
+def _texts(con: duckdb.DuckDBPyConnection, plan: _Plan, source: str, link: str) -> None:
+    """`fec_texts`: every line of an entry once, with the entry: its records' raw texts."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fec_texts AS
-        SELECT {_lit(source)} AS source, p.number, f.entry,
-            {_decoded("t.line", plan)} || {_lit(plan.terminator)} AS line
+        SELECT {_lit(source)} AS source, p.number, f.entry, {_decoded("t.line", plan)} AS line,
+            {_lit(plan.terminator)} AS line_end
         FROM fec_parsed p JOIN fec_fe f ON {link} JOIN fec_text t ON t.number = p.number
         """
     )
@@ -1194,7 +1198,7 @@ def _stage_records(con: duckdb.DuckDBPyConnection, records: Iterable[FecRecord])
     # The records hold their raw texts themselves.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {TEXTS} (source VARCHAR, number BIGINT, entry BIGINT, "
-        "line VARCHAR)"
+        "line VARCHAR, line_end VARCHAR)"
     )
 
 

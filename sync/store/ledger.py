@@ -38,21 +38,20 @@ def amount_text(units: str, exponent: int) -> str:
 #: The tables a set-based source's read fills, by what they hold.
 LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected", "texts")
 
-#: The lines of a ledger file kept once (`ledger_text`: source, number, entry, line with its
-#: end): a ledger record's raw text, for those whose `raw` is NULL. A line's record (id
-#: ending `/L<number>`) has its line, less the end; a sale (id ending `/L<entry>`) has the
-#: lines of that entry, in order and joined, less the last end. `RAW[table]` is a query of
-#: `table`'s rows with `raw` filled in. DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
+#: The lines of a ledger file kept once (`ledger_text`: source, number, entry, line,
+#: line_end) hold the raw text of its records whose `raw` is NULL. A line's record (id ending
+#: `/L<number>`) has its line; a sale (id ending `/L<entry>`) has the lines of that entry, in
+#: order, each with its end but the last (`rtrim`: no line holds a CR or LF of its own).
+#: DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
 _NUMBER = "TRY_CAST(regexp_extract(r.external_id, '/L([0-9]+)$', 1) AS BIGINT)"
-_END = "chr(13) || chr(10)"
 _LINE_RAW = (
-    "SELECT r.* REPLACE (coalesce(r.raw, rtrim(t.line, {end})) AS raw) FROM {table} r "
+    "SELECT r.* REPLACE (coalesce(r.raw, t.line) AS raw) FROM {table} r "
     "LEFT JOIN {texts} t ON r.raw IS NULL AND t.source = r.source AND t.number = {number}"
 )
 _ENTRY_RAW = (
     "SELECT r.* REPLACE (coalesce(r.raw, e.raw) AS raw) FROM {table} r LEFT JOIN ("
-    "SELECT source, entry, rtrim(string_agg(line, '' ORDER BY number), {end}) AS raw "
-    "FROM {texts} GROUP BY source, entry"
+    "SELECT source, entry, rtrim(string_agg(line || line_end, '' ORDER BY number), "
+    "chr(13) || chr(10)) AS raw FROM {texts} GROUP BY source, entry"
     ") e ON r.raw IS NULL AND e.source = r.source AND e.entry = {number}"
 )
 
@@ -64,7 +63,7 @@ def with_raw(table: str, texts: str = "ledger_text") -> str:
     `fec_lines`). Example: the invoice `VT/12/L40` with raw NULL gets line 40's text.
     """
     form = _ENTRY_RAW if table.endswith("sales") else _LINE_RAW
-    return form.format(table=table, texts=texts, end=_END, number=_NUMBER)
+    return form.format(table=table, texts=texts, number=_NUMBER)
 
 
 #: The cursor (source, LEDGER_INDEX) holds the fingerprint of a ledger's stored index.
@@ -184,7 +183,10 @@ def keep_texts(db: duckdb.DuckDBPyConnection, source: str, ledger: str) -> None:
             f"(SELECT number FROM {ledger}_index_scope)",
             source_only,
         )
-    db.execute(f"INSERT INTO ledger_text SELECT source, number, entry, line FROM {ledger}_texts")
+    db.execute(
+        "INSERT INTO ledger_text SELECT source, number, entry, line, line_end "
+        f"FROM {ledger}_texts"
+    )
 
 
 def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -248,7 +248,8 @@ MIGRATIONS: tuple[str, ...] = (
         source TEXT NOT NULL,
         number BIGINT NOT NULL,
         entry BIGINT NOT NULL,
-        line TEXT NOT NULL
+        line TEXT NOT NULL,
+        line_end TEXT NOT NULL
     );
     ALTER TABLE invoices ALTER COLUMN raw DROP NOT NULL;
     ALTER TABLE credits ALTER COLUMN raw DROP NOT NULL;
