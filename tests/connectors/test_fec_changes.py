@@ -13,6 +13,7 @@ import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from encours.demo.fecgen import write_fec as write_generated
 from encours.errors import DataError, DestructiveReadError
 from encours.model import PaymentTerms
 from encours.sync.store import Store, WriteCounts
+from encours.sync.store.ledger import with_raw
 
 NOW = datetime(2026, 11, 1, 3, tzinfo=UTC)
 HEADER_AND_BASE: list[str] = []
@@ -122,7 +124,7 @@ def store_files(
     folder: Path, *files: Path, max_deletion_share: float | None = None
 ) -> tuple[dict[str, object], WriteCounts]:
     """Store each file in turn as a run does; the tables, and what the last read did."""
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     store = Store.open(folder / "s.duckdb")
     counts = WriteCounts()
     try:
@@ -197,6 +199,32 @@ def test_a_few_changed_lines_are_all_that_is_worked_out(tmp_path: Path) -> None:
     assert counts.written == first.written
     assert 3 <= counts.updated <= 9 and counts.new == 0 and counts.deleted == 0
     assert len(tables["ledger_lines"]) == len(lines) - 1
+
+
+def test_records_that_keep_their_own_raw_text_are_read_again_narrowly(tmp_path: Path) -> None:
+    """A store from before `ledger_text` (schema 3: each record held its raw text) goes on."""
+    lines = base_lines()
+    before = write(tmp_path / "before.fec", lines)
+    rng = random.Random(2)
+    for kind in ("unletter", "amount", "rename"):
+        edit(lines, kind, rng)
+    after = write(tmp_path / "after.fec", lines)
+    store_files(tmp_path / "old", before)
+    db = duckdb.connect(str(tmp_path / "old" / "s.duckdb"))
+    for table in ("invoices", "credits", "sales"):  # the texts back into the records
+        db.execute(f"CREATE TEMP TABLE kept AS {with_raw(table)}")  # noqa: S608
+        db.execute(f"DELETE FROM {table}")  # noqa: S608
+        db.execute(f"INSERT INTO {table} SELECT * FROM kept")  # noqa: S608
+        db.execute("DROP TABLE kept")
+    db.execute("DELETE FROM ledger_text")
+    db.close()
+
+    (again, counts) = store_files(tmp_path / "old", after)
+    (whole, _) = store_files(tmp_path / "whole", after)
+
+    assert counts.lines is not None and counts.lines[0] >= 3  # read narrowly
+    kept = {name: rows for name, rows in again.items() if name != "ledger_text"}
+    assert kept == {name: rows for name, rows in whole.items() if name != "ledger_text"}
 
 
 def test_a_file_that_is_not_simple_keeps_no_index(tmp_path: Path) -> None:
