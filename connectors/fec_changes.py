@@ -77,13 +77,18 @@ def narrow(con: duckdb.DuckDBPyConnection, parse: Callable[[str], None], custome
     line) of the table or query `lines`; `customer_key` is the SQL of a parsed line's
     customer key.
     """
+    # Numbers and digests compared first; the texts of the few changed lines joined after.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE fec_changed_text AS
-        SELECT coalesce(n.number, o.number) AS number, n.number IS NULL AS removed, n.line,
-            n.digest
-        FROM fec_text n FULL JOIN fec_previous_lines o ON o.number = n.number
-        WHERE n.digest IS DISTINCT FROM o.digest
+        SELECT c.number, c.removed, n.line, n.digest
+        FROM (
+            SELECT coalesce(n.number, o.number) AS number, n.number IS NULL AS removed
+            FROM (SELECT number, digest FROM fec_text) n
+            FULL JOIN fec_previous_lines o ON o.number = n.number
+            WHERE n.digest IS DISTINCT FROM o.digest
+        ) c
+        LEFT JOIN fec_text n ON n.number = c.number
         """
     )
     con.execute(
