@@ -3,7 +3,9 @@
 Each source is pulled in its own transaction, with its cursor: a source that fails leaves
 the store as it was for that source, and the others go on. Reconciliation redoes only the
 customers whose records changed. Push sends only the values that changed since the last
-successful push to that target. Run twice on the same data, the second run writes nothing.
+successful push to that target. Run twice on the same data, the second run writes nothing;
+when no source changed since the last run for the same date, it computes nothing either
+and takes that run's figures (`sync/lastrun.py`).
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ def run_sync(
     say = progress or (lambda stage, detail: None)
     with run_lock(settings.store):
         remove_leftovers(settings.store.path)  # of a run killed while spooling
+        last = _last_figures(settings, as_of)
         try:
             store = Store.open(
                 settings.store.path, wait_seconds=STORE_WAIT_SECONDS, url=settings.store.url
@@ -176,8 +179,8 @@ def run_sync(
                 options = _Options(push, only_source, full_refresh, accept_deletions)
                 if dry_run:
                     with store.dry_run():
-                        return _run(store, settings, as_of, now, True, options, say)
-                summary = _run(store, settings, as_of, now, False, options, say)
+                        return _run(store, settings, as_of, now, True, options, say, last)
+                summary = _run(store, settings, as_of, now, False, options, say, last)
             finally:
                 store.close()
         except duckdb.InterruptException:  # Ctrl-C during a statement
@@ -191,6 +194,19 @@ def run_sync(
         return summary
 
 
+def _last_figures(settings: Settings, as_of: date) -> Figures | None:
+    """The last run's figures if they are the store's now, as of `as_of` (`lastrun.applies`).
+
+    Read before the run writes anything. None on PostgreSQL, which other processes may write.
+    """
+    if settings.store.url is not None:
+        return None
+    kept = lastrun.load(settings.store.path)
+    if kept is None or not kept.applies(settings.store.path, settings, as_of):
+        return None
+    return kept.figures
+
+
 def _run(
     store: Store,
     settings: Settings,
@@ -199,12 +215,13 @@ def _run(
     dry_run: bool,
     options: _Options,
     say: Progress,
+    last: Figures | None,
 ) -> RunSummary:
     with store.transaction():  # committed at once, but for a dry run
         run_id = store.start_run(as_of, now)
     summary = RunSummary(run_id=run_id, as_of=as_of)
     try:
-        _steps(store, settings, summary, dry_run, options, say)
+        _steps(store, settings, summary, dry_run, options, say, last)
     except BaseException as exc:
         exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
         with suppress(duckdb.Error), store.transaction():  # a full disk cannot even say it
@@ -229,11 +246,15 @@ def _steps(
     dry_run: bool,
     options: _Options,
     say: Progress,
+    last: Figures | None,
 ) -> None:
     """Pull, reconcile, compute, snapshot and push, filling `summary` as they go.
 
     Everything up to the snapshot is one transaction: a reader of the store (`status`) sees
-    the previous run's state until this run's is complete, never a state in between.
+    the previous run's state until this run's is complete, never a state in between. When
+    every source is unchanged since the last run, which left `last` for this date and these
+    settings, and nothing was reconciled, the figures are `last`: the store holds what it
+    held then.
     """
     run_id, as_of = summary.run_id, summary.as_of
     share = None if options.accept_deletions else settings.limits.max_deletion_share
@@ -246,13 +267,18 @@ def _steps(
         for read in reads:
             summary.sources.append(store_source(store, read, run_id, say, share))
         summary.reconciled_customers = reconcile_dirty(store, settings, say)
-        say("compute", f"indicators as of {as_of.isoformat()}")
-        figures = compute_figures(store, settings, as_of)
+        unchanged = all(outcome.status == "unchanged" for outcome in summary.sources)
+        if last is not None and unchanged and not summary.reconciled_customers:
+            say("compute", "nothing changed since the last run: its indicators stand")
+            figures = last  # and its snapshot of this date is stored
+        else:
+            say("compute", f"indicators as of {as_of.isoformat()}")
+            figures = compute_figures(store, settings, as_of)
+            summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
         summary.figures = figures
         summary.quarantined_waiting = figures.quarantined
         summary.balances_checked = len(figures.checked)
         summary.balances_differing = len(figures.differing)
-        summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
     refused = {o.name for o in summary.sources if o.status == "refused"}
     if refused:
         # Their customers' figures stand on last night's records: nothing new is sent.
