@@ -44,12 +44,21 @@ class LastRun(NamedTuple):
     store_stat: tuple[int, int]
     figures: Figures
 
-    def applies(self, store: Path, settings: Settings, as_of: date) -> bool:
-        """Whether these are the figures of `store` now, as of `as_of`, under `settings`."""
+    def applies(
+        self,
+        store: Path,
+        settings: Settings,
+        as_of: date,
+        store_stat: tuple[int, int] | None = None,
+    ) -> bool:
+        """Whether these are the figures of `store` now, as of `as_of`, under `settings`.
+
+        `store_stat` (of `stat_of`) stands for the store as it was when taken, if not now.
+        """
         return (
             self.figures.as_of == as_of
             and self.settings_digest == settings_digest(settings)
-            and self.store_stat == _stat(store)
+            and self.store_stat == (store_stat or stat_of(store))
         )
 
     def applies_while_running(self, settings: Settings, as_of: date) -> bool:
@@ -71,7 +80,8 @@ def settings_digest(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _stat(store: Path) -> tuple[int, int]:
+def stat_of(store: Path) -> tuple[int, int]:
+    """The store file's (size, modification time in ns), what a last run's figures stand on."""
     try:
         status = store.stat()
     except OSError:
@@ -84,7 +94,7 @@ def save(store: Path, run_id: int, settings: Settings, figures: Figures) -> None
     document = {
         "run_id": run_id,
         "settings_digest": settings_digest(settings),
-        "store_stat": list(_stat(store)),
+        "store_stat": list(stat_of(store)),
         "figures": _encode(figures),
     }
     target = path_of(store)

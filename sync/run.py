@@ -169,7 +169,7 @@ def run_sync(
     say = progress or (lambda stage, detail: None)
     with run_lock(settings.store):
         remove_leftovers(settings.store.path)  # of a run killed while spooling
-        last = _last_figures(settings, as_of)
+        before = lastrun.stat_of(settings.store.path)
         try:
             store = Store.open(
                 settings.store.path, wait_seconds=STORE_WAIT_SECONDS, url=settings.store.url
@@ -179,8 +179,8 @@ def run_sync(
                 options = _Options(push, only_source, full_refresh, accept_deletions)
                 if dry_run:
                     with store.dry_run():
-                        return _run(store, settings, as_of, now, True, options, say, last)
-                summary = _run(store, settings, as_of, now, False, options, say, last)
+                        return _run(store, settings, as_of, now, True, options, say, before)
+                summary = _run(store, settings, as_of, now, False, options, say, before)
             finally:
                 store.close()
         except duckdb.InterruptException:  # Ctrl-C during a statement
@@ -194,15 +194,16 @@ def run_sync(
         return summary
 
 
-def _last_figures(settings: Settings, as_of: date) -> Figures | None:
-    """The last run's figures if they are the store's now, as of `as_of` (`lastrun.applies`).
+def _last_figures(settings: Settings, as_of: date, before: tuple[int, int]) -> Figures | None:
+    """The last run's figures if they were the store's when it was `before`, as of `as_of`.
 
-    Read before the run writes anything. None on PostgreSQL, which other processes may write.
+    `before` is the store's `lastrun.stat_of` taken ahead of this run's first write. None on
+    PostgreSQL, which other processes may write.
     """
     if settings.store.url is not None:
         return None
     kept = lastrun.load(settings.store.path)
-    if kept is None or not kept.applies(settings.store.path, settings, as_of):
+    if kept is None or not kept.applies(settings.store.path, settings, as_of, before):
         return None
     return kept.figures
 
@@ -215,13 +216,13 @@ def _run(
     dry_run: bool,
     options: _Options,
     say: Progress,
-    last: Figures | None,
+    before: tuple[int, int],
 ) -> RunSummary:
     with store.transaction():  # committed at once, but for a dry run
         run_id = store.start_run(as_of, now)
     summary = RunSummary(run_id=run_id, as_of=as_of)
     try:
-        _steps(store, settings, summary, dry_run, options, say, last)
+        _steps(store, settings, summary, dry_run, options, say, before)
     except BaseException as exc:
         exit_code = exc.exit_code if isinstance(exc, EncoursError) else 70
         with suppress(duckdb.Error), store.transaction():  # a full disk cannot even say it
@@ -246,15 +247,15 @@ def _steps(
     dry_run: bool,
     options: _Options,
     say: Progress,
-    last: Figures | None,
+    before: tuple[int, int],
 ) -> None:
     """Pull, reconcile, compute, snapshot and push, filling `summary` as they go.
 
     Everything up to the snapshot is one transaction: a reader of the store (`status`) sees
     the previous run's state until this run's is complete, never a state in between. When
-    every source is unchanged since the last run, which left `last` for this date and these
-    settings, and nothing was reconciled, the figures are `last`: the store holds what it
-    held then.
+    every source is unchanged and nothing was reconciled, the last run's figures for this
+    date and these settings stand, if the store was `before` (`lastrun.stat_of`) as that
+    run left it: it holds what it held then.
     """
     run_id, as_of = summary.run_id, summary.as_of
     share = None if options.accept_deletions else settings.limits.max_deletion_share
@@ -268,7 +269,10 @@ def _steps(
             summary.sources.append(store_source(store, read, run_id, say, share))
         summary.reconciled_customers = reconcile_dirty(store, settings, say)
         unchanged = all(outcome.status == "unchanged" for outcome in summary.sources)
-        if last is not None and unchanged and not summary.reconciled_customers:
+        last = None
+        if unchanged and not summary.reconciled_customers:
+            last = _last_figures(settings, as_of, before)
+        if last is not None:
             say("compute", "nothing changed since the last run: its indicators stand")
             figures = last  # and its snapshot of this date is stored
         else:
