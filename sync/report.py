@@ -198,15 +198,20 @@ def push_keys(indicators: tuple[str, ...], edges: tuple[int, ...]) -> tuple[str,
     return tuple(keys)
 
 
-def push_values(customer: CustomerFigures, indicators: tuple[str, ...]) -> dict[str, str]:
+def push_values(
+    customer: CustomerFigures,
+    indicators: tuple[str, ...],
+    document: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """The values a target receives for one customer, by push key, as strings.
 
     `aging` expands to one value per column (`aging_1_30`, ...); a figure that cannot be
     computed is an empty string, so the target's field is cleared rather than left stale.
     `next_dunning_step` is the step and its day ("firm 2026-03-25"), empty when the plan
-    has no step coming for the customer.
+    has no step coming for the customer. `document` is the customer's `customer_json`, if
+    already made.
     """
-    document = customer_json(customer)
+    document = document or customer_json(customer)
     figures = customer.figures
     values: dict[str, str] = {}
     for name in indicators:

@@ -269,7 +269,7 @@ def _steps(
             summary.sources.append(store_source(store, read, run_id, say, share))
         summary.reconciled_customers = reconcile_dirty(store, settings, say)
         unchanged = all(outcome.status == "unchanged" for outcome in summary.sources)
-        last = None
+        last, documents = None, {}
         if unchanged and not summary.reconciled_customers:
             last = _last_figures(settings, as_of, before)
         if last is not None:
@@ -278,7 +278,8 @@ def _steps(
         else:
             say("compute", f"indicators as of {as_of.isoformat()}")
             figures = compute_figures(store, settings, as_of)
-            summary.snapshot_changes = store.save_snapshot(as_of, _snapshot(figures), run_id)
+            documents = _snapshot(figures)
+            summary.snapshot_changes = store.save_snapshot(as_of, documents, run_id)
         summary.figures = figures
         summary.quarantined_waiting = figures.quarantined
         summary.balances_checked = len(figures.checked)
@@ -302,6 +303,7 @@ def _steps(
                 summary,
                 dry_run=dry_run,
                 say=say,
+                documents=documents,
             )
 
 
@@ -446,13 +448,15 @@ def push_target(
     *,
     dry_run: bool,
     say: Progress,
+    documents: dict[str, dict[str, object]] | None = None,
 ) -> None:
     """Send a target the values that changed since its last successful push to each record.
 
     A record whose values did not change is not sent at all; `as_of` goes along with a
     record's changed values but never alone (it changes every day). A CRM target first
     matches customers to its records (`sync/identity.py`); a customer with no sure match is
-    not pushed, and `encours customers` lists it.
+    not pushed, and `encours customers` lists it. `documents` holds the customers'
+    `customer_json` by key, when the snapshot made them.
     """
     try:
         target = make_target(name, target_settings, settings)
@@ -472,7 +476,9 @@ def push_target(
             continue
         values = {
             fields[key]: value
-            for key, value in push_values(customer, settings.push.indicators).items()
+            for key, value in push_values(
+                customer, settings.push.indicators, (documents or {}).get(customer.key)
+            ).items()
         }
         before = pushed.get(record, {})
         changed = {
