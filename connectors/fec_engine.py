@@ -11,13 +11,14 @@
     fec_customers  source, external_id, name, payment_terms_days, terms_end_of_month, raw
     fec_balances   source, external_id (the customer), as_of DATE, amount BIGINT, basis
     fec_rejected   source, stream, external_id, reason, raw
-    fec_texts      source, number, entry, line, line_end: every line of an entry, as decoded,
-                   and its end; `entry` is the number of the entry's first line
+    fec_texts         number, line: every line read (blank ones too), decoded
+    fec_line_entries  number, entry: each line of an entry, and the entry's first line
+    fec_line_end      line_end: the end of every line (one row)
 
 The raw text of a line's record is not copied into `fec_lines.raw` (NULL) but kept once, in
 `fec_texts`: its line; a sale's is the lines of its entry (`entry` = the number ending its
 id), in order, each with its end but the last (`sync/store/ledger.py`'s `with_raw`).
-A file the Python reader reads instead gives its records' raw texts and no `fec_texts` rows.
+A file the Python reader reads instead gives its records' raw texts and no lines.
 
 Amounts are integer minor units (cents), never DOUBLE. A broken file raises the `DataError`
 the Python reader raises (same class, same message), before any of these tables is created.
@@ -97,8 +98,6 @@ TEXT_SPACE = (
 ISO_8859_15 = ("\xa4\xa6\xa8\xb4\xb8\xbc\xbd\xbe", "€ŠšŽžŒœŸ")
 CUSTOMER_PREFIXES = ("411", "413", "416", "4181", "4191")
 TABLES = ("fec_lines", "fec_sales", "fec_customers", "fec_balances", "fec_rejected")
-#: The text of every line read, which the records of `fec_lines` and `fec_sales` point to.
-TEXTS = "fec_texts"
 #: The intermediate tables, dropped at the end.
 WORK_TABLES = (
     "fec_text",
@@ -175,13 +174,13 @@ def stage_fec(
             if copy is not None:
                 copy.unlink()
         read_as = _fingerprint(plan, connector)
-        if previous == read_as and _stage_changes(con, plan, connector, read_as):
-            return
-        _parse(con, plan, connector)
-        link = _fragments(con, plan)
-        _raise_first_error(con, plan, connector, link)
-        _build(con, plan, connector, link)
-        fec_changes.finish_whole(con, link, read_as)
+        if not (previous == read_as and _stage_changes(con, plan, connector, read_as)):
+            _parse(con, plan, connector)
+            link = _fragments(con, plan)
+            _raise_first_error(con, plan, connector, link)
+            _build(con, plan, connector, link)
+            fec_changes.finish_whole(con, link, read_as)
+        _keep_texts(con, plan)
     finally:
         for table in WORK_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -935,18 +934,36 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
     )
     _ledger_lines(con, plan, connector)
     _rejected(con, plan, connector, link)
-    _texts(con, plan, source, link)
+    _line_entries(con, link)
 
 
-def _texts(con: duckdb.DuckDBPyConnection, plan: _Plan, source: str, link: str) -> None:
-    """`fec_texts`: every line of an entry once, with the entry: its records' raw texts."""
+def _line_entries(con: duckdb.DuckDBPyConnection, link: str) -> None:
+    """`fec_line_entries`: each line of an entry (number) and its entry's first line."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE fec_texts AS
-        SELECT {_lit(source)} AS source, p.number, f.entry, {_decoded("t.line", plan)} AS line,
-            {_lit(plan.terminator)} AS line_end
-        FROM fec_parsed p JOIN fec_fe f ON {link} JOIN fec_text t ON t.number = p.number
+        CREATE OR REPLACE TEMP TABLE fec_line_entries AS
+        SELECT p.number, f.entry FROM fec_parsed p JOIN fec_fe f ON {link}
         """
+    )
+
+
+def _keep_texts(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
+    """`fec_texts` (number, line: every line read, decoded) and `fec_line_end` (its end).
+
+    The lines just read become `fec_texts` as they are, unless ISO-8859-15 needs them
+    translated.
+    """
+    if plan.translate:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE fec_texts AS "
+            f"SELECT number, {_decoded('line', plan)} AS line FROM fec_text"
+        )
+    else:
+        con.execute("DROP TABLE IF EXISTS fec_texts")
+        con.execute("ALTER TABLE fec_text RENAME TO fec_texts")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_line_end AS "
+        f"SELECT {_lit(plan.terminator)} AS line_end"
     )
 
 
@@ -1196,10 +1213,9 @@ def _stage_records(con: duckdb.DuckDBPyConnection, records: Iterable[FecRecord])
             marks = ", ".join("?" * len(data[table][0]))
             con.executemany(f"INSERT INTO {table} VALUES ({marks})", data[table])
     # The records hold their raw texts themselves.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TEXTS} (source VARCHAR, number BIGINT, entry BIGINT, "
-        "line VARCHAR, line_end VARCHAR)"
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE fec_texts (number BIGINT, line VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE fec_line_entries (number BIGINT, entry BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE fec_line_end (line_end VARCHAR)")
 
 
 def _date(text: str | None) -> date | None:

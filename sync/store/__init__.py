@@ -38,6 +38,7 @@ from encours.sync.store.connection import (
 )
 from encours.sync.store.ledger import (
     LEDGER_INDEX,
+    copy_texts,
     drop_ledger,
     hide_previous,
     keep_index,
@@ -296,12 +297,7 @@ class Store(FigureQueries, Reconciling, ReviewQueries, RunState):
                 create_stage(self.db)
                 for table in COLUMNS:
                     self.db.copy_from_duckdb(scratch, f"stage_{table}")
-                # The whole file was read: its lines replace the source's.
-                self.db.execute(
-                    "DELETE FROM ledger_text WHERE source = $source", {"source": source}
-                )
-                scratch.execute(f"CREATE TEMP VIEW ledger_text AS SELECT * FROM {ledger}_texts")
-                self.db.copy_from_duckdb(scratch, "ledger_text")
+                copy_texts(self.db, scratch, source, ledger)
             finally:
                 scratch.close()
         else:

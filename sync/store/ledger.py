@@ -19,6 +19,7 @@ from encours.connectors.fec_changes import INDEX_TABLES, PREVIOUS
 from encours.model import CURRENCY_EXPONENTS, CreditKind
 from encours.sync.store.bulk import sql_type
 from encours.sync.store.connection import temporary_kind
+from encours.sync.store.postgres import PostgresConnection
 from encours.sync.store.writing import COLUMNS
 
 _ADVANCE = f"'{CreditKind.ADVANCE.value}'"
@@ -36,13 +37,23 @@ def amount_text(units: str, exponent: int) -> str:
 
 
 #: The tables a set-based source's read fills, by what they hold.
-LEDGER_TABLES = ("lines", "sales", "customers", "balances", "rejected", "texts")
+LEDGER_TABLES = (
+    "lines",
+    "sales",
+    "customers",
+    "balances",
+    "rejected",
+    "texts",
+    "line_entries",
+    "line_end",
+)
 
-#: The lines of a ledger file kept once (`ledger_text`: source, number, entry, line,
-#: line_end) hold the raw text of its records whose `raw` is NULL. A line's record (id ending
-#: `/L<number>`) has its line; a sale (id ending `/L<entry>`) has the lines of that entry, in
-#: order, each with its end but the last (`rtrim`: no line holds a CR or LF of its own).
-#: DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
+#: A ledger file's lines are kept once, `ledger_text` (source, number, line, line_end: every
+#: line read) and `ledger_line_entries` (source, number, entry: each line of an entry, and
+#: the entry's first line); they hold the raw text of its records whose `raw` is NULL. A
+#: line's record (id ending `/L<number>`) has its line; a sale (id ending `/L<entry>`) has
+#: the lines of that entry, in order, each with its end but the last (`rtrim`: no line holds
+#: a CR or LF of its own). DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
 _NUMBER = "TRY_CAST(regexp_extract(r.external_id, '/L([0-9]+)$', 1) AS BIGINT)"
 _LINE_RAW = (
     "SELECT r.* REPLACE (coalesce(r.raw, t.line) AS raw) FROM {table} r "
@@ -50,20 +61,23 @@ _LINE_RAW = (
 )
 _ENTRY_RAW = (
     "SELECT r.* REPLACE (coalesce(r.raw, e.raw) AS raw) FROM {table} r LEFT JOIN ("
-    "SELECT source, entry, rtrim(string_agg(line || line_end, '' ORDER BY number), "
-    "chr(13) || chr(10)) AS raw FROM {texts} GROUP BY source, entry"
+    "SELECT e.source, e.entry, rtrim(string_agg(t.line || t.line_end, '' ORDER BY t.number), "
+    "chr(13) || chr(10)) AS raw FROM {entries} e "
+    "JOIN {texts} t ON t.source = e.source AND t.number = e.number GROUP BY e.source, e.entry"
     ") e ON r.raw IS NULL AND e.source = r.source AND e.entry = {number}"
 )
 
 
-def with_raw(table: str, texts: str = "ledger_text") -> str:
-    """SQL: the rows of `table` with the raw texts kept in `texts` filled in (see above).
+def with_raw(table: str, texts: str = "ledger_text", entries: str = "ledger_line_entries") -> str:
+    """SQL: the rows of `table` with the raw texts the lines keep filled in (see above).
 
     `table` holds sales (`sales`, `fec_sales`) or lines' records (`invoices`, `credits`,
-    `fec_lines`). Example: the invoice `VT/12/L40` with raw NULL gets line 40's text.
+    `fec_lines`); `texts` and `entries` are tables or queries with the columns of
+    `ledger_text` and `ledger_line_entries`. Example: the invoice `VT/12/L40` with raw NULL
+    gets line 40's text.
     """
     form = _ENTRY_RAW if table.endswith("sales") else _LINE_RAW
-    return form.format(table=table, texts=texts, number=_NUMBER)
+    return form.format(table=table, texts=texts, entries=entries, number=_NUMBER)
 
 
 #: The cursor (source, LEDGER_INDEX) holds the fingerprint of a ledger's stored index.
@@ -169,24 +183,50 @@ def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: 
 
 
 def keep_texts(db: duckdb.DuckDBPyConnection, source: str, ledger: str) -> None:
-    """Store the lines the read `ledger` kept (`<ledger>_texts`) as `source`'s `ledger_text`.
+    """Store the lines the read `ledger` kept as `source`'s `ledger_text` and entries.
 
     A read of the changed entries only replaces the lines of its scope; any other read
     replaces them all. Call it in the transaction that merged the read's records.
     """
     source_only = {"source": source}
-    if narrowed(db, ledger) is None:
-        db.execute("DELETE FROM ledger_text WHERE source = $source", source_only)
-    else:
-        db.execute(
-            "DELETE FROM ledger_text WHERE source = $source AND number IN "
-            f"(SELECT number FROM {ledger}_index_scope)",
-            source_only,
-        )
+    for table in ("ledger_text", "ledger_line_entries"):
+        if narrowed(db, ledger) is None:
+            db.execute(f"DELETE FROM {table} WHERE source = $source", source_only)
+        else:
+            db.execute(
+                f"DELETE FROM {table} WHERE source = $source AND number IN "
+                f"(SELECT number FROM {ledger}_index_scope)",
+                source_only,
+            )
     db.execute(
-        "INSERT INTO ledger_text SELECT source, number, entry, line, line_end "
-        f"FROM {ledger}_texts"
+        "INSERT INTO ledger_text SELECT $source, number, line, "
+        f"(SELECT line_end FROM {ledger}_line_end) FROM {ledger}_texts",
+        source_only,
     )
+    db.execute(
+        f"INSERT INTO ledger_line_entries SELECT $source, number, entry FROM {ledger}_line_entries",
+        source_only,
+    )
+
+
+def copy_texts(
+    db: PostgresConnection, scratch: duckdb.DuckDBPyConnection, source: str, ledger: str
+) -> None:
+    """`keep_texts` for PostgreSQL: the lines the in-memory `scratch` read, copied in.
+
+    The whole file was read there (COPY): its lines replace all of `source`'s.
+    """
+    literal = "'" + source.replace("'", "''") + "'"
+    for table, rows in (
+        (
+            "ledger_text",
+            f"number, line, (SELECT line_end FROM {ledger}_line_end) FROM {ledger}_texts",
+        ),
+        ("ledger_line_entries", f"number, entry FROM {ledger}_line_entries"),
+    ):
+        db.execute(f"DELETE FROM {table} WHERE source = $source", {"source": source})
+        scratch.execute(f"CREATE TEMP VIEW {table} AS SELECT {literal} AS source, {rows}")
+        db.copy_from_duckdb(scratch, table)
 
 
 def _exists(db: duckdb.DuckDBPyConnection, table: str) -> bool:

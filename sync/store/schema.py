@@ -241,15 +241,20 @@ MIGRATIONS: tuple[str, ...] = (
         amount BIGINT NOT NULL
     );
     """,
-    # 4: a ledger file's lines, kept once: the raw text of its records, whose own `raw` is
-    # then NULL (`ledger.with_raw`). Records stored before keep theirs.
+    # 4: a ledger file's lines, kept once, and the entry of each: the raw text of its
+    # records, whose own `raw` is then NULL (`ledger.with_raw`). Records stored before keep
+    # theirs.
     """
     CREATE TABLE ledger_text (
         source TEXT NOT NULL,
         number BIGINT NOT NULL,
-        entry BIGINT NOT NULL,
         line TEXT NOT NULL,
         line_end TEXT NOT NULL
+    );
+    CREATE TABLE ledger_line_entries (
+        source TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        entry BIGINT NOT NULL
     );
     ALTER TABLE invoices ALTER COLUMN raw DROP NOT NULL;
     ALTER TABLE credits ALTER COLUMN raw DROP NOT NULL;

@@ -127,7 +127,12 @@ def engine_rows(source: FecConnector) -> Rows:
 def _read(table: str) -> str:
     """The staged `table`; the records' raw texts filled in from the lines kept once."""
     if table in ("fec_lines", "fec_sales"):
-        return f"({with_raw(table, texts=fec_engine.TEXTS)}) AS {table}"
+        texts = (
+            "(SELECT 'books' AS source, number, line, (SELECT line_end FROM fec_line_end) "
+            "AS line_end FROM fec_texts)"
+        )
+        entries = "(SELECT 'books' AS source, number, entry FROM fec_line_entries)"
+        return f"({with_raw(table, texts, entries)}) AS {table}"
     return table
 
 
