@@ -220,7 +220,8 @@ def copy_texts(
     for table, rows in (
         (
             "ledger_text",
-            f"number, line, (SELECT line_end FROM {ledger}_line_end) FROM {ledger}_texts",
+            f"number, line, (SELECT line_end FROM {ledger}_line_end) AS line_end "
+            f"FROM {ledger}_texts",
         ),
         ("ledger_line_entries", f"number, entry FROM {ledger}_line_entries"),
     ):

@@ -6,13 +6,18 @@ indicator tests (`store_url`); these are the parts only PostgreSQL has.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from postgres_server import PASSWORD, PostgresServer
 
+from encours.connectors.fec import FecConnector
+from encours.demo.fecgen import FecSpec
+from encours.demo.fecgen import write_fec as write_generated
 from encours.errors import AlreadyRunningError, ConfigError, StoreBusyError
+from encours.model import PaymentTerms
 from encours.sync.config import load_settings
 from encours.sync.lock import AdvisoryLock, RunLock, run_lock
 from encours.sync.secrets import set_secret
@@ -111,3 +116,33 @@ def test_bad_store_settings_are_refused(tmp_path: Path, store: str, message: str
     with pytest.raises(ConfigError, match=message) as caught:
         load_settings(config)
     assert ":pw@" not in str(caught.value) and "password=pw" not in str(caught.value)
+
+
+def test_a_fecs_lines_are_kept_in_postgresql_as_in_the_embedded_store(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    fec = tmp_path / "books.fec"
+    with fec.open("w", encoding="utf-8", newline="") as out:
+        write_generated(out, FecSpec(invoices=200, customers=8, seed=5))
+    kept = {}
+    for engine, url in (("duckdb", None), ("postgresql", postgres_url)):
+        store = Store.open(tmp_path / engine / "s.duckdb", url=url)
+        try:
+            source = FecConnector("books", fec, currency="EUR", default_terms=PaymentTerms.net(30))
+            ledger = store.read_ledger("books", source.stage)
+            with store.transaction():
+                run_id = store.start_run(date(2026, 11, 1), datetime(2026, 11, 1, tzinfo=UTC))
+                store.write_ledger(
+                    "books", ledger, company_currency="EUR", run_id=run_id, replace_all=True
+                )
+            kept[engine] = [
+                store.db.execute(f"SELECT * FROM {table} ORDER BY number").fetchall()  # noqa: S608
+                for table in ("ledger_text", "ledger_line_entries")
+            ] + [store.db.execute("SELECT count(*) FROM sales WHERE raw IS NULL").fetchall()]
+        finally:
+            store.close()
+
+    assert kept["postgresql"] == kept["duckdb"]
+    lines, entries, sales = kept["duckdb"]
+    assert len(lines) == fec.read_text(encoding="utf-8").count("\n") - 1  # all but the header
+    assert entries and sales[0][0] > 0
