@@ -2,8 +2,10 @@
 
 A set-based source (the FEC: `connectors/fec_engine.py`) fills `fec_lines`, `fec_sales`,
 `fec_customers`, `fec_balances` and `fec_rejected`, one row per record its Python reader
-would yield. These statements give them the shape `rows.RowMaker` gives those records, into
-the `stage_*` tables, and the merge (`writing.Merge`) does the rest as for any source.
+would yield, and `fec_texts` and `fec_line_entries`, the lines it read. These statements
+give the records the shape `rows.RowMaker` gives them, as `stage_*` views, and the merge
+(`writing.Merge`) does the rest as for any source; the lines are kept once, as the raw
+text of the records (`keep_texts`, `with_raw`), beside the index of the read (`keep_index`).
 
 Example: a `fec_lines` debit ('VT/1/L2', customer C1, 120.00, due lines [(2025-02-09,
 12000)]) becomes the invoice row VT/1/L2 of 12000 ("120.00" EUR) and its due line 0.
