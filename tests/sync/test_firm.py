@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_hubspot import FakeClock
 
 from encours.cli import cli
 from encours.connectors import shared_limits
@@ -140,23 +141,13 @@ def test_the_firm_exit_code_is_the_most_serious_company_code(
 # -- the limits shared by processes --------------------------------------------------------------
 
 
-class Clock:
-    """Unix time that moves only when slept."""
-
-    def __init__(self) -> None:
-        self.now = 1_765_000_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+def unix_clock() -> FakeClock:
+    """Unix time (the windows are kept in files) that moves only when slept."""
+    return FakeClock(start=1_765_000_000.0)
 
 
 def test_two_windows_of_one_token_share_its_limit(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = unix_clock()
     one, other = (
         shared_limits.SharedWindow(tmp_path, TOKEN, 24, 5.0, clock=clock, sleep=clock.sleep)
         for _ in range(2)
@@ -173,7 +164,7 @@ def test_two_windows_of_one_token_share_its_limit(tmp_path: Path) -> None:
 
 
 def test_a_quota_at_zero_blocks_every_process_of_the_token(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = unix_clock()
     window = shared_limits.SharedWindow(tmp_path, TOKEN, 24, 5.0, clock=clock, sleep=clock.sleep)
     window.block(3.0)
     shared_limits.SharedWindow(tmp_path, TOKEN, 24, 5.0, clock=clock, sleep=clock.sleep).take()
