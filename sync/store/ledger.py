@@ -22,7 +22,7 @@ from encours.model import CURRENCY_EXPONENTS, CreditKind
 from encours.sync.store.bulk import sql_type
 from encours.sync.store.connection import temporary_kind
 from encours.sync.store.postgres import PostgresConnection
-from encours.sync.store.writing import COLUMNS
+from encours.sync.store.writing import COLUMNS, ledger_line_number
 
 _ADVANCE = f"'{CreditKind.ADVANCE.value}'"
 
@@ -55,8 +55,8 @@ LEDGER_TABLES = (
 #: the entry's first line); they hold the raw text of its records whose `raw` is NULL. A
 #: line's record (id ending `/L<number>`) has its line; a sale (id ending `/L<entry>`) has
 #: the lines of that entry, in order, each with its end but the last (`rtrim`: no line holds
-#: a CR or LF of its own). DuckDB: `* REPLACE`, regexp_extract, TRY_CAST.
-_NUMBER = "TRY_CAST(regexp_extract(r.external_id, '/L([0-9]+)$', 1) AS BIGINT)"
+#: a CR or LF of its own). DuckDB: `* REPLACE`.
+_NUMBER = ledger_line_number("r.external_id")
 _LINE_RAW = (
     "SELECT r.* REPLACE (coalesce(r.raw, t.line) AS raw) FROM {table} r "
     "LEFT JOIN {texts} t ON r.raw IS NULL AND t.source = r.source AND t.number = {number}"
@@ -191,8 +191,9 @@ def keep_texts(db: duckdb.DuckDBPyConnection, source: str, ledger: str) -> None:
     replaces them all. Call it in the transaction that merged the read's records.
     """
     source_only = {"source": source}
+    whole = narrowed(db, ledger) is None
     for table in ("ledger_text", "ledger_line_entries"):
-        if narrowed(db, ledger) is None:
+        if whole:
             db.execute(f"DELETE FROM {table} WHERE source = $source", source_only)
         else:
             db.execute(

@@ -77,6 +77,14 @@ class WriteCounts:
     lines: tuple[int, int] | None = None
 
 
+def ledger_line_number(external_id: str) -> str:
+    """SQL: the line number a ledger record's id ends with (`VT/12/L40` -> 40), else NULL.
+
+    DuckDB: regexp_extract, TRY_CAST (PostgreSQL: substring(... from '/L([0-9]+)$')).
+    """
+    return f"TRY_CAST(regexp_extract({external_id}, '/L([0-9]+)$', 1) AS BIGINT)"
+
+
 def create_stage(db: duckdb.DuckDBPyConnection) -> None:
     """Empty `stage_<table>` tables, one per record table and the quarantine."""
     for table, columns in COLUMNS.items():
@@ -402,8 +410,7 @@ class Merge:
         """
         scope = self.scope
         if table in ("invoices", "credits", "sales"):
-            # DuckDB: regexp_extract (PostgreSQL: substring(... from '/L([0-9]+)$')).
-            number = "TRY_CAST(regexp_extract(external_id, '/L([0-9]+)$', 1) AS BIGINT)"
+            number = ledger_line_number("external_id")
             inside = f"{number} IN (SELECT number FROM {scope}_index_scope)"
         elif table == "customers":
             inside = f"external_id IN (SELECT customer_id FROM {scope}_index_customers)"
