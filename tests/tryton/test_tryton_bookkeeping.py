@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from store_tables import read_only
-from tryton_helpers import admin, encours, status, today, tryton_figures
+from tryton_helpers import admin, encours, status, today, tryton_figures, tryton_today
 from trytond_server import TrytonServer
 
 DELTA, EPSILON, ZETA, ETA, THETA, IOTA, KAPPA, LAMBDA = (str(party) for party in range(6, 14))
@@ -52,13 +52,18 @@ def _expect(
 
 
 def _agrees_with_tryton(tryton: TrytonServer, customer: dict[str, Any]) -> None:
-    """Tryton's receivable (less deposits with VAT) and drafts; encours' own check agrees."""
-    theirs = tryton_figures(admin(tryton), today())[customer["id"]]
+    """Tryton's receivable (less deposits with VAT) and drafts; encours' own check agrees.
+
+    The check is Tryton's balance as of Tryton's day, which is its company's (Europe/Paris)
+    and so may already be tomorrow here.
+    """
+    rpc = admin(tryton)
+    theirs = tryton_figures(rpc, today())[customer["id"]]
     assert Decimal(customer["outstanding"]) == theirs["outstanding"]
     assert Decimal(customer["overdue"]) == theirs["overdue"]
     assert Decimal(customer["drafts"]) == theirs["drafts"]
     check = customer["balance_check"]
-    assert check["as_of"] == today().isoformat()
+    assert check["as_of"] == tryton_today(rpc).isoformat()
     assert (check["source_balance"], check["outstanding"], check["difference"]) == (
         customer["outstanding"],
         customer["outstanding"],

@@ -29,6 +29,7 @@ __all__ = [
     "store_digest",
     "today",
     "tryton_figures",
+    "tryton_today",
     "write_config",
 ]
 
@@ -81,6 +82,12 @@ def store_digest(path: Path) -> dict[str, str]:
     return {
         table: hashlib.sha256(repr(rows).encode()).hexdigest() for table, rows in dump(path).items()
     }
+
+
+def tryton_today(rpc: TrytonRpc) -> date:
+    """Tryton's own day: the company's timezone (the scenario's is Europe/Paris), not this
+    machine's, so between 22:00 and midnight UTC it is already tomorrow in Tryton."""
+    return rpc.model("ir.date", "today")
 
 
 def tryton_figures(rpc: TrytonRpc, as_of: date) -> dict[str, dict[str, Decimal]]:

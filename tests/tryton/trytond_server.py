@@ -41,8 +41,12 @@ MODULES = (
 
 
 def today() -> date:
-    """The day the scenario counts from, as Tryton and encours see it on this machine."""
-    return date.today()  # noqa: DTZ011 - the local day is the one all three use
+    """The day the scenario counts from, and encours' default as-of: this machine's day.
+
+    Tryton's own day (`ir.date.today`) is its company's, Europe/Paris in the scenario, and
+    may already be the next one: compare Tryton's dated answers with `tryton_today`.
+    """
+    return date.today()  # noqa: DTZ011 - the local day is encours' default as-of
 
 
 def _bin(name: str) -> str:
