@@ -17,7 +17,10 @@ index, over every customer line, with S's new values.
 
 Example: 5 000 000 lines, 20 000 of them with a new lettrage code; S is their entries and
 the customers' first entries, about 70 000 lines: they are parsed, grouped and turned into
-records; the other 4 930 000 lines are only read and hashed.
+records; the other 4 930 000 lines are only read and hashed, as the file streams past the
+last read's digests. Only the changed lines' text is kept from the file: the other lines
+of S are the ones the store kept of the last read (`ledger_text`, shown as
+`fec_previous_text`), the same text since their digest is the same.
 
 This holds when entries are simple, as an export from accounting software makes them:
 each one run of adjacent lines (same JournalCode, EcritureNum and EcritureDate) that
@@ -54,8 +57,21 @@ INDEX_TABLES = (
     "index_customers",  # customer_id: the touched customers (narrowed only)
 )
 #: The last read's index, as the store shows it to a new read of the same source.
-PREVIOUS = ("fec_previous_lines", "fec_previous_entries", "fec_previous_customer_lines")
-_WORK = ("fec_changed_text", "fec_touched", "fec_subset", "fec_keys", "fec_all_customer_lines")
+PREVIOUS = (
+    "fec_previous_lines",
+    "fec_previous_entries",
+    "fec_previous_customer_lines",
+    "fec_previous_text",
+)
+_WORK = (
+    "fec_changed_text",
+    "fec_read",
+    "fec_touched",
+    "fec_subset",
+    "fec_missing",
+    "fec_keys",
+    "fec_all_customer_lines",
+)
 
 
 def digest(line: str) -> str:
@@ -68,36 +84,62 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(repr((duckdb.__version__, *parts)).encode()).hexdigest()
 
 
-def narrow(con: duckdb.DuckDBPyConnection, parse: Callable[[str], None], customer_key: str) -> bool:
-    """Cut `fec_text` down to S and parse it; False (nothing changed) when it should not be.
+def read_changes(lines: str) -> str:
+    """SQL: `fec_changed_text`, the lines of `lines` that differ from the last read's.
 
-    `fec_text` holds every line just read (number, line, digest), `fec_previous_*` the last
-    read's index. On True, `fec_text` holds S (the whole read is kept as `fec_text_all`)
-    and `fec_parsed` its fields. `parse(lines)` makes `fec_parsed` from the lines (number,
-    line) of the table or query `lines`; `customer_key` is the SQL of a parsed line's
-    customer key.
+    `lines` is a query of the file's lines (number, line, digest), `fec_previous_lines` the
+    last read's digests. A line differs when its digest does, or when it is new (`added`:
+    the file is longer) or gone (`removed`: shorter; no text). The digests are the side kept
+    in memory; the file streams past them, and only the text of the lines that differ is
+    kept (of 5 000 000 lines and 700 MB, 20 000 lines and 3 MB).
     """
-    # Numbers and digests compared first; the texts of the few changed lines joined after.
-    con.execute(
-        """
+    return f"""
         CREATE OR REPLACE TEMP TABLE fec_changed_text AS
-        SELECT c.number, c.removed, n.line, n.digest
-        FROM (
-            SELECT coalesce(n.number, o.number) AS number, n.number IS NULL AS removed
-            FROM (SELECT number, digest FROM fec_text) n
-            FULL JOIN fec_previous_lines o ON o.number = n.number
-            WHERE n.digest IS DISTINCT FROM o.digest
-        ) c
-        LEFT JOIN fec_text n ON n.number = c.number
+        SELECT coalesce(n.number, o.number) AS number, n.number IS NULL AS removed,
+               o.number IS NULL AS added, n.line, n.digest
+        FROM ({lines}) n
+        FULL JOIN fec_previous_lines o ON o.number = n.number
+        WHERE n.digest IS DISTINCT FROM o.digest
         """
-    )
+
+
+def narrow(
+    con: duckdb.DuckDBPyConnection,
+    parse: Callable[[str], None],
+    customer_key: str,
+    *,
+    previous_text: str,
+    read_lines: Callable[[str], None],
+) -> bool:
+    """Make `fec_text` S's lines and parse them; False when the whole file should be read.
+
+    `fec_changed_text` holds the lines that changed (`read_changes`), `fec_previous_*` the
+    last read's index and `previous_text` (a query: number, line as read) its lines. On
+    True, `fec_text` holds S's lines (number, line, digest), those that did not change
+    taken from `previous_text`, or, when it lacks some (a store from before it kept them),
+    by `read_lines(table)`, which adds to `fec_text` the file's lines whose numbers `table`
+    holds; `fec_parsed` holds their fields. `parse(lines)` makes `fec_parsed` from the lines
+    (number, line) of the table or query `lines`; `customer_key` is the SQL of a parsed
+    line's customer key.
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fec_index_changed AS "
         "SELECT number, removed FROM fec_changed_text"
     )
-    (changed, lines) = con.execute(
-        "SELECT (SELECT count(*) FROM fec_index_changed), (SELECT count(*) FROM fec_text)"
-    ).fetchone() or (0, 0)
+    # Every line has a number: a file longer or shorter than the last differs at its end.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE fec_read AS
+        SELECT p.lines + c.added - c.removed AS lines, p.last + c.added - c.removed AS last,
+               c.changed
+        FROM (SELECT count(*) AS lines, coalesce(max(number), 0) AS last
+              FROM fec_previous_lines) p,
+             (SELECT count(*) FILTER (WHERE added) AS added,
+                     count(*) FILTER (WHERE removed) AS removed, count(*) AS changed
+              FROM fec_changed_text) c
+        """
+    )
+    (changed, lines) = con.execute("SELECT changed, lines FROM fec_read").fetchone() or (0, 0)
     if changed > MAX_CHANGED_SHARE * max(lines, 1):
         return False
     # The entries of the last read that hold a changed line or the line before or after it.
@@ -145,16 +187,35 @@ def narrow(con: duckdb.DuckDBPyConnection, parse: Callable[[str], None], custome
         INSERT INTO fec_subset
         SELECT n FROM (SELECT DISTINCT unnest(range(first_line, last_line + 1)) AS n
                        FROM fec_touched)
-        WHERE n <= (SELECT max(number) FROM fec_text) AND n NOT IN (SELECT number FROM fec_subset)
+        WHERE n <= (SELECT last FROM fec_read) AND n NOT IN (SELECT number FROM fec_subset)
         """
     )
-    con.execute("ALTER TABLE fec_text RENAME TO fec_text_all")
-    con.execute(
-        "CREATE TEMP TABLE fec_text AS SELECT * FROM fec_text_all "
-        "WHERE number IN (SELECT number FROM fec_subset)"
-    )
+    _subset_text(con, previous_text, read_lines)
     parse("fec_text")
     return True
+
+
+def _subset_text(
+    con: duckdb.DuckDBPyConnection, previous_text: str, read_lines: Callable[[str], None]
+) -> None:
+    """`fec_text`: S's lines, the changed ones as read, the others as the last read kept them."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fec_text AS
+        SELECT number, line, digest FROM fec_changed_text WHERE NOT removed
+        UNION ALL
+        SELECT number, line, {digest("line")} FROM {previous_text} t
+        WHERE number IN (SELECT number FROM fec_subset)
+          AND number NOT IN (SELECT number FROM fec_index_changed)
+        """
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fec_missing AS "
+        "SELECT number FROM fec_subset EXCEPT SELECT number FROM fec_text"
+    )
+    (missing,) = con.execute("SELECT count(*) FROM fec_missing").fetchone() or (0,)
+    if missing:
+        read_lines("fec_missing")
 
 
 def simple(con: duckdb.DuckDBPyConnection, link: str) -> bool:
@@ -225,7 +286,7 @@ def finish_narrowed(
         "CREATE OR REPLACE TEMP TABLE fec_index_lines AS "
         "SELECT number, digest FROM fec_changed_text WHERE NOT removed"
     )
-    _index_rows(con, fingerprint_, narrowed=True, table="fec_text_all")
+    _index_rows(con, fingerprint_, narrowed=True, lines="(SELECT lines FROM fec_read)")
     return True
 
 
@@ -236,7 +297,7 @@ def finish_whole(con: duckdb.DuckDBPyConnection, link: str, fingerprint_: str) -
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fec_index_lines AS SELECT number, digest FROM fec_text"
         )
-        _index_rows(con, fingerprint_, narrowed=False, table="fec_text")
+        _index_rows(con, fingerprint_, narrowed=False, lines="(SELECT count(*) FROM fec_text)")
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fec_index_meta AS "
@@ -246,19 +307,14 @@ def finish_whole(con: duckdb.DuckDBPyConnection, link: str, fingerprint_: str) -
 
 
 def widen(con: duckdb.DuckDBPyConnection) -> None:
-    """Undo `narrow`: `fec_text` holds every line again, and no index table is left."""
-    (kept,) = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'fec_text_all'"
-    ).fetchone() or (0,)
-    if kept:
-        con.execute("DROP TABLE fec_text")
-        con.execute("ALTER TABLE fec_text_all RENAME TO fec_text")
+    """Undo `narrow`: no line read and no index table is left, for a whole read."""
+    con.execute("DROP TABLE IF EXISTS fec_text")
     drop(con, index_too=True)
 
 
 def drop(con: duckdb.DuckDBPyConnection, *, index_too: bool = False) -> None:
     """Drop the work tables (and the index tables with `index_too`)."""
-    names = [*_WORK, "fec_text_all"]
+    names = list(_WORK)
     if index_too:
         names += [f"fec_{name}" for name in INDEX_TABLES]
     for name in names:
@@ -266,9 +322,9 @@ def drop(con: duckdb.DuckDBPyConnection, *, index_too: bool = False) -> None:
 
 
 def _index_rows(
-    con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: bool, table: str
+    con: duckdb.DuckDBPyConnection, fingerprint_: str, *, narrowed: bool, lines: str
 ) -> None:
-    """The index tables and `fec_index_meta`; `table` holds every line read."""
+    """The index tables and `fec_index_meta`; `lines` is the SQL of the count of lines read."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fec_index_entries AS "
         "SELECT frag AS first_line, last_line, booked_on FROM fec_frags"
@@ -279,7 +335,7 @@ def _index_rows(
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fec_index_meta AS SELECT ? AS fingerprint, "
-        f"? AS narrowed, (SELECT count(*) FROM {table}) AS lines, "
+        f"? AS narrowed, {lines} AS lines, "
         f"{'(SELECT count(*) FROM fec_index_changed)' if narrowed else 'NULL'} AS changed",
         [fingerprint_, narrowed],
     )

@@ -159,22 +159,21 @@ def stage_fec(
     )
     copy: Path | None = None
     try:
-        try:
-            if plan is not None and plan.single_byte and _has_c1(plan.path):
-                # DuckDB's Latin-1 refuses bytes 0x80-0x9F (the C1 controls; CP1252's €, œ...).
-                copy = _transcode(plan.path, plan.encoding)
-                if copy is None:
-                    plan = None
-                else:
-                    plan = replace(plan, path=copy, read_encoding="utf-8", translate=False)
-            if plan is None or not _read(con, plan, connector):
-                _stage_records(con, connector.records())
-                return
-        finally:
-            if copy is not None:
-                copy.unlink()
+        if plan is not None and plan.single_byte and _has_c1(plan.path):
+            # DuckDB's Latin-1 refuses bytes 0x80-0x9F (the C1 controls; CP1252's €, œ...).
+            copy = _transcode(plan.path, plan.encoding)
+            if copy is None:
+                plan = None
+            else:
+                plan = replace(plan, path=copy, read_encoding="utf-8", translate=False)
+        if plan is None:
+            _stage_records(con, connector.records())
+            return
         read_as = _fingerprint(plan, connector)
         if not (previous == read_as and _stage_changes(con, plan, connector, read_as)):
+            if not _read(con, plan, connector):
+                _stage_records(con, connector.records())
+                return
             _parse(con, plan, connector)
             link = _fragments(con, plan)
             _raise_first_error(con, plan, connector, link)
@@ -182,6 +181,8 @@ def stage_fec(
             fec_changes.finish_whole(con, link, read_as)
         _keep_texts(con, plan)
     finally:
+        if copy is not None:
+            copy.unlink()
         for table in WORK_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
         fec_changes.drop(con)
@@ -215,18 +216,24 @@ def _stage_changes(
 ) -> bool:
     """Work out only the entries whose lines changed (`fec_changes`); False if it can't.
 
-    On False, `fec_text` holds the whole file again, for the whole read.
+    On False nothing of the read is left: the whole read reads the file again.
     """
+    if not _read_changes(con, plan, connector):
+        return False
     key = f"coalesce(nullif({_bstrip('aux')}, ''), account)"
-    if fec_changes.narrow(con, lambda lines: _parse(con, plan, connector, lines), key):
+    if fec_changes.narrow(
+        con,
+        lambda lines: _parse(con, plan, connector, lines),
+        key,
+        previous_text=f"(SELECT number, {_encoded('line', plan)} AS line FROM fec_previous_text)",
+        read_lines=lambda numbers: _read_lines(con, plan, connector, numbers),
+    ):
         try:
             link = _fragments(con, plan)
             if fec_changes.simple(con, link):
                 _raise_first_error(con, plan, connector, link)
                 _build(con, plan, connector, link)
-                if fec_changes.finish_narrowed(
-                    con, link, read_as, connector.source, LEDGER_BASIS
-                ):
+                if fec_changes.finish_narrowed(con, link, read_as, connector.source, LEDGER_BASIS):
                     return True
         except DataError:
             pass  # the whole read reports the first error of the file
@@ -347,38 +354,71 @@ def _csv_options(plan: _Plan, connector: FecConnector) -> str:
     )
 
 
-def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
-    """Every line as `fec_text` (number, line, digest); False when DuckDB cannot read it.
+def _lines(plan: _Plan, connector: FecConnector) -> str:
+    """SQL: every line of the file (number, line, digest), in file order; `?` is its path.
 
     read_csv reads each line as one VARCHAR (a delimiter that never occurs, no quotes), in
     file order and numbered, so that a line's raw text, its number of fields and blank lines
-    are exactly what the Python reader sees; `_parse` splits the fields.
+    are exactly what the Python reader sees; `_parse` splits the fields. The header is line
+    1; every line after it has a number, blank ones too (so two reads of a file differ in
+    length only at the end).
+    """
+    # DuckDB: read_csv. row_number() OVER () straight on the scan follows file order while
+    # insertion order is kept. (Not `rowid`: inside a transaction, the rows of a new table
+    # are numbered from a large offset.)
+    k = plan.rows_per_line
+    return f"""
+        SELECT number, line, {fec_changes.digest("line")} AS digest FROM (
+        SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
+        FROM (
+            SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
+                ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
+                {_csv_options(plan, connector)}
+            )
+        ) WHERE idx % {k} = 0 AND idx >= {k})
+        """
+
+
+def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
+    """Every line as `fec_text` (number, line, digest); False when DuckDB cannot read it."""
+    return _stream(con, plan, f"CREATE OR REPLACE TEMP TABLE fec_text AS {_lines(plan, connector)}")
+
+
+def _read_changes(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
+    """`fec_changes.read_changes` over the file's lines; False when DuckDB cannot read it."""
+    return _stream(con, plan, fec_changes.read_changes(_lines(plan, connector)))
+
+
+def _read_lines(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, numbers: str
+) -> None:
+    """Add to `fec_text` the lines of the file whose numbers the table `numbers` holds."""
+    if not _stream(
+        con,
+        plan,
+        f"INSERT INTO fec_text SELECT * FROM ({_lines(plan, connector)}) "
+        f"WHERE number IN (SELECT number FROM {numbers})",
+    ):
+        raise DataError(f"{plan.path} could not be read again")  # read a moment ago
+
+
+def _stream(con: duckdb.DuckDBPyConnection, plan: _Plan, statement: str) -> bool:
+    """Run a statement that reads the file (`?`) as it streams past; False if DuckDB can't.
+
+    DuckDB: what the statement joins the file with is the side kept in memory, whatever the
+    optimizer guesses of the file's size (it guesses a few rows, and would keep the file).
     """
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     try:
-        # DuckDB: read_csv. row_number() OVER () straight on the scan follows file order
-        # while insertion order is kept. (Not `rowid`: inside a transaction, the rows of a
-        # new table are numbered from a large offset.)
-        k = plan.rows_per_line
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE fec_text AS
-            SELECT number, line, {fec_changes.digest("line")} AS digest FROM (
-            SELECT idx // {k} + 1 AS number, coalesce(line, '') AS line
-            FROM (
-                SELECT row_number() OVER () - 1 AS idx, line FROM read_csv(
-                    ?, columns = {{'line': 'VARCHAR'}}, delim = E'\\x01', null_padding = false,
-                    {_csv_options(plan, connector)}
-                )
-            ) WHERE idx % {k} = 0 AND idx >= {k})
-            """,
-            [str(plan.path)],
-        )
+        con.execute(statement, [str(plan.path)])
     except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
         raise
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS fec_text")
         return False
+    finally:
+        con.execute("RESET disabled_optimizers")
     # Every later step says its order (line numbers): DuckDB may work on all cores.
     con.execute("SET preserve_insertion_order = false")
     return True
@@ -520,6 +560,13 @@ def _text(expr: str, plan: _Plan) -> str:
 def _decoded(expr: str, plan: _Plan) -> str:
     if plan.translate:
         return f"translate({expr}, {_lit(ISO_8859_15[0])}, {_lit(ISO_8859_15[1])})"
+    return expr
+
+
+def _encoded(expr: str, plan: _Plan) -> str:
+    """The line as read from a line `_decoded` (Latin-1 reads no character it translates to)."""
+    if plan.translate:
+        return f"translate({expr}, {_lit(ISO_8859_15[1])}, {_lit(ISO_8859_15[0])})"
     return expr
 
 
@@ -962,8 +1009,7 @@ def _keep_texts(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
         con.execute("DROP TABLE IF EXISTS fec_texts")
         con.execute("ALTER TABLE fec_text RENAME TO fec_texts")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE fec_line_end AS "
-        f"SELECT {_lit(plan.terminator)} AS line_end"
+        f"CREATE OR REPLACE TEMP TABLE fec_line_end AS SELECT {_lit(plan.terminator)} AS line_end"
     )
 
 

@@ -90,14 +90,15 @@ def show_previous(db: duckdb.DuckDBPyConnection, source: str) -> None:
     """The stored index of `source`'s last read, as the `fec_previous_*` views a read uses."""
     where = f"WHERE source = '{source.replace(chr(39), chr(39) * 2)}'"
     columns = {
-        "lines": "number, digest",
-        "entries": "first_line, last_line, booked_on",
-        "customer_lines": "number, customer_key, customer_id, amount",
+        "lines": ("ledger_lines", "number, digest"),
+        "entries": ("ledger_entries", "first_line, last_line, booked_on"),
+        "customer_lines": ("ledger_customer_lines", "number, customer_key, customer_id, amount"),
+        "text": ("ledger_text", "number, line"),
     }
-    for part, names in columns.items():
+    for part, (table, names) in columns.items():
         db.execute(
             f"CREATE OR REPLACE TEMP VIEW fec_previous_{part} AS "  # DuckDB: OR REPLACE
-            f"SELECT {names} FROM ledger_{part} {where}"
+            f"SELECT {names} FROM {table} {where}"
         )
 
 

@@ -115,13 +115,13 @@ def _renumbered(entry: list[str], number: str) -> list[str]:
     return out
 
 
-def write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
     return path
 
 
 def store_files(
-    folder: Path, *files: Path, max_deletion_share: float | None = None
+    folder: Path, *files: Path, max_deletion_share: float | None = None, encoding: str = "auto"
 ) -> tuple[dict[str, object], WriteCounts]:
     """Store each file in turn as a run does; the tables, and what the last read did."""
     folder.mkdir(exist_ok=True)
@@ -129,7 +129,9 @@ def store_files(
     counts = WriteCounts()
     try:
         for fec in files:
-            source = FecConnector("books", fec, currency="EUR", default_terms=PaymentTerms.net(30))
+            source = FecConnector(
+                "books", fec, currency="EUR", default_terms=PaymentTerms.net(30), encoding=encoding
+            )
             ledger = store.read_ledger("books", source.stage)
             with store.transaction():
                 run_id = store.start_run(date(2026, 11, 1), NOW)
@@ -225,6 +227,34 @@ def test_records_that_keep_their_own_raw_text_are_read_again_narrowly(tmp_path: 
     assert counts.lines is not None and counts.lines[0] >= 3  # read narrowly
     kept = {name: rows for name, rows in again.items() if name != "ledger_text"}
     assert kept == {name: rows for name, rows in whole.items() if name != "ledger_text"}
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-15", "cp1252"])
+@pytest.mark.parametrize("edits", [3, 400])
+def test_a_file_in_a_single_byte_encoding_is_read_again_as_a_whole_read_reads_it(
+    tmp_path: Path, encoding: str, edits: int
+) -> None:
+    """Its unchanged lines come back from the store as the file has them (€, Œ: ISO-8859-15
+    read as Latin-1 and translated; CP1252 read from a UTF-8 copy), and past the share of
+    changes read narrowly, the whole file is read again."""
+    lines = [line.split("\t") for line in base_lines()]
+    for row in lines[1:]:
+        if row[ACCOUNT].startswith("411"):
+            row[AUX_LABEL] = f"Œuvres à 5 € {row[AUX]}"
+    lines = ["\t".join(row) for row in lines]
+    before = write(tmp_path / "before.fec", lines, encoding)
+    rng = random.Random(5)
+    for _ in range(edits):
+        edit(lines, "unletter", rng)
+    after = write(tmp_path / "after.fec", lines, encoding)
+    read_as = encoding if encoding == "cp1252" else "auto"
+
+    (whole, _) = store_files(tmp_path / "whole", after, encoding=read_as)
+    (again, counts) = store_files(tmp_path / "again", before, after, encoding=read_as)
+
+    assert again == whole
+    assert "Œuvres à 5 €" in str(whole["customers"])
+    assert (counts.lines is not None) == (edits == 3)  # narrowly, or as a whole
 
 
 def test_a_file_that_is_not_simple_keeps_no_index(tmp_path: Path) -> None:
