@@ -103,8 +103,8 @@ class Context:
 
     `settings` is its own section, `everything` the whole configuration; `secret(key)` reads
     one of its secrets (keyring or environment), `save_secret(key, value)` stores one (a
-    refresh token that rotated, `connectors/declarative.py`); `fields()` gives indicator -> field name and
-    `labels()` field name -> label, for a target.
+    refresh token that rotated, `connectors/declarative.py`); `fields()` gives indicator ->
+    field name and `labels()` field name -> label, for a target.
     """
 
     name: str
@@ -210,4 +210,3 @@ def _module(type_: str, role: str) -> Any:
             return import_module(entry.module)
     known = ", ".join(source_types() if role == "source" else target_types())
     raise KeyError(f"no {role} of type {type_!r}; the known ones: {known}")
-

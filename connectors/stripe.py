@@ -50,8 +50,18 @@ from encours.connectors.declarations.stripe import BASE_URL
 from encours.connectors.declarative import DeclarativeSource, HttpSourceSpec, Stream, ToRecords
 from encours.connectors.http import BearerAuth, HttpClient, HttpLimits, Pacer, PageRequest
 from encours.model import (
-    CURRENCY_EXPONENTS, Advance, CreditNote, Customer, DueLine, Invoice, InvoiceKind, Money,
-    Payment, Rejected, Sale, SourceAllocation,
+    CURRENCY_EXPONENTS,
+    Advance,
+    CreditNote,
+    Customer,
+    DueLine,
+    Invoice,
+    InvoiceKind,
+    Money,
+    Payment,
+    Rejected,
+    Sale,
+    SourceAllocation,
 )  # fmt: skip
 
 log = logging.getLogger("encours.stripe")
@@ -76,17 +86,22 @@ class StartingAfter:
     """Stripe's pages: the next one starts after the last object's id, while `has_more`."""
 
     def first(self, request: PageRequest) -> PageRequest:
+        """The first page, as large as Stripe allows."""
         return request.with_value("limit", PAGE_SIZE)
 
     def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """The page after the last object of this one, or None when Stripe has no more."""
         if not payload.get("has_more") or not count:
             return None
         return request.with_value("starting_after", payload["data"][-1]["id"])
 
 
 def money(units: Any, currency: str) -> Money:
-    """Stripe's integer amount, exact: (1999, "eur") is 19.99 EUR, (500, "jpy") 500 JPY,
-    (12300, "isk") 123 ISK; a fraction of a króna is refused, as the model refuses it."""
+    """Stripe's integer amount of minor units, exact.
+
+    (1999, "eur") is 19.99 EUR, (500, "jpy") 500 JPY, (12300, "isk") 123 ISK; a fraction of a
+    króna is refused, as the model refuses it.
+    """
     code = currency.upper()
     if type(units) is not int:
         raise ValueError(f"amount {units!r} is not an integer of minor units")

@@ -46,11 +46,23 @@ from pydantic import ValidationError
 from encours.connectors.base import Pull, validation_reasons
 from encours.connectors.declarations.xero import BASE_URL
 from encours.connectors.declarative import (
-    DeclarativeSource, HttpSourceSpec, Stream, ToRecords,
+    DeclarativeSource,
+    HttpSourceSpec,
+    Stream,
+    ToRecords,
 )  # fmt: skip
 from encours.connectors.http import HttpClient, HttpLimits, Pacer, PageRequest
 from encours.model import (
-    Advance, CreditNote, Customer, DueLine, Invoice, InvoiceKind, Money, Payment, Rejected, Sale,
+    Advance,
+    CreditNote,
+    Customer,
+    DueLine,
+    Invoice,
+    InvoiceKind,
+    Money,
+    Payment,
+    Rejected,
+    Sale,
     SourceAllocation,
 )  # fmt: skip
 
@@ -67,9 +79,11 @@ class XeroPages:
     """`page` from 1 and `pageSize`; the last page is `pagination.pageCount`, or a short one."""
 
     def first(self, request: PageRequest) -> PageRequest:
+        """Page 1, as large as Xero allows."""
         return request.with_value("page", 1).with_value("pageSize", PAGE_SIZE)
 
     def next(self, request: PageRequest, payload: Any, count: int) -> PageRequest | None:
+        """The next page, or None after the last one."""
         page = int(request.params["page"])
         pages = (payload.get("pagination") or {}).get("pageCount")
         if (page >= pages) if isinstance(pages, int) else count < PAGE_SIZE:
@@ -78,10 +92,14 @@ class XeroPages:
 
 
 class SinceInHeader(requests.Session):
-    """Xero reads "changed since" from a header; the declarative source writes its filters as
-    query parameters: this session moves that one into its header (logs show it as a query)."""
+    """A session that sends the "changed since" filter in Xero's header.
+
+    The declarative source writes its filters as query parameters; Xero reads "changed
+    since" from a header: this session moves that one there (logs show it as a query).
+    """
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """`requests.Session.request`, with `If-Modified-Since` moved to the headers."""
         params = dict(kwargs.get("params") or {})
         if SINCE in params:
             kwargs["headers"] = {**(kwargs.get("headers") or {}), SINCE: params.pop(SINCE)}
@@ -116,6 +134,7 @@ def money(value: Any, currency: str) -> Money:
 
 
 def to_contact(source: str, item: Any) -> list[Any]:
+    """A Xero contact as the customer it is."""
     email, raw = item.get("EmailAddress") or "", json.dumps(item, default=str)
     return [Customer(source=source, external_id=item["ContactID"], name=item["Name"],
                      email_domain=email.rpartition("@")[2] or None,
@@ -138,8 +157,11 @@ def to_invoice(source: str, item: Any) -> list[Any]:
     due, raw = day(item.get("DueDate") or item["Date"]), json.dumps(item, default=str)
     if total.amount <= 0:
         return []
-    extra = {"kind": InvoiceKind.DRAFT} if status not in OPEN else {
-        "number": item.get("InvoiceNumber"), "due_date_assumed": not item.get("DueDate")}
+    extra = (
+        {"kind": InvoiceKind.DRAFT}
+        if status not in OPEN
+        else {"number": item.get("InvoiceNumber"), "due_date_assumed": not item.get("DueDate")}
+    )
     records: list[Any] = [_invoice(source, ident, customer, on, due, total, raw=raw, **extra)]
     if status in OPEN:
         records.append(Sale(source=source, external_id=f"sale:{ident}", customer_id=customer,
@@ -168,8 +190,18 @@ def to_credit(kind: type, id_key: str, source: str, item: Any) -> list[Any]:
     for refund in item.get("Payments") or ():
         debit, amount = refund["PaymentID"], money(refund["Amount"], cur)
         paid_on = day(refund["Date"])
-        records.append(_invoice(source, debit, customer, paid_on, paid_on, amount,
-                                kind=InvoiceKind.DEBIT, number=refund.get("Reference")))
+        records.append(
+            _invoice(
+                source,
+                debit,
+                customer,
+                paid_on,
+                paid_on,
+                amount,
+                kind=InvoiceKind.DEBIT,
+                number=refund.get("Reference"),
+            )
+        )
         links.append(SourceAllocation(invoice_id=debit, amount=amount, allocated_on=paid_on))
         refunds.add(debit)
     applies = [link.invoice_id for link in links if link.invoice_id not in refunds]
@@ -203,8 +235,15 @@ def guarded(stream: str, id_key: str, mapping: Callable[[str, Any], list[Any]]) 
 
 
 def _stream(path: str, id_key: str, mapping: Callable[..., list[Any]], **params: str) -> Stream:
-    return Stream(f"/{path}", path, XeroPages(), guarded(path, id_key, mapping), params,
-                  since_param=SINCE, since_format=stamp)
+    return Stream(
+        f"/{path}",
+        path,
+        XeroPages(),
+        guarded(path, id_key, mapping),
+        params,
+        since_param=SINCE,
+        since_format=stamp,
+    )
 
 
 SPEC = HttpSourceSpec((

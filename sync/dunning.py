@@ -134,12 +134,14 @@ def _priced(
     indemnity_each = int(settings.penalties.indemnity.scaleb(exponent))
     per_line: dict[tuple[str, int], tuple[int, int]] = {}
     indemnity = late_invoices = 0
-    if rates is None and is_business and any(l.item.due_on < as_of for l in reminder.lines):
+    if rates is None and is_business and any(line.item.due_on < as_of for line in reminder.lines):
         raise ConfigError(
             "late-payment penalties need the rates: add [penalties.rates] to the "
             "configuration (see config.example.toml)"
         )
-    for source, invoice_id in sorted({(l.item.source, l.item.invoice_id) for l in reminder.lines}):
+    for source, invoice_id in sorted(
+        {(line.item.source, line.item.invoice_id) for line in reminder.lines}
+    ):
         if rates is None:
             continue
         try:
@@ -274,14 +276,22 @@ def send_day(
             outcome, detail = "written", str(path)
         elif not due.recipients:
             results.append(
-                Sent(reminder.customer_key, reminder.step.name, "skipped",
-                     f"no address: add it to [dunning.contacts] \"{reminder.customer_key}\"")
+                Sent(
+                    reminder.customer_key,
+                    reminder.step.name,
+                    "skipped",
+                    f'no address: add it to [dunning.contacts] "{reminder.customer_key}"',
+                )
             )
             continue
         elif mailer is None:
             results.append(
-                Sent(reminder.customer_key, reminder.step.name, "skipped",
-                     "sending e-mails needs [dunning.smtp] in the configuration")
+                Sent(
+                    reminder.customer_key,
+                    reminder.step.name,
+                    "skipped",
+                    "sending e-mails needs [dunning.smtp] in the configuration",
+                )
             )
             continue
         else:

@@ -104,20 +104,45 @@ def items_sheet(explanation: Explanation, display: Display) -> Sheet:
         item = entry.item
         bucket = _(BUCKET_LABELS.get(entry.bucket, entry.bucket))
         rows.append(
-            (item.document, item.issued_on, item.due_on, entry.days_late,
-             money(item.amount), money(item.residual), bucket, None, None)
+            (
+                item.document,
+                item.issued_on,
+                item.due_on,
+                entry.days_late,
+                money(item.amount),
+                money(item.residual),
+                bucket,
+                None,
+                None,
+            )
         )
         for settlement in entry.settlements:
             rows.append(
-                (item.document, settlement.allocated_on, None, None, money(-settlement.amount),
-                 None, rule_name(settlement.rule, display),
-                 kind_name(settlement.credit_kind or "payment", display), settlement.reference)
+                (
+                    item.document,
+                    settlement.allocated_on,
+                    None,
+                    None,
+                    money(-settlement.amount),
+                    None,
+                    rule_name(settlement.rule, display),
+                    kind_name(settlement.credit_kind or "payment", display),
+                    settlement.reference,
+                )
             )
     for credit in explanation.unapplied_items:
         rows.append(
-            (_("unapplied"), credit.on_date, None, None, money(-credit.left_over),
-             money(-credit.left_over), _("unapplied"), kind_name(credit.kind, display),
-             credit.reference or credit.external_id)
+            (
+                _("unapplied"),
+                credit.on_date,
+                None,
+                None,
+                money(-credit.left_over),
+                money(-credit.left_over),
+                _("unapplied"),
+                kind_name(credit.kind, display),
+                credit.reference or credit.external_id,
+            )
         )
     header = (
         _("document"),
@@ -158,6 +183,7 @@ def write_xlsx(path: Path, sheet: Sheet, display: Display) -> None:
     """The sheet as an Excel workbook: numeric amount cells with a currency format."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     page = book.active
@@ -175,8 +201,8 @@ def write_xlsx(path: Path, sheet: Sheet, display: Display) -> None:
                 cell.number_format = money_format
             elif isinstance(cell.value, date):
                 cell.number_format = "DD/MM/YYYY" if display.language == "fr" else "YYYY-MM-DD"
-    for letter, width in zip("ABCDEFGHIJKLMNOP", _widths(sheet)):
-        page.column_dimensions[letter].width = width
+    for column, width in enumerate(_widths(sheet), start=1):
+        page.column_dimensions[get_column_letter(column)].width = width
     page.freeze_panes = "A2"
     _atomic(path, "wb", book.save)
 

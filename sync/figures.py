@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from encours.metrics.credit import CreditPosition, credit_position
-from encours.metrics.dunning import NextStep
 from encours.metrics.dso import DayCount, DsoMethod, EmptyMonth, PeriodLength, WalkOrder
+from encours.metrics.dunning import NextStep
 from encours.metrics.indicators import DsoSettings, Indicators
 from encours.metrics.risk import RiskGrade, RiskMeasures, RiskThresholds, risk_grade
 from encours.model import CURRENCY_EXPONENTS

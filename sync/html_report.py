@@ -51,7 +51,8 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        color: #1d1d1f; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin: 0; } h2 { font-size: 1.15rem; margin: 2rem 0 .6rem; }
 .sub { color: #555; margin: .2rem 0 1.2rem; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(12.5rem, 1fr)); gap: .6rem; }
+.cards { display: grid; gap: .6rem;
+         grid-template-columns: repeat(auto-fill, minmax(12.5rem, 1fr)); }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .8rem; }
 .card .label { color: #555; font-size: .85rem; } .card .value { font-size: 1.2rem; }
 .card.main { border-color: #1f5fa8; } .card.main .value { font-size: 1.35rem; font-weight: 600; }
@@ -84,9 +85,11 @@ class ReportData:
 
 
 def read_report(store: Store, figures: Figures, company: str | None) -> ReportData:
-    """The report's data: the figures given, the company's DSO at each stored snapshot up to
-    their date (and theirs for that date, whether or not a snapshot holds it), the unmatched
-    money as of their date."""
+    """The report's data, as of the figures' date.
+
+    The figures given, the company's DSO at each stored snapshot up to their date (and
+    theirs for that date, whether or not a snapshot holds it), the unmatched money.
+    """
     trend: dict[date, tuple[Decimal | None, Decimal | None]] = {}
     for as_of, indicators in store.snapshot_series("", figures.as_of):
         dso, best = indicators.get("dso"), indicators.get("best_possible_dso")

@@ -18,7 +18,7 @@ from encours.errors import AuthError, TransientError
 from encours.sync.dunning_config import SmtpSettings
 from encours.sync.secrets import redact
 
-SECRET_NAME = "smtp"
+SECRET_NAME = "smtp"  # noqa: S105 - the name the password is kept under, not the password
 
 
 class SmtpMailer:

@@ -142,19 +142,16 @@ def customer_lines(explanation: Explanation, display: Display) -> Iterator[str]:
     yield _("Money received and matched to no invoice ({count})").format(
         count=len(explanation.unapplied_items)
     )
-    yield from unmatched_lines(
-        explanation.unapplied_items, display, currency, customers=False
-    )
+    yield from unmatched_lines(explanation.unapplied_items, display, currency, customers=False)
     yield ""
-    yield _(
-        "Open items {residuals} - unapplied {unapplied} = outstanding {outstanding}"
-    ).format(
+    yield _("Open items {residuals} - unapplied {unapplied} = outstanding {outstanding}").format(
         residuals=money(explanation.residuals),
         unapplied=money(explanation.unapplied),
         outstanding=money(explanation.residuals - explanation.unapplied),
     )
     if explanation.drafts:
-        yield _("Draft invoices, in no figure above: {amount}").format(amount=money(customer.drafts))
+        drafts = money(customer.drafts)
+        yield _("Draft invoices, in no figure above: {amount}").format(amount=drafts)
         for draft in explanation.drafts:
             yield f"  {draft.number}  {display.date(draft.issued_on)}  {money(draft.total)}"
     else:

@@ -171,11 +171,11 @@ def table(
             yield "  " + piece
 
 
-def _line(
-    name: str, cells: Sequence[str], first: int, widths: Sequence[int], aligns: str
-) -> str:
+def _line(name: str, cells: Sequence[str], first: int, widths: Sequence[int], aligns: str) -> str:
     aligned = [f"{name:<{first}}"]
-    aligned += [f"{cell:{align}{width}}" for cell, width, align in zip(cells, widths, aligns)]
+    aligned += [
+        f"{cell:{align}{width}}" for cell, width, align in zip(cells, widths, aligns, strict=False)
+    ]
     return "  ".join(aligned).rstrip()
 
 

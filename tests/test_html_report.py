@@ -143,7 +143,9 @@ def test_the_demos_report_in_chromium_is_french_and_shows_the_json_figures(
     keep(page, "demo-report.png")
 
 
-def test_the_browser_check_sees_console_errors_and_fetches(browser: Browser, tmp_path: Path) -> None:
+def test_the_browser_check_sees_console_errors_and_fetches(
+    browser: Browser, tmp_path: Path
+) -> None:
     """The harness itself: a page that logs an error and fetches an image is caught."""
     page_path = tmp_path / "bad.html"
     page_path.write_text(
@@ -160,6 +162,8 @@ def test_report_before_any_sync_exits_66(books: Path, tmp_path: Path) -> None:
     folder = tmp_path / "empty"
     shutil.copytree(books.parent, folder)
     (folder / "encours.duckdb").unlink()
-    result = run("--config", folder / "config.toml", "report", "--html", tmp_path / "r.html", expect=66)
+    result = run(
+        "--config", folder / "config.toml", "report", "--html", tmp_path / "r.html", expect=66
+    )
     assert "no sync has run" in result.stderr
     assert not (tmp_path / "r.html").exists()

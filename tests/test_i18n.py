@@ -101,9 +101,25 @@ def test_customer_view_and_unmatched_in_french(demo: Path, monkeypatch: pytest.M
     assert "Encours 69 846,12 € = échu 28 774,96 €" in text
     assert "Pièces ouvertes (11)" in text
     (settled,) = [line for line in text.splitlines() if "VIR2026-00045" in line]
-    assert settled.split() == ["-", "règlement", "VIR2026-00045", "21/03/2026", "-215,00", "€", "lettrage"]
+    assert settled.split() == [
+        "-",
+        "règlement",
+        "VIR2026-00045",
+        "21/03/2026",
+        "-215,00",
+        "€",
+        "lettrage",
+    ]
     unmatched = plain(run("--config", demo, "unmatched", "--as-of", AS_OF).stdout).splitlines()
-    assert unmatched[0].split() == ["client", "date", "nature", "référence", "montant", "non", "imputé"]
+    assert unmatched[0].split() == [
+        "client",
+        "date",
+        "nature",
+        "référence",
+        "montant",
+        "non",
+        "imputé",
+    ]
     (advance,) = [line for line in unmatched if "AC2026-00247" in line]
     assert "28/09/2026" in advance and "acompte" in advance and advance.endswith("1 900,00 €")
 
@@ -111,7 +127,8 @@ def test_customer_view_and_unmatched_in_french(demo: Path, monkeypatch: pytest.M
 def test_the_config_language_wins_over_lang(demo: Path, tmp_path: Path, monkeypatch) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
-        demo.read_text(encoding="utf-8").replace('currency = "EUR"', 'currency = "EUR"\nlanguage = "en"')
+        demo.read_text(encoding="utf-8")
+        .replace('currency = "EUR"', 'currency = "EUR"\nlanguage = "en"')
         .replace('path = "', f'path = "{demo.parent}/'),
         encoding="utf-8",
     )

@@ -21,8 +21,8 @@ from click.testing import CliRunner, Result
 from keyring_memory import MemoryKeyring
 
 from encours.cli import cli
-from encours.demo.fecgen import FecSpec, write_fec
 from encours.connectors.declarations.tryton import TrytonSourceSettings, TrytonTargetSettings
+from encours.demo.fecgen import FecSpec, write_fec
 from encours.sync.config import load_settings
 
 URL = "https://erp.example.fr"

@@ -16,6 +16,7 @@ from encours.connectors.base import Source, Target
 from encours.connectors.registry import Context, Question, SourceSpec, TargetSpec
 from encours.connectors.settings import URL_PATTERN, HttpSection
 
+
 class TrytonSettings(HttpSection):
     """Where a Tryton database is: server address, database name and the user encours uses.
 

@@ -24,8 +24,8 @@ from fakes.pennylane import LIMIT, SPEC_PATH, WINDOW, FakePennylane, customer, i
 from tenacity import wait_exponential, wait_none
 
 from encours.connectors import dolibarr, pennylane, registry, sellsy, stripe, xero
-from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.base import Pull, Source
+from encours.connectors.declarative import OAuth2RefreshAuth
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.errors import ApiError, AuthError
 from encours.model import Customer, Invoice, Rejected

@@ -18,11 +18,11 @@ from fec_files import Line, fec_text, receipt, sale, write_fec
 from store_tables import dump
 
 from encours.connectors.fec import FecConnector, _sniff_encoding
+from encours.connectors.settings import parse_terms
 from encours.errors import DataError
 from encours.metrics.outstanding import AgedBalance
 from encours.model import InvoiceKind, LedgerLine, LedgerSale, PaymentTerms
 from encours.sync import store as store_module
-from encours.connectors.settings import parse_terms
 from encours.sync.config import Settings, load_settings
 from encours.sync.figures import compute_figures
 from encours.sync.run import EXIT_DATA, EXIT_OK, run_sync

@@ -16,7 +16,14 @@ from tenacity import wait_exponential
 from encours.connectors import stripe
 from encours.connectors.http import Pacer, RetryPolicy
 from encours.model import (
-    Advance, CreditNote, Customer, Invoice, InvoiceKind, Payment, Rejected, Sale,
+    Advance,
+    CreditNote,
+    Customer,
+    Invoice,
+    InvoiceKind,
+    Payment,
+    Rejected,
+    Sale,
 )  # fmt: skip
 
 TODAY = date(2026, 3, 2)

@@ -6,8 +6,8 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +23,14 @@ from encours.connectors.http import Pacer, RetryPolicy
 from encours.connectors.registry import Context
 from encours.errors import AuthError
 from encours.model import (
-    Advance, CreditNote, Customer, Invoice, InvoiceKind, Payment, Rejected, Sale,
+    Advance,
+    CreditNote,
+    Customer,
+    Invoice,
+    InvoiceKind,
+    Payment,
+    Rejected,
+    Sale,
 )  # fmt: skip
 
 LONG_AGO = datetime(2026, 1, 5, 12, tzinfo=UTC)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from encours.connectors.settings import parse_terms
 from encours.demo.fecgen import FecSpec, write_fec
 from encours.errors import ConfigError
-from encours.connectors.settings import parse_terms
 from encours.sync.config import default_as_of, load_settings
 from encours.sync.run import EXIT_OK, run_sync
 
