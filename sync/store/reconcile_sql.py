@@ -73,6 +73,9 @@ _ADVANCE = f"'{CreditKind.ADVANCE.value}'"
 
 _TEMP_TABLES = (
     "reconcile_customer",
+    "reconcile_linked",
+    "reconcile_frozen",
+    "reconcile_kept",
     "reconcile_due",
     "reconcile_credit",
     "reconcile_alloc",
@@ -81,6 +84,9 @@ _TEMP_TABLES = (
     "reconcile_settled",
     "reconcile_used",
 )
+
+#: A due line's lettrage group: its own code, else its invoice's; '' is none.
+_LINE_GROUP = "NULLIF(COALESCE(d.match_ref, i.match_ref), '')"
 
 _ALLOCATION_COLUMNS = (
     "source, customer_id, credit_id, invoice_id, due_seq, amount, allocated_on, rule"
@@ -179,21 +185,26 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
             "UPDATE reconcile_customer SET guess = FALSE WHERE source = ?",
             [(s,) for s in sorted(complete_sources)],
         )
+    _freeze(con)
     con.execute(
         f"""
         CREATE TEMP TABLE reconcile_due AS
         WITH line AS (
             SELECT k.cust, k.guess, d.invoice_id, d.seq, d.issued_on, d.kind,
                    NULLIF(i.number, '') AS number,
-                   NULLIF(COALESCE(d.match_ref, i.match_ref), '') AS match_ref,
+                   {_LINE_GROUP} AS match_ref,
                    i.matched_on, NULLIF(i.order_ref, '') AS order_ref,
-                   d.amount AS rest, d.settled_on,
+                   d.amount, d.amount AS rest, d.settled_on,
                    k.cust * {_PER_CUSTOMER} + ROW_NUMBER() OVER (
                        PARTITION BY k.cust ORDER BY d.due_on, d.issued_on, d.invoice_id, d.seq
                    ) AS line_no
             FROM reconcile_customer k
             JOIN due_lines d ON d.source = k.source AND d.customer_id = k.customer_id
             JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id
+            WHERE NOT EXISTS (
+                SELECT 1 FROM reconcile_frozen f
+                WHERE f.cust = k.cust AND f.match_ref = {_LINE_GROUP}
+            )
         )
         SELECT line.*, FIRST_VALUE(line_no) OVER invoice AS inv_no,
                FIRST_VALUE(kind) OVER invoice AS inv_kind
@@ -209,12 +220,16 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
                NULLIF(c.match_ref, '') AS match_ref, c.matched_on,
                NULLIF(c.applies_to, '') AS applies_to, c.is_on_order,
                NULLIF(c.order_ref, '') AS order_ref,
-               c.amount AS rest, c.used_on,
+               c.amount, c.amount AS rest, c.used_on,
                k.cust * {_PER_CUSTOMER} + ROW_NUMBER() OVER (
                    PARTITION BY k.cust ORDER BY c.on_date, c.external_id
                ) AS credit_no
         FROM reconcile_customer k
         JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM reconcile_frozen f
+            WHERE f.cust = k.cust AND f.match_ref = NULLIF(c.match_ref, '')
+        )
         """
     )
     con.execute(
@@ -223,6 +238,58 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
             cust BIGINT NOT NULL, credit_no BIGINT NOT NULL, line_no BIGINT NOT NULL,
             credit_id TEXT NOT NULL, invoice_id TEXT NOT NULL, due_seq INTEGER NOT NULL,
             amount BIGINT NOT NULL, allocated_on DATE NOT NULL, rule TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _freeze(con: Any) -> None:
+    """`reconcile_frozen` (cust, match_ref): the closed groups the rules leave as they are.
+
+    A group in `closed_groups` was, when last worked out, wholly settled by its own
+    lettrage (rule 2, first in, first out within the group), in whole invoices, and out of
+    every link; the write path took it out if a record it holds, held or now holds changed.
+    Its members are then what they were: rule 1 reaches none of them (no link, checked
+    again here on today's credits, `reconcile_linked`), rule 2 gives them the allocations
+    it gave, which settle them all, and the later rules only see what is left. So their
+    allocations and dates stay, and they are not loaded at all.
+    """
+    con.execute(
+        f"""
+        CREATE TEMP TABLE reconcile_linked AS
+        WITH linker AS (
+            SELECT k.cust, k.source, k.customer_id, c.external_id AS credit_id,
+                   NULLIF(c.match_ref, '') AS match_ref, NULLIF(c.applies_to, '') AS applies_to
+            FROM reconcile_customer k
+            JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
+            WHERE NULLIF(c.applies_to, '') IS NOT NULL OR EXISTS (
+                SELECT 1 FROM credit_links l
+                WHERE l.source = c.source AND l.credit_id = c.external_id
+            )
+        ), target AS (
+            SELECT cust, source, customer_id, applies_to AS invoice_id
+            FROM linker WHERE applies_to IS NOT NULL
+            UNION
+            SELECT k.cust, k.source, k.customer_id, l.invoice_id
+            FROM linker k JOIN credit_links l ON l.source = k.source AND l.credit_id = k.credit_id
+        )
+        SELECT cust, match_ref FROM linker WHERE match_ref IS NOT NULL
+        UNION
+        SELECT t.cust, {_LINE_GROUP}
+        FROM target t
+        JOIN due_lines d ON d.source = t.source AND d.customer_id = t.customer_id
+         AND d.invoice_id = t.invoice_id
+        JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE reconcile_frozen AS
+        SELECT DISTINCT k.cust, g.match_ref
+        FROM closed_groups g
+        JOIN reconcile_customer k ON k.source = g.source AND k.customer_id = g.customer_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM reconcile_linked l WHERE l.cust = k.cust AND l.match_ref = g.match_ref
         )
         """
     )
@@ -424,8 +491,9 @@ def _exact_amount(con: Any) -> None:
 
 
 def _write(con: Any) -> int:
-    """Write the allocations back, and the settlement dates that changed."""
+    """Write the allocations back, the settlement dates that changed, the closed groups."""
     _write_allocations(con)
+    _close_groups(con)
     # The changed dates first, into a table, then an update by equal keys alone: DuckDB
     # updates a million rows several times faster so than with the comparison in its join.
     con.execute(
@@ -476,12 +544,29 @@ def _write(con: Any) -> int:
 
 
 def _write_allocations(con: Any) -> None:
-    """Replace the dirty customers' allocations by the rules' (`reconcile_alloc`)."""
+    """Replace the dirty customers' allocations by the rules' (`reconcile_alloc`).
+
+    Those of the frozen groups' credits stay (`_freeze`).
+    """
+    con.execute(
+        """
+        CREATE TEMP TABLE reconcile_kept AS
+        SELECT k.source, k.customer_id, c.external_id AS credit_id
+        FROM reconcile_frozen f
+        JOIN reconcile_customer k ON k.cust = f.cust
+        JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
+         AND NULLIF(c.match_ref, '') = f.match_ref
+        """
+    )
     con.execute(
         """
         DELETE FROM allocations WHERE EXISTS (
             SELECT 1 FROM reconcile_customer k
             WHERE k.source = allocations.source AND k.customer_id = allocations.customer_id
+        ) AND NOT EXISTS (
+            SELECT 1 FROM reconcile_kept p
+            WHERE p.source = allocations.source AND p.customer_id = allocations.customer_id
+              AND p.credit_id = allocations.credit_id
         )
         """
     )
@@ -491,5 +576,61 @@ def _write_allocations(con: Any) -> None:
         SELECT k.source, k.customer_id, a.credit_id, a.invoice_id, a.due_seq, a.amount,
                a.allocated_on, a.rule
         FROM reconcile_alloc a JOIN reconcile_customer k ON k.cust = a.cust
+        """
+    )
+
+
+def _close_groups(con: Any) -> None:
+    """Keep in `closed_groups` the dirty customers' groups `_freeze` may leave next time.
+
+    A group is closed when rule 2 alone settled every due line and credit it holds, it holds
+    the whole of each invoice it holds a line of, and no link reaches it. Example: invoice
+    FA1 (one line, 100.00) and payment P1 (100.00), both lettered AB: AB is closed; with
+    P1 of 90.00, or FA1 in two lines of which one is not lettered AB, it is not.
+    """
+    con.execute(
+        """
+        DELETE FROM closed_groups USING reconcile_customer k
+        WHERE closed_groups.source = k.source AND closed_groups.customer_id = k.customer_id
+          AND NOT EXISTS (
+              SELECT 1 FROM reconcile_frozen f
+              WHERE f.cust = k.cust AND f.match_ref = closed_groups.match_ref
+          )
+        """
+    )
+    group = AllocationRule.MATCH_GROUP.value
+    con.execute(
+        f"""
+        INSERT INTO closed_groups (source, customer_id, match_ref)
+        WITH line_given AS (
+            SELECT line_no, SUM(amount) AS amount FROM reconcile_alloc
+            WHERE rule = '{group}' GROUP BY line_no
+        ), credit_given AS (
+            SELECT credit_no, SUM(amount) AS amount FROM reconcile_alloc
+            WHERE rule = '{group}' GROUP BY credit_no
+        ), member AS (
+            SELECT d.cust, d.match_ref, d.amount = COALESCE(a.amount, 0) AS settled
+            FROM reconcile_due d LEFT JOIN line_given a ON a.line_no = d.line_no
+            WHERE d.match_ref IS NOT NULL
+            UNION ALL
+            SELECT c.cust, c.match_ref, c.amount = COALESCE(a.amount, 0)
+            FROM reconcile_credit c LEFT JOIN credit_given a ON a.credit_no = c.credit_no
+            WHERE c.match_ref IS NOT NULL
+        ), split_invoice AS (
+            SELECT cust, invoice_id FROM reconcile_due GROUP BY cust, invoice_id
+            HAVING COUNT(DISTINCT match_ref) > 1 OR COUNT(match_ref) BETWEEN 1 AND COUNT(*) - 1
+        ), split AS (
+            SELECT DISTINCT d.cust, d.match_ref FROM reconcile_due d
+            JOIN split_invoice s ON s.cust = d.cust AND s.invoice_id = d.invoice_id
+            WHERE d.match_ref IS NOT NULL
+        ), closed AS (
+            SELECT cust, match_ref FROM member GROUP BY cust, match_ref HAVING bool_and(settled)
+        )
+        SELECT k.source, k.customer_id, g.match_ref
+        FROM closed g JOIN reconcile_customer k ON k.cust = g.cust
+        WHERE NOT EXISTS (SELECT 1 FROM split s WHERE s.cust = g.cust AND s.match_ref = g.match_ref)
+          AND NOT EXISTS (
+              SELECT 1 FROM reconcile_linked l WHERE l.cust = g.cust AND l.match_ref = g.match_ref
+          )
         """
     )

@@ -28,8 +28,10 @@ class Reconciling:
     def mark_all_dirty(self) -> int:
         """Have every customer reconciled again (after a change of reconciliation settings).
 
-        Returns how many customers are to be reconciled (none in an empty store).
+        Every lettrage group is worked out again too. Returns how many customers are to be
+        reconciled (none in an empty store).
         """
+        self.db.execute("DELETE FROM closed_groups")
         self.db.execute(
             "INSERT INTO dirty_customers SELECT source, customer_id FROM due_lines "
             "UNION SELECT source, customer_id FROM credits WHERE customer_id IS NOT NULL "

@@ -9,7 +9,8 @@ exactly by the engine. Dates are DATE. Record tables carry no primary key: the w
 written twice, and an index on millions of rows would only slow the bulk writes down.
 
 `dirty_customers` lists the customers whose records changed since their last reconciliation;
-the write path fills it from the rows it changes or deletes, inside the same transaction.
+the write path fills it from the rows it changes or deletes, inside the same transaction, and
+takes out of `closed_groups` the lettrage groups of those rows, before and after.
 """
 
 from __future__ import annotations
@@ -259,5 +260,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE invoices ALTER COLUMN raw DROP NOT NULL;
     ALTER TABLE credits ALTER COLUMN raw DROP NOT NULL;
     ALTER TABLE sales ALTER COLUMN raw DROP NOT NULL;
+    """,
+    # 5: the lettrage groups a reconciliation may leave as they are: closed by their own
+    # lettrage, in whole invoices, out of every link (`reconcile_sql.py`). The write path
+    # drops a group when a record it holds, held or now holds changes.
+    """
+    CREATE TABLE closed_groups (
+        source TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        match_ref TEXT NOT NULL
+    );
     """,
 )

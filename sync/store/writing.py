@@ -56,6 +56,41 @@ RECONCILED = ("invoices", "due_lines", "credits")
 COLUMNS: dict[str, tuple[str, ...]] = {table: row._fields for row, table in TABLES.items()}
 
 
+#: Out of `closed_groups`: every lettrage group a changed or deleted record held, before
+#: and after, with its parts (an invoice's due lines, a credit's links). Whole invoices: a
+#: due line changed takes its invoice's other lines' groups out too. Either code of a due
+#: line (its own, its invoice's) is taken, whichever the line's group is.
+_OPENED_GROUPS = """
+    DELETE FROM closed_groups USING (
+        WITH invoice AS (
+            SELECT external_id AS id FROM changed_invoices
+            UNION SELECT external_id FROM gone_invoices
+            UNION SELECT invoice_id FROM changed_due_lines
+            UNION SELECT invoice_id FROM gone_due_lines
+        ), credit AS (
+            SELECT external_id AS id FROM changed_credits
+            UNION SELECT external_id FROM gone_credits
+            UNION SELECT credit_id FROM changed_credit_links
+            UNION SELECT credit_id FROM gone_credit_links
+        )
+        SELECT customer_id, match_ref FROM invoices
+        WHERE source = $source AND external_id IN (SELECT id FROM invoice)
+        UNION SELECT customer_id, match_ref FROM due_lines
+        WHERE source = $source AND invoice_id IN (SELECT id FROM invoice)
+        UNION SELECT customer_id, match_ref FROM new_invoices
+        WHERE external_id IN (SELECT id FROM invoice)
+        UNION SELECT customer_id, match_ref FROM new_due_lines
+        WHERE invoice_id IN (SELECT id FROM invoice)
+        UNION SELECT customer_id, match_ref FROM credits
+        WHERE source = $source AND external_id IN (SELECT id FROM credit)
+        UNION SELECT customer_id, match_ref FROM new_credits
+        WHERE external_id IN (SELECT id FROM credit)
+    ) AS opened
+    WHERE closed_groups.source = $source AND closed_groups.customer_id = opened.customer_id
+      AND closed_groups.match_ref = opened.match_ref
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteCounts:
     """What one source's records did to the store.
@@ -107,9 +142,7 @@ class RecordWriter:
         self.source = source
         self.run_id = run_id
         self.maker = RowMaker(company_currency)
-        self.spools = {
-            table: Spool(store, ("pos", *columns)) for table, columns in COLUMNS.items()
-        }
+        self.spools = {table: Spool(store, ("pos", *columns)) for table, columns in COLUMNS.items()}
         self.position = 0
         self.written = 0
         self.quarantined = 0
@@ -451,6 +484,7 @@ class Merge:
             + ") AS touched WHERE customer_id IS NOT NULL ON CONFLICT DO NOTHING",
             {"source": self.source},
         )
+        self.db.execute(_OPENED_GROUPS, {"source": self.source})
 
     def _apply(self, table: str, key: tuple[str, ...]) -> None:
         on = " AND ".join(f"{table}.{column} = k.{column}" for column in key)
