@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -167,6 +168,15 @@ class FecConnector:
         if status and position and f"{old_stamp}:" == stamp:
             return Pull(
                 records=iter(()), position=lambda: position, replace_all=False, unchanged=True
+            )
+        if status and old_stamp.partition(":")[0] != str(status.st_size):
+            # Another size: changed for sure. Its digest is worked out while it is read.
+            later = _in_background(self.fingerprint)
+            return Pull(
+                records=self.records(),
+                position=lambda: stamp + later.result(),
+                replace_all=True,
+                stage=self.stage,
             )
         digest = self.fingerprint()
         if digest == old_digest:  # touched, not changed
@@ -798,3 +808,12 @@ def _sniff_encoding(path: Path) -> str:
         if len(head) < SNIFF_BYTES or exc.start < len(head) - 4:
             return "iso-8859-15"
     return "utf-8"
+
+
+def _in_background(work: Callable[[], str]) -> Future[str]:
+    """`work()` on a thread of its own (hashlib and file reads let other threads run)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encours-fec-digest")
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)

@@ -640,3 +640,9 @@ def test_a_file_of_the_same_size_and_time_is_not_even_hashed(
     path.write_bytes(path.read_bytes().replace(b"1200,00", b"1300,00", 1))  # another export
     changed = source.pull(touched.position())
     assert not changed.unchanged and changed.replace_all
+
+    path.write_bytes(path.read_bytes() + path.read_bytes().splitlines(keepends=True)[-1])
+    grown = source.pull(changed.position())  # another size: hashed while it is read
+    status = path.stat()
+    assert not grown.unchanged and grown.replace_all
+    assert grown.position() == f"{status.st_size}:{status.st_mtime_ns}:{source.fingerprint()}"
