@@ -616,9 +616,10 @@ def _close_groups(con: Any) -> None:
             SELECT c.cust, c.match_ref, c.amount = COALESCE(a.amount, 0)
             FROM reconcile_credit c LEFT JOIN credit_given a ON a.credit_no = c.credit_no
             WHERE c.match_ref IS NOT NULL
-        ), split_invoice AS (
+        ), split_invoice AS (  -- lines in two groups, or in one and none
             SELECT cust, invoice_id FROM reconcile_due GROUP BY cust, invoice_id
-            HAVING COUNT(DISTINCT match_ref) > 1 OR COUNT(match_ref) BETWEEN 1 AND COUNT(*) - 1
+            HAVING COUNT(*) > 1
+               AND (MIN(match_ref) <> MAX(match_ref) OR COUNT(match_ref) < COUNT(*))
         ), split AS (
             SELECT DISTINCT d.cust, d.match_ref FROM reconcile_due d
             JOIN split_invoice s ON s.cust = d.cust AND s.invoice_id = d.invoice_id

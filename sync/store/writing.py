@@ -484,7 +484,11 @@ class Merge:
             + ") AS touched WHERE customer_id IS NOT NULL ON CONFLICT DO NOTHING",
             {"source": self.source},
         )
-        self.db.execute(_OPENED_GROUPS, {"source": self.source})
+        if self._count(  # none kept (a first read): none to take out
+            "SELECT COUNT(*) FROM (SELECT 1 FROM closed_groups WHERE source = ? LIMIT 1) AS one",
+            (self.source,),
+        ):
+            self.db.execute(_OPENED_GROUPS, {"source": self.source})
 
     def _apply(self, table: str, key: tuple[str, ...]) -> None:
         on = " AND ".join(f"{table}.{column} = k.{column}" for column in key)
