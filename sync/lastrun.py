@@ -66,6 +66,11 @@ class LastRun(NamedTuple):
         return self.figures.as_of == as_of and self.settings_digest == settings_digest(settings)
 
 
+#: The figures `load` gave last, and their JSON as read: a run that keeps them (nothing
+#: changed) saves that JSON again rather than encoding the same figures anew.
+_loaded: tuple[Figures, Any] | None = None
+
+
 def path_of(store: Path) -> Path:
     """Where the last run's figures of a store are kept."""
     return store.with_name(store.name + ".last-run.json")
@@ -91,11 +96,12 @@ def stat_of(store: Path) -> tuple[int, int]:
 
 def save(store: Path, run_id: int, settings: Settings, figures: Figures) -> None:
     """Replace the file atomically with these figures (call it once the store is closed)."""
+    kept = _loaded[1] if _loaded is not None and _loaded[0] is figures else None
     document = {
         "run_id": run_id,
         "settings_digest": settings_digest(settings),
         "store_stat": list(stat_of(store)),
-        "figures": _encode(figures),
+        "figures": _encode(figures) if kept is None else kept,
     }
     target = path_of(store)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -112,14 +118,17 @@ def save(store: Path, run_id: int, settings: Settings, figures: Figures) -> None
 
 def load(store: Path) -> LastRun | None:
     """The last run's figures, or None when there is no readable file."""
+    global _loaded  # noqa: PLW0603 - the memo of the figures read last, see `_loaded`
     try:
         document = json.loads(path_of(store).read_text(encoding="utf-8"))
         size, mtime = document["store_stat"]
+        figures = _decode(Figures, document["figures"])
+        _loaded = (figures, document["figures"])
         return LastRun(
             int(document["run_id"]),
             str(document["settings_digest"]),
             (int(size), int(mtime)),
-            _decode(Figures, document["figures"]),
+            figures,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -44,6 +44,9 @@ def test_a_run_on_unchanged_books_takes_the_last_runs_figures(
     monkeypatch.setattr(run_module, "compute_figures", counted)
 
     again = run_sync(settings, as_of=as_of, now=NOW)
+    kept = lastrun.load(settings.store.path)  # written again from the JSON it was read from
+    assert kept is not None and kept.run_id == again.run_id and kept.figures == first.figures
+    assert kept.applies(settings.store.path, settings, as_of)
     other_day = run_sync(settings, as_of=as_of - timedelta(days=1), now=NOW)
     (tmp_path / "demo" / "books.fec").touch()  # the same bytes: still unchanged
     touched = run_sync(settings, as_of=as_of - timedelta(days=1), now=NOW)
