@@ -409,7 +409,10 @@ def _stream(con: duckdb.DuckDBPyConnection, plan: _Plan, statement: str) -> bool
     optimizer guesses of the file's size (it guesses a few rows, and would keep the file).
     """
     con.execute("SET preserve_insertion_order = true")
-    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    except duckdb.Error:
+        pass  # a DuckDB without this step: the same rows, read with more memory
     try:
         con.execute(statement, [str(plan.path)])
     except duckdb.InterruptException:  # Ctrl-C: not a reason to read another way
