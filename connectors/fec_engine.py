@@ -988,11 +988,24 @@ def _build(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector,
 
 
 def _line_entries(con: duckdb.DuckDBPyConnection, link: str) -> None:
-    """`fec_line_entries`: each line of an entry (number) and its entry's first line."""
-    con.execute(
-        f"""
+    """`fec_line_entries`: each line of an entry (number) and its entry's first line.
+
+    When each fragment is one run of lines (`_fragments`), its lines are the numbers from
+    its first to its last: counted, not joined back to the lines on their text keys.
+    """
+    if "frag_no" in link:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE fec_line_entries AS
+            SELECT p.number, f.entry FROM fec_parsed p JOIN fec_fe f ON {link}
+            """
+        )
+        return
+    con.execute(  # DuckDB: range, unnest
+        """
         CREATE OR REPLACE TEMP TABLE fec_line_entries AS
-        SELECT p.number, f.entry FROM fec_parsed p JOIN fec_fe f ON {link}
+        SELECT unnest(range(g.frag, g.last_line + 1)) AS number, f.entry
+        FROM fec_frags g JOIN fec_fe f ON f.frag = g.frag
         """
     )
 
