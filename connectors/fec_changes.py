@@ -109,7 +109,7 @@ def narrow(
     customer_key: str,
     *,
     previous_text: str,
-    read_lines: Callable[[str], None],
+    read_lines: Callable[[str], bool],
 ) -> bool:
     """Make `fec_text` S's lines and parse them; False when the whole file should be read.
 
@@ -118,7 +118,8 @@ def narrow(
     True, `fec_text` holds S's lines (number, line, digest), those that did not change
     taken from `previous_text`, or, when it lacks some (a store from before it kept them),
     by `read_lines(table)`, which adds to `fec_text` the file's lines whose numbers `table`
-    holds; `fec_parsed` holds their fields. `parse(lines)` makes `fec_parsed` from the lines
+    holds (False when the file can no longer be read: the whole read then says why);
+    `fec_parsed` holds their fields. `parse(lines)` makes `fec_parsed` from the lines
     (number, line) of the table or query `lines`; `customer_key` is the SQL of a parsed
     line's customer key.
     """
@@ -190,14 +191,15 @@ def narrow(
         WHERE n <= (SELECT last FROM fec_read) AND n NOT IN (SELECT number FROM fec_subset)
         """
     )
-    _subset_text(con, previous_text, read_lines)
+    if not _subset_text(con, previous_text, read_lines):
+        return False
     parse("fec_text")
     return True
 
 
 def _subset_text(
-    con: duckdb.DuckDBPyConnection, previous_text: str, read_lines: Callable[[str], None]
-) -> None:
+    con: duckdb.DuckDBPyConnection, previous_text: str, read_lines: Callable[[str], bool]
+) -> bool:
     """`fec_text`: S's lines, the changed ones as read, the others as the last read kept them."""
     con.execute(
         f"""
@@ -214,8 +216,7 @@ def _subset_text(
         "SELECT number FROM fec_subset EXCEPT SELECT number FROM fec_text"
     )
     (missing,) = con.execute("SELECT count(*) FROM fec_missing").fetchone() or (0,)
-    if missing:
-        read_lines("fec_missing")
+    return not missing or read_lines("fec_missing")
 
 
 def simple(con: duckdb.DuckDBPyConnection, link: str) -> bool:

@@ -391,15 +391,14 @@ def _read_changes(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecCon
 
 def _read_lines(
     con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector, numbers: str
-) -> None:
+) -> bool:
     """Add to `fec_text` the lines of the file whose numbers the table `numbers` holds."""
-    if not _stream(
+    return _stream(
         con,
         plan,
         f"INSERT INTO fec_text SELECT * FROM ({_lines(plan, connector)}) "
         f"WHERE number IN (SELECT number FROM {numbers})",
-    ):
-        raise DataError(f"{plan.path} could not be read again")  # read a moment ago
+    )
 
 
 def _stream(con: duckdb.DuckDBPyConnection, plan: _Plan, statement: str) -> bool:
