@@ -385,8 +385,16 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) 
 
 
 def _read_changes(con: duckdb.DuckDBPyConnection, plan: _Plan, connector: FecConnector) -> bool:
-    """`fec_changes.read_changes` over the file's lines; False when DuckDB cannot read it."""
-    return _stream(con, plan, fec_changes.read_changes(_lines(plan, connector)))
+    """`fec_changes.read_changes` over the file's lines; False when DuckDB cannot read it.
+
+    Lines are paired by position, or, if that paired some wrongly, by number.
+    """
+    lines = _lines(plan, connector)
+    if not _stream(con, plan, fec_changes.read_changes(lines)):
+        return False
+    return fec_changes.aligned(con) or _stream(
+        con, plan, fec_changes.read_changes(lines, by_position=False)
+    )
 
 
 def _read_lines(

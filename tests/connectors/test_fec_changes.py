@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from store_tables import dump
 
+from encours.connectors import fec_changes
 from encours.connectors.fec import FecConnector
 from encours.demo.fecgen import FecSpec
 from encours.demo.fecgen import write_fec as write_generated
@@ -181,6 +182,44 @@ def test_a_file_read_again_stores_what_a_whole_read_stores(
     again, _ = store_files(folder / "again", before, after)
 
     assert again == whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.lists(st.integers(0, 3), max_size=30),
+    after=st.lists(st.integers(0, 3), max_size=30),
+    gaps=st.sets(st.integers(2, 31), max_size=3),
+)
+def test_lines_paired_by_position_or_else_by_number_give_every_change(
+    before: list[int], after: list[int], gaps: set[int]
+) -> None:
+    """The last read's digests numbered 2, 3, ... (or with gaps); the file's lines likewise."""
+    previous = {n: d for n, d in enumerate(before, start=2) if n not in gaps}
+    now = dict(enumerate(after, start=2))
+    expected = sorted(
+        (n, n not in now, n not in previous)
+        for n in previous.keys() | now.keys()
+        if previous.get(n) != now.get(n)
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE fec_previous_lines (number BIGINT, digest BIGINT)")
+    for number, digest in previous.items():
+        con.execute("INSERT INTO fec_previous_lines VALUES (?, ?)", [number, digest])
+    con.execute("CREATE TABLE file_lines (number BIGINT, line TEXT, digest BIGINT)")
+    for number, digest in now.items():
+        con.execute("INSERT INTO file_lines VALUES (?, ?, ?)", [number, f"line {number}", digest])
+    lines = "SELECT * FROM file_lines ORDER BY number"
+
+    con.execute(fec_changes.read_changes(lines))
+    if not fec_changes.aligned(con):
+        assert any(n < max(previous, default=0) for n in gaps)  # only a gap misaligns them
+        con.execute(fec_changes.read_changes(lines, by_position=False))
+    changed = "SELECT number, removed, added FROM fec_changed_text ORDER BY number"
+
+    assert con.execute(changed).fetchall() == expected
+    texts = "SELECT number, line FROM fec_changed_text WHERE NOT removed ORDER BY number"
+    kept = [(n, f"line {n}") for n, gone, _ in expected if not gone]
+    assert con.execute(texts).fetchall() == kept
 
 
 def test_a_few_changed_lines_are_all_that_is_worked_out(tmp_path: Path) -> None:
