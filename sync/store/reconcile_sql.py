@@ -170,7 +170,10 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
     line's kind (what rule 4 reads). `credit_no` numbers the credits the same way in theirs
     (on_date, external_id). The rules then partition, order and join by these integers.
     `rest` is what is left; the stored `settled_on` and `used_on` are kept to write back only
-    the dates that change. '' is no reference, as in the reference's truth tests.
+    the dates that change. '' is no reference, as in the reference's truth tests. The
+    frozen groups are left out by a LEFT JOIN kept where it found nothing: `reconcile_frozen`
+    holds each (cust, match_ref) once, so it adds no row, and it is a hash join where a NOT
+    EXISTS on the line's group took DuckDB twice as long.
     """
     con.execute(
         """
@@ -201,10 +204,8 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
             FROM reconcile_customer k
             JOIN due_lines d ON d.source = k.source AND d.customer_id = k.customer_id
             JOIN invoices i ON i.source = d.source AND i.external_id = d.invoice_id
-            WHERE NOT EXISTS (
-                SELECT 1 FROM reconcile_frozen f
-                WHERE f.cust = k.cust AND f.match_ref = {_LINE_GROUP}
-            )
+            LEFT JOIN reconcile_frozen f ON f.cust = k.cust AND f.match_ref = {_LINE_GROUP}
+            WHERE f.cust IS NULL
         )
         SELECT line.*, FIRST_VALUE(line_no) OVER invoice AS inv_no,
                FIRST_VALUE(kind) OVER invoice AS inv_kind
@@ -226,10 +227,8 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
                ) AS credit_no
         FROM reconcile_customer k
         JOIN credits c ON c.source = k.source AND c.customer_id = k.customer_id
-        WHERE NOT EXISTS (
-            SELECT 1 FROM reconcile_frozen f
-            WHERE f.cust = k.cust AND f.match_ref = NULLIF(c.match_ref, '')
-        )
+        LEFT JOIN reconcile_frozen f ON f.cust = k.cust AND f.match_ref = NULLIF(c.match_ref, '')
+        WHERE f.cust IS NULL
         """
     )
     con.execute(
