@@ -53,7 +53,7 @@ from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
 
-from encours.connectors import shared_limits
+from encours.connectors import held_secrets, shared_limits
 from encours.errors import (
     ApiError,
     AuthError,
@@ -116,21 +116,6 @@ _QUOTA_HEADERS: dict[str, float | None] = {
 }
 _RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset")
 _INTERVAL_MS_HEADER = "x-hubspot-ratelimit-interval-milliseconds"
-
-#: The secrets every client of this process was given (tokens, passwords, session keys), so
-#: that what is stored or printed elsewhere (the store, the run summary) can be cleaned too.
-_PROCESS_SECRETS: set[str] = set()
-
-
-def session_secrets() -> frozenset[str]:
-    """Every secret an `HttpClient` of this process holds, to redact outside the HTTP layer."""
-    return frozenset(_PROCESS_SECRETS)
-
-
-def session_secret_count() -> int:
-    """How many secrets `session_secrets` holds: it only grows, so a new count means new."""
-    return len(_PROCESS_SECRETS)
-
 
 # ---------------------------------------------------------------------------------------------
 # Redaction
@@ -639,7 +624,7 @@ class HttpClient:
         self._secrets = (*_secrets_of(auth), *secrets)
         # In a firm run, the token's limit is shared with the other processes (`shared_limits`).
         self._pacer = shared_limits.shared(pacer, self._secrets)
-        _PROCESS_SECRETS.update(s for s in self._secrets if s)
+        held_secrets.hold(*self._secrets)
         self._origin = _origin(self.base_url)
         self._deadline: float | None = None  # for all requests: set by the first one
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encours-http")
@@ -654,7 +639,7 @@ class HttpClient:
     def add_secret(self, secret: str) -> None:
         """Redact `secret` too from now on (a session token received at login)."""
         self._secrets = (*self._secrets, secret)
-        _PROCESS_SECRETS.add(secret)
+        held_secrets.hold(secret)
 
     # -- public calls --------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ from encours.errors import (
 from encours.model import Rejected, SourceRecord
 from encours.sync import lastrun
 from encours.sync.config import Settings, TargetSettings
-from encours.sync.dunning import with_next_dunning_steps
 from encours.sync.figures import Figures, compute_figures
 from encours.sync.identity import load_mapping, match_customers
 from encours.sync.lock import run_lock
@@ -291,6 +290,8 @@ def _steps(
             figures, customers=tuple(c for c in figures.customers if c.source not in refused)
         )
     if options.push and "next_dunning_step" in settings.push.indicators:
+        from encours.sync.dunning import with_next_dunning_steps  # letters' templates: here
+
         figures = with_next_dunning_steps(store, settings, figures)
     if options.push:
         for name, target_settings in settings.targets.items():

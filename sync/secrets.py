@@ -23,17 +23,16 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import keyring
-import keyring.backends.fail
-import keyring.backends.null
-from keyring.backend import KeyringBackend
 from pydantic import BaseModel, ValidationError
 
-from encours.connectors.http import session_secret_count, session_secrets
+from encours.connectors.held_secrets import session_secret_count, session_secrets
 from encours.errors import ConfigError
 from encours.model import Rejected
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 SERVICE = "encours"
 REDACTED = "***"
@@ -233,6 +232,10 @@ def _backend(*, remember_failure: bool = False) -> tuple[KeyringBackend | None, 
     With `remember_failure`, a backend that already failed in this process counts as none
     (for reads, which may be many); explicit actions (store, check) try it again.
     """
+    import keyring  # here: a run that reads no secret does not load the keyring's backends
+    import keyring.backends.fail
+    import keyring.backends.null
+
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # keyring's own configuration can fail to load

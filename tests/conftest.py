@@ -22,7 +22,7 @@ from keyring_memory import MemoryKeyring
 from postgres_server import PASSWORD, PostgresServer, server_binaries
 from scratch_stores import ScratchStores
 
-from encours.connectors import http
+from encours.connectors import held_secrets
 from encours.sync import secrets
 
 
@@ -35,7 +35,7 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
     monkeypatch.setattr(secrets, "_warned", False)
     monkeypatch.setattr(secrets, "_broken", None)
     monkeypatch.setattr(secrets, "_known", set())
-    monkeypatch.setattr(http, "_PROCESS_SECRETS", set())
+    monkeypatch.setattr(held_secrets, "_HELD", set())
     for variable in ("ENCOURS_PENNYLANE_TOKEN", "ENCOURS_MY_CRM_EU_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
     return memory
