@@ -392,6 +392,8 @@ def run_xero(invoices: int, customers: int, changed_share: float) -> dict[str, A
     if read < customers + invoices:
         problems.append(f"Xero: {read} records read, fewer than the documents")
     return {"rows": rows, "problems": fake.violations[:20] + problems}
+
+
 # -- Sellsy: a whole read (nothing can be asked "since"), then one PUT per changed company ------
 
 

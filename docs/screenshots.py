@@ -48,8 +48,15 @@ def main() -> None:
         (DOCS / "report.png").write_bytes(page.screenshot)
         result = runner.invoke(
             cli,
-            ["--config", str(folder / "config.toml"), "status", "--customer", "C0006",
-             "--as-of", "2026-10-31"],
+            [
+                "--config",
+                str(folder / "config.toml"),
+                "status",
+                "--customer",
+                "C0006",
+                "--as-of",
+                "2026-10-31",
+            ],
             catch_exceptions=False,
         )
         lines = ["$ encours status --customer C0006", *result.stdout.splitlines()[:24]]

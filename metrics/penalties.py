@@ -259,4 +259,3 @@ def invoice_penalties(
         computed.append(result)
     late = any(result.days_late for result in computed)
     return InvoicePenalties(invoice_id, tuple(computed), indemnity if late and is_business else 0)
-

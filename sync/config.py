@@ -70,7 +70,7 @@ class StoreSettings(Section):
         if not isinstance(schema, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise ValueError(
                 "[store] schema must be a lower-case PostgreSQL name (letters, digits, _; "
-                "63 at most, not starting with a digit), e.g. schema = \"acme\""
+                '63 at most, not starting with a digit), e.g. schema = "acme"'
             )
         url = values.get("url")
         if not isinstance(url, str):

@@ -101,9 +101,7 @@ def _walk(model: type[BaseModel], location: list[str]) -> tuple[list[str], list[
             index += 1
         members = _union(current)
         if members and index < len(parts):
-            current = next(
-                (m for m in members if parts[index] in _literal_tags(m)), members[0]
-            )
+            current = next((m for m in members if parts[index] in _literal_tags(m)), members[0])
             index += 1  # the tag, not a key
     return keys, []
 

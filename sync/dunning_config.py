@@ -115,8 +115,8 @@ class SmtpSettings(_Section):
     def _no_password_in_clear(self) -> SmtpSettings:
         if self.security == "none" and self.user and self.host not in LOCAL_HOSTS:
             raise ValueError(
-                "security = \"none\" with a user would send the password in clear to "
-                f"{self.host}: use \"starttls\" or \"ssl\""
+                'security = "none" with a user would send the password in clear to '
+                f'{self.host}: use "starttls" or "ssl"'
             )
         return self
 

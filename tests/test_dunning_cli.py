@@ -29,11 +29,24 @@ def books(folder: Path) -> Path:
     (due 10 April, past the L441-10 limit of 17 March)."""
 
     def sale(entry: str, day: str, aux: str, piece: str, total: str, let: str = "") -> list[Line]:
-        ht, tva = {"1200,00": ("1000,00", "200,00"), "600,00": ("500,00", "100,00"),
-                   "240,00": ("200,00", "40,00")}[total]
+        ht, tva = {
+            "1200,00": ("1000,00", "200,00"),
+            "600,00": ("500,00", "100,00"),
+            "240,00": ("200,00", "40,00"),
+        }[total]
         return [
-            Line("VT", entry, day, "411000", debit=total, aux=aux, aux_label=f"Client {aux}",
-                 piece=piece, let=let, date_let="20260401" if let else ""),
+            Line(
+                "VT",
+                entry,
+                day,
+                "411000",
+                debit=total,
+                aux=aux,
+                aux_label=f"Client {aux}",
+                piece=piece,
+                let=let,
+                date_let="20260401" if let else "",
+            ),
             Line("VT", entry, day, "707000", credit=ht, piece=piece),
             Line("VT", entry, day, "445710", credit=tva, piece=piece),
         ]
@@ -43,8 +56,18 @@ def books(folder: Path) -> Path:
         *sale("2", "20260213", "C1", "FA2", "600,00"),
         *sale("3", "20260110", "C2", "FA3", "240,00"),
         Line("BQ", "4", "20260401", "512000", debit="1200,00", piece="VIR1"),
-        Line("BQ", "4", "20260401", "411000", credit="1200,00", aux="C1", aux_label="Client C1",
-             piece="VIR1", let="A", date_let="20260401"),
+        Line(
+            "BQ",
+            "4",
+            "20260401",
+            "411000",
+            credit="1200,00",
+            aux="C1",
+            aux_label="Client C1",
+            piece="VIR1",
+            let="A",
+            date_let="20260401",
+        ),
     ]
     return write_fec(folder / "books.fec", lines, separator="|")
 
@@ -215,8 +238,11 @@ def test_sixty_nights_through_a_real_smtp_server(tmp_path: Path, smtp_server) ->
 def test_a_promise_pauses_until_its_date_and_resume_ends_a_dispute(tmp_path: Path) -> None:
     config = configure(tmp_path)
     run(config, "dunning", "--date", "2026-03-12", "promise", "C1", "2026-03-20")
-    assert not [r for r in dunning_json(config, "--date", "2026-03-13")["reminders"]
-                if r["customer"] == "books:C1"]
+    assert not [
+        r
+        for r in dunning_json(config, "--date", "2026-03-13")["reminders"]
+        if r["customer"] == "books:C1"
+    ]
     held = dunning_json(config, "--date", "2026-03-13")["held"]
     assert [(h["customer"], h["kind"], h["until"]) for h in held] == [
         ("books:C1", "promise", "2026-03-20")
@@ -224,8 +250,11 @@ def test_a_promise_pauses_until_its_date_and_resume_ends_a_dispute(tmp_path: Pat
     after = dunning_json(config, "--date", "2026-03-21")["reminders"]
     assert [r["step"] for r in after if r["customer"] == "books:C1"] == ["friendly"]
     run(config, "dunning", "--date", "2026-03-21", "dispute", "C1", "--reason", "livraison")
-    assert not [r for r in dunning_json(config, "--date", "2026-03-22")["reminders"]
-                if r["customer"] == "books:C1"]
+    assert not [
+        r
+        for r in dunning_json(config, "--date", "2026-03-22")["reminders"]
+        if r["customer"] == "books:C1"
+    ]
     run(config, "dunning", "--date", "2026-03-23", "resume", "C1")
     after = dunning_json(config, "--date", "2026-03-23")["reminders"]
     assert [r["step"] for r in after if r["customer"] == "books:C1"] == ["friendly"]
@@ -238,7 +267,10 @@ def test_the_command_is_there_when_run_as_a_module() -> None:
 
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "encours.cli", "dunning", "--help"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "--send / --dry-run" in result.stdout

@@ -33,9 +33,14 @@ def expected_rows(document: dict) -> list[list[object]]:
     rows = []
     for row in [*document["customers"], {**document["total"], "name": "TOTAL", "id": None}]:
         rows.append(
-            [row["name"], row["id"], *(Decimal(row[k]) for k in FIGURES),
-             row["oldest_overdue_days"], None if row["dso"] is None else Decimal(row["dso"]),
-             *(Decimal(row["aging"][b]) for b in BUCKETS)]
+            [
+                row["name"],
+                row["id"],
+                *(Decimal(row[k]) for k in FIGURES),
+                row["oldest_overdue_days"],
+                None if row["dso"] is None else Decimal(row["dso"]),
+                *(Decimal(row["aging"][b]) for b in BUCKETS),
+            ]
         )
     return rows
 
@@ -63,8 +68,18 @@ def test_csv_per_customer_equals_the_json_cell_by_cell(demo: Path, tmp_path: Pat
     result = run("--config", demo, "status", "--as-of", AS_OF, "--csv", out)
     assert f"Wrote {out}" in result.stderr
     header, *rows = read_csv(out)
-    assert header == ["customer", "id", "outstanding", "overdue", "not due", "unbilled",
-                      "unapplied", "late (days)", "DSO (days)", *BUCKETS]
+    assert header == [
+        "customer",
+        "id",
+        "outstanding",
+        "overdue",
+        "not due",
+        "unbilled",
+        "unapplied",
+        "late (days)",
+        "DSO (days)",
+        *BUCKETS,
+    ]
     assert [[typed(c) for c in row] for row in rows] == expected_rows(document)
 
 
@@ -93,8 +108,19 @@ def test_customer_exports_hold_its_items_and_settlements(demo: Path, tmp_path: P
         run("--config", demo, "status", "--as-of", AS_OF, "--json", "--customer", "C0006").stdout
     )["customers"][0]
     out_csv, out_xlsx = tmp_path / "c.csv", tmp_path / "c.xlsx"
-    run("--config", demo, "status", "--as-of", AS_OF, "--customer", "C0006",
-        "--csv", out_csv, "--xlsx", out_xlsx)
+    run(
+        "--config",
+        demo,
+        "status",
+        "--as-of",
+        AS_OF,
+        "--customer",
+        "C0006",
+        "--csv",
+        out_csv,
+        "--xlsx",
+        out_xlsx,
+    )
     header, *rows = read_csv(out_csv)
     assert header[:6] == ["document", "date", "due", "days late", "amount", "residual"]
     items = [row for row in rows if row[2]]  # the open items have a due date
@@ -127,8 +153,16 @@ def test_french_exports_have_french_headers_and_decimal_commas(
     out_csv, out_xlsx = tmp_path / "s.csv", tmp_path / "s.xlsx"
     run("--config", demo, "status", "--as-of", AS_OF, "--csv", out_csv, "--xlsx", out_xlsx)
     header, *rows = read_csv(out_csv, french=True)
-    assert header[:8] == ["client", "id", "encours", "échu", "non échu", "à facturer",
-                          "non imputé", "retard (jours)"]
+    assert header[:8] == [
+        "client",
+        "id",
+        "encours",
+        "échu",
+        "non échu",
+        "à facturer",
+        "non imputé",
+        "retard (jours)",
+    ]
     (total,) = [row for row in rows if row[0] == "TOTAL"]
     assert total[2] == "413602,88"
     sheet = load_workbook(out_xlsx).active
@@ -137,13 +171,21 @@ def test_french_exports_have_french_headers_and_decimal_commas(
 
 
 def test_formula_characters_are_escaped(tmp_path: Path) -> None:
-    names = {"C2": "=HYPERLINK(\"http://x\")", "C3": "+33 Conseil", "C4": "@Home SARL"}
+    names = {"C2": '=HYPERLINK("http://x")', "C3": "+33 Conseil", "C4": "@Home SARL"}
     extra = []
     for number, (code, name) in enumerate(names.items(), start=2):
         piece = f"FA{number}"
         extra += [
-            Line("VT", str(number), DAY, "411000", debit="120,00", aux=code, aux_label=name,
-                 piece=piece),
+            Line(
+                "VT",
+                str(number),
+                DAY,
+                "411000",
+                debit="120,00",
+                aux=code,
+                aux_label=name,
+                piece=piece,
+            ),
             Line("VT", str(number), DAY, "707000", credit="120,00", piece=piece),
         ]
     write_small_fec(tmp_path / "books.fec", *extra)

@@ -176,9 +176,7 @@ path = "indicators.json"  # read by the CRM import
 """
 
 
-def test_edit_rewrites_one_section_and_keeps_every_other_byte(
-    tmp_path: Path, books: Path
-) -> None:
+def test_edit_rewrites_one_section_and_keeps_every_other_byte(tmp_path: Path, books: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(HAND_EDITED, encoding="utf-8")
     config.chmod(0o600)
@@ -188,11 +186,11 @@ def test_edit_rewrites_one_section_and_keeps_every_other_byte(
     assert result.exit_code == 0, result.output
     assert "exists" not in result.output, "editing asks no leave to overwrite"
     assert "Path of the FEC file [books.fec]" in result.output  # the current value proposed
-    assert "Default payment terms (days, e.g. 30 or \"45 fin de mois\") [30]" in result.output
+    assert 'Default payment terms (days, e.g. 30 or "45 fin de mois") [30]' in result.output
     assert "Where are the invoices" not in result.output  # only this section's questions
     assert "Indicators file" not in result.output
     expected = HAND_EDITED.replace(
-        "default_payment_terms_days = 30\nencoding = \"auto\"\n",
+        'default_payment_terms_days = 30\nencoding = "auto"\n',
         'default_payment_terms_days = 45\nencoding = "auto"\n'
         "default_end_of_month = true\npayment_terms = {C1 = 60}\n",
     )

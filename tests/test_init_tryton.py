@@ -182,7 +182,18 @@ def test_a_target_without_the_module_prints_how_to_install_it(
     result = init(
         config,
         input=answers(
-            "", "", "fec", "books", "books.fec", "30", "", "tryton", "crm", URL, DATABASE, "",
+            "",
+            "",
+            "fec",
+            "books",
+            "books.fec",
+            "30",
+            "",
+            "tryton",
+            "crm",
+            URL,
+            DATABASE,
+            "",
             PASSWORD,
         ),
     )

@@ -156,8 +156,14 @@ def _check_adds_up(config: Path) -> int:
     for customer in document["customers"]:
         explained = json.loads(
             run(
-                "--config", config, "status", "--json", "--as-of", AS_OF,
-                "--customer", customer["id"],
+                "--config",
+                config,
+                "status",
+                "--json",
+                "--as-of",
+                AS_OF,
+                "--customer",
+                customer["id"],
             ).stdout
         )
         (own,) = explained["customers"]
@@ -212,8 +218,9 @@ def test_calc_dso_accounting_names_its_method_only() -> None:
     text = run("calc", "dso", "--outstanding", "1000", *sales, "--method", "accounting").stdout
     assert text.strip() == "10.33 days (accounting)"
     document = json.loads(
-        run("calc", "dso", "--outstanding", "1000", *sales, "--method", "accounting", "--json")
-        .stdout
+        run(
+            "calc", "dso", "--outstanding", "1000", *sales, "--method", "accounting", "--json"
+        ).stdout
     )
     assert document == {"dso": "10.33", "method": "accounting", "order": None}
 
@@ -244,10 +251,46 @@ def test_the_sync_summary_counts_add_up(tmp_path: Path) -> None:
     text = fec.read_text(encoding="utf-8").rstrip("\n").split("\n")
     last = text[-1].split("\t")
     extra = [
-        ["VT", last[1], "99999", "20261031", "411000", "Clients", "C0001", "Fonderie Laurent SASU",
-         "FX1", "20261031", "x", "120,00", "", "", "", "20261031", "", ""],
-        ["VT", last[1], "99999", "20261031", "706000", "Ventes", "", "",
-         "FX1", "20261031", "x", "", "120,00", "", "", "20261031", "", ""],
+        [
+            "VT",
+            last[1],
+            "99999",
+            "20261031",
+            "411000",
+            "Clients",
+            "C0001",
+            "Fonderie Laurent SASU",
+            "FX1",
+            "20261031",
+            "x",
+            "120,00",
+            "",
+            "",
+            "",
+            "20261031",
+            "",
+            "",
+        ],
+        [
+            "VT",
+            last[1],
+            "99999",
+            "20261031",
+            "706000",
+            "Ventes",
+            "",
+            "",
+            "FX1",
+            "20261031",
+            "x",
+            "",
+            "120,00",
+            "",
+            "",
+            "20261031",
+            "",
+            "",
+        ],
     ]
     fec.write_text("\n".join(text + ["\t".join(f) for f in extra]) + "\n", encoding="utf-8")
     read2, new2, changed2, unchanged2, quarantined2, _ = _counts(
@@ -264,11 +307,13 @@ def test_a_misspelt_key_names_file_line_and_the_key_meant(tmp_path: Path) -> Non
     write_small_fec(tmp_path / "books.fec")
     config = write_config(tmp_path, extra="default_paymnet_terms_days = 45\n")
     result = run("--config", config, "status", expect=78)
-    line = config.read_text(encoding="utf-8").splitlines().index(
-        "default_paymnet_terms_days = 45"
-    ) + 1
-    assert f"{config}, line {line}: [sources.books] default_paymnet_terms_days: unknown " \
+    line = (
+        config.read_text(encoding="utf-8").splitlines().index("default_paymnet_terms_days = 45") + 1
+    )
+    assert (
+        f"{config}, line {line}: [sources.books] default_paymnet_terms_days: unknown "
         "setting; did you mean default_payment_terms_days?" in result.stderr
+    )
     assert "Extra inputs" not in result.stderr
 
 

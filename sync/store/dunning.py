@@ -105,8 +105,7 @@ class DunningLog:
         return {
             (source, invoice_id, seq): int(days)
             for source, invoice_id, seq, days in self.db.execute(
-                "SELECT source, invoice_id, seq, MAX(step_days) FROM dunning_sent "
-                "GROUP BY 1, 2, 3"
+                "SELECT source, invoice_id, seq, MAX(step_days) FROM dunning_sent GROUP BY 1, 2, 3"
             ).fetchall()
         }
 

@@ -98,9 +98,7 @@ def _copy(old: Path, new: Path) -> None:
             _copy_credits(source, target, new, new_columns["credits"])
         if "allocations" in tables:
             columns = new_columns["allocations"]
-            load_rows(
-                target, new, "allocations", columns, _rows(source, "allocations", columns)
-            )
+            load_rows(target, new, "allocations", columns, _rows(source, "allocations", columns))
         last_run = source.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
         target.execute("SELECT COUNT(nextval('run_ids')) FROM range(?)", (int(last_run),))
         target.execute("COMMIT")

@@ -85,8 +85,12 @@ def test_dates_are_the_organisation_s_day_and_amounts_exact() -> None:
 def test_an_invoice_its_sale_and_payments_and_a_draft_is_a_draft() -> None:
     item = json.loads(json.dumps(xero_invoice("i1", "c1", "300.00", on=LONG_AGO), default=str),
                       parse_float=Decimal)  # fmt: skip
-    item |= {"Total": Decimal("300.00"), "Payments": [
-        {"PaymentID": "p1", "Date": "/Date(1768003200000+0000)/", "Amount": Decimal("120.00")}]}
+    item |= {
+        "Total": Decimal("300.00"),
+        "Payments": [
+            {"PaymentID": "p1", "Date": "/Date(1768003200000+0000)/", "Amount": Decimal("120.00")}
+        ],
+    }
     inv, sale, paid = xero.guarded("Invoices", "InvoiceID", xero.to_invoice)("xe", item, "EUR")
     assert (inv.total.amount, inv.number) == (300, "INV-i1")
     assert inv.due_lines[0].due_on == date(2026, 2, 4)

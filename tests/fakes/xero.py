@@ -146,7 +146,8 @@ class FakeXero:
     refresh_token: str = "xero-fake-refresh-token-0"  # noqa: S105
     access_token: str | None = None
     lists: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {name: {} for name in LISTS})
+        default_factory=lambda: {name: {} for name in LISTS}
+    )
     fail_next: list[int] = field(default_factory=list)
     expire_after: int | None = None
     calls: list[requests.PreparedRequest] = field(default_factory=list)

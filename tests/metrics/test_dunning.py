@@ -24,8 +24,9 @@ START = date(2026, 3, 1)
 
 
 def item(invoice: str, due_on: date, residual: int = 100_000, customer: str = "C1") -> OpenItem:
-    return OpenItem("books", customer, invoice, 0, invoice, due_on - timedelta(30), due_on,
-                    100_000, residual)
+    return OpenItem(
+        "books", customer, invoice, 0, invoice, due_on - timedelta(30), due_on, 100_000, residual
+    )
 
 
 def test_doctests():
@@ -45,11 +46,17 @@ def run_nights(items_on, nights: int, holds=()):
             items_on(day), as_of=day, steps=DEFAULT_STEPS, sent=sent, holds=holds
         ):
             calendar.append(
-                (day.isoformat(), reminder.step.name,
-                 [(line.item.invoice_id, line.step.name, line.is_new) for line in reminder.lines])
+                (
+                    day.isoformat(),
+                    reminder.step.name,
+                    [
+                        (line.item.invoice_id, line.step.name, line.is_new)
+                        for line in reminder.lines
+                    ],
+                )
             )
             for line in reminder.new_lines:
-                assert line.step.days > sent.get(line.item.key, -10**6)
+                assert line.step.days > sent.get(line.item.key, -(10**6))
                 sent[line.item.key] = line.step.days
     return calendar
 
@@ -87,16 +94,18 @@ def test_a_promise_holds_until_its_date_and_a_dispute_holds_one_invoice():
     assert calendar == [("2026-03-21", "friendly", [("F1", "friendly", True)])]
     dispute = Hold("books:C1", "dispute", START, invoice_id="F1")
     both = [item("F1", date(2026, 3, 10)), item("F2", date(2026, 3, 10))]
-    plan = plan_reminders(both, as_of=date(2026, 3, 13), steps=DEFAULT_STEPS, sent={},
-                          holds=(dispute,))
+    plan = plan_reminders(
+        both, as_of=date(2026, 3, 13), steps=DEFAULT_STEPS, sent={}, holds=(dispute,)
+    )
     assert [[line.item.invoice_id for line in r.lines] for r in plan] == [["F2"]]
 
 
 @settings(max_examples=80, deadline=None)
 @given(
     dues=st.lists(st.integers(min_value=-20, max_value=80), min_size=1, max_size=5),
-    paid_after=st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=120)),
-                        min_size=5, max_size=5),
+    paid_after=st.lists(
+        st.one_of(st.none(), st.integers(min_value=0, max_value=120)), min_size=5, max_size=5
+    ),
     skipped=st.sets(st.integers(min_value=0, max_value=119), max_size=60),
 )
 def test_no_step_twice_for_a_line_and_no_paid_line_reminded(dues, paid_after, skipped):
@@ -118,7 +127,7 @@ def test_no_step_twice_for_a_line_and_no_paid_line_reminded(dues, paid_after, sk
             for line in reminder.lines:
                 assert line.item in open_now  # a paid line is never in a reminder
             for line in reminder.new_lines:
-                assert line.step.days > sent.get(line.item.key, -10**6)
+                assert line.step.days > sent.get(line.item.key, -(10**6))
                 sent[line.item.key] = line.step.days
 
 
@@ -155,9 +164,7 @@ def test_next_steps_take_the_earliest_due_line_with_a_step_coming():
     found = next_steps(items, as_of=date(2026, 4, 20), steps=DEFAULT_STEPS, sent=sent,
                        holds=holds)  # fmt: skip
     # F1 has had everything; F2's pre-formal step (J+30) is due; C9 is held: nothing.
-    assert {key: str(step) for key, step in found.items()} == {
-        "books:C1": "pre_formal 2026-04-14"
-    }
+    assert {key: str(step) for key, step in found.items()} == {"books:C1": "pre_formal 2026-04-14"}
     assert found["books:C1"].item.invoice_id == "F2"
 
 

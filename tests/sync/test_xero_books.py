@@ -136,7 +136,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         config = tmp_path / "config.toml"
         config.write_text(
             f'[store]\npath = "s.duckdb"\n[sources.xe]\ntype = "xero"\n'
-            f'tenant_id = "{fake.tenant}"\nclient_id = "{fake.client_id}"\n', encoding="utf-8"
+            f'tenant_id = "{fake.tenant}"\nclient_id = "{fake.client_id}"\n',
+            encoding="utf-8",
         )
         run = CliRunner()
         out: dict[str, Any] = {"calls": []}
