@@ -275,6 +275,7 @@ class Merge:
         self.run_id = run_id
         self.unique = unique
         self.scope = scope
+        self.stored: set[str] = set()  # the tables that held rows of the source (`_changes`)
 
     def _drop(self, name: str) -> None:
         """Drop the temporary table or view `name`, if there is one."""
@@ -342,11 +343,13 @@ class Merge:
             ]
             touched = f"SELECT {key} AS k FROM changed_{table}{''.join(parts)}"
             total = self._count(f"SELECT COUNT(*) FROM ({touched}) AS touched")
-            stored = self._count(
-                f"SELECT COUNT(*) FROM ({touched}) AS touched WHERE EXISTS "
-                f"(SELECT 1 FROM {table} t WHERE t.source = ? AND t.{key} = touched.k)",
-                (self.source,),
-            )
+            stored = 0  # none, if the table held no record of the source (a first read)
+            if table in self.stored:
+                stored = self._count(
+                    f"SELECT COUNT(*) FROM ({touched}) AS touched WHERE EXISTS "
+                    f"(SELECT 1 FROM {table} t WHERE t.source = ? AND t.{key} = touched.k)",
+                    (self.source,),
+                )
             new += total - stored
             updated += stored
         return new, updated
@@ -385,6 +388,8 @@ class Merge:
             f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1) AS one",
             (self.source,),
         )
+        if stored:
+            self.stored.add(table)
         self._drop(f"changed_{table}")
         if stored and self.scope is not None:
             # A few staged rows: compare them with their stored rows only.
