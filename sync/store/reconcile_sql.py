@@ -171,9 +171,9 @@ def _load(con: Any, complete_sources: Collection[str]) -> None:
     (on_date, external_id). The rules then partition, order and join by these integers.
     `rest` is what is left; the stored `settled_on` and `used_on` are kept to write back only
     the dates that change. '' is no reference, as in the reference's truth tests. The
-    frozen groups are left out by a LEFT JOIN kept where it found nothing: `reconcile_frozen`
-    holds each (cust, match_ref) once, so it adds no row, and it is a hash join where a NOT
-    EXISTS on the line's group took DuckDB twice as long.
+    frozen groups' lines and credits are left out by an anti join written as a LEFT JOIN
+    that keeps the rows it found no frozen group for: a hash join, where a NOT EXISTS on
+    the line's group (an expression) took DuckDB twice as long.
     """
     con.execute(
         """
