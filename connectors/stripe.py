@@ -62,7 +62,7 @@ from encours.model import (
     Rejected,
     Sale,
     SourceAllocation,
-)  # fmt: skip
+)
 
 log = logging.getLogger("encours.stripe")
 

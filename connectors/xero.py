@@ -50,7 +50,7 @@ from encours.connectors.declarative import (
     HttpSourceSpec,
     Stream,
     ToRecords,
-)  # fmt: skip
+)
 from encours.connectors.http import HttpClient, HttpLimits, Pacer, PageRequest
 from encours.model import (
     Advance,
@@ -64,7 +64,7 @@ from encours.model import (
     Rejected,
     Sale,
     SourceAllocation,
-)  # fmt: skip
+)
 
 PAGE_SIZE = 1000  # the largest `pageSize` Xero takes
 RATE_LIMIT = (58, 60.0)  # 60 a minute per organisation; a margin for clocks that disagree

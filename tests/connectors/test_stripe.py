@@ -24,7 +24,7 @@ from encours.model import (
     Payment,
     Rejected,
     Sale,
-)  # fmt: skip
+)
 
 TODAY = date(2026, 3, 2)
 

@@ -31,7 +31,7 @@ from encours.model import (
     Payment,
     Rejected,
     Sale,
-)  # fmt: skip
+)
 
 LONG_AGO = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
