@@ -283,6 +283,15 @@ class Merge:
         if kind is not None:
             self.db.execute(f"DROP {kind} {name}")
 
+    def _holds(self, table: str) -> bool:
+        """Whether `table` holds any row of this source (one row looked for, not counted)."""
+        return bool(
+            self._count(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1) AS one",
+                (self.source,),
+            )
+        )
+
     def _count(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
         row = self.db.execute(sql, parameters).fetchone()
         return int(row[0] or 0) if row else 0
@@ -384,10 +393,7 @@ class Merge:
         """`changed_<t>`: staged rows new or different; `gone_<t>`: stored keys to delete."""
         columns = ", ".join(COLUMNS[table])
         keys = ", ".join(key)
-        stored = self._count(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1) AS one",
-            (self.source,),
-        )
+        stored = self._holds(table)
         if stored:
             self.stored.add(table)
         self._drop(f"changed_{table}")
@@ -489,10 +495,7 @@ class Merge:
             + ") AS touched WHERE customer_id IS NOT NULL ON CONFLICT DO NOTHING",
             {"source": self.source},
         )
-        if self._count(  # none kept (a first read): none to take out
-            "SELECT COUNT(*) FROM (SELECT 1 FROM closed_groups WHERE source = ? LIMIT 1) AS one",
-            (self.source,),
-        ):
+        if self._holds("closed_groups"):  # none kept (a first read): none to take out
             self.db.execute(_OPENED_GROUPS, {"source": self.source})
 
     def _apply(self, table: str, key: tuple[str, ...]) -> None:
