@@ -188,23 +188,36 @@ def keep_index(db: duckdb.DuckDBPyConnection, source: str, ledger: str, run_id: 
 def keep_texts(db: duckdb.DuckDBPyConnection, source: str, ledger: str) -> None:
     """Store the lines the read `ledger` kept as `source`'s `ledger_text` and entries.
 
-    A read of the changed entries only replaces the lines of its scope; any other read
-    replaces them all. Call it in the transaction that merged the read's records.
+    A read of the changed entries only replaces the changed lines' texts and its scope's
+    entries; any other read replaces them all. Call it in the transaction that merged the
+    read's records.
     """
     source_only = {"source": source}
-    whole = narrowed(db, ledger) is None
-    for table in ("ledger_text", "ledger_line_entries"):
-        if whole:
+    if narrowed(db, ledger) is None:
+        for table in ("ledger_text", "ledger_line_entries"):
             db.execute(f"DELETE FROM {table} WHERE source = $source", source_only)
-        else:
-            db.execute(
-                f"DELETE FROM {table} WHERE source = $source AND number IN "
-                f"(SELECT number FROM {ledger}_index_scope)",
-                source_only,
-            )
+        texts = f"{ledger}_texts"
+    else:
+        # A line whose digest did not change keeps the text and end stored (a narrowed
+        # read has the last read's line ends): only changed lines and lines not stored
+        # (a store from before `ledger_text`) are written.
+        scope = f"(SELECT number FROM {ledger}_index_scope)"
+        db.execute(
+            "DELETE FROM ledger_text WHERE source = $source AND number IN "
+            f"(SELECT number FROM {ledger}_index_changed)",
+            source_only,
+        )
+        db.execute(
+            f"DELETE FROM ledger_line_entries WHERE source = $source AND number IN {scope}",
+            source_only,
+        )
+        texts = (
+            f"(SELECT * FROM {ledger}_texts WHERE number NOT IN (SELECT number FROM "
+            f"ledger_text WHERE source = $source AND number IN {scope}))"
+        )
     db.execute(
         "INSERT INTO ledger_text SELECT $source, number, line, "
-        f"(SELECT line_end FROM {ledger}_line_end) FROM {ledger}_texts",
+        f"(SELECT line_end FROM {ledger}_line_end) FROM {texts} AS t",
         source_only,
     )
     db.execute(
