@@ -715,15 +715,16 @@ def _raise_first_error(
     # Customer lines whose PieceDate or DateLet the Python reader would refuse when it
     # processes their entry (if the entry is not quarantined); usually none.
     # Dates are checked once per distinct value, lines looked for only if one is wrong.
+    # Two statements: in one, DuckDB checks the dates below the UNION, on every line (0.7 s
+    # at 4.8 million lines, against 0.06 s).
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE fec_bad_days AS
-        SELECT d FROM (
-            SELECT DISTINCT piece_raw AS d FROM fec_parsed WHERE is_customer
-            UNION SELECT DISTINCT date_let_raw FROM fec_parsed WHERE is_customer
-        ) WHERE NOT {_day_ok("d")}
+        SELECT piece_raw AS d FROM fec_parsed WHERE is_customer
+        UNION SELECT date_let_raw FROM fec_parsed WHERE is_customer
         """
     )
+    con.execute(f"DELETE FROM fec_bad_days WHERE {_day_ok('d')} IS NOT FALSE")
     (bad_days,) = con.execute("SELECT count(*) FROM fec_bad_days").fetchone()
     con.execute(
         f"""
